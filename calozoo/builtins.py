@@ -1,0 +1,14 @@
+"""What the core registers itself, through the same hooks as any plugin."""
+
+from __future__ import annotations
+
+from .hookspecs import hookimpl
+
+
+@hookimpl
+def calozoo_register_calibrators(register):
+    register(
+        "energy-scale",
+        "calozoo.calibration:EnergyScaleCalibrator",
+        summary="one factor on all point energies so the mean visible energy matches the reference",
+    )

@@ -1,0 +1,64 @@
+"""The exceptions calozoo raises, so callers can catch them by meaning."""
+
+from __future__ import annotations
+
+__all__ = [
+    "CalozooError",
+    "InvalidConditionError",
+    "FileFormatError",
+    "UnknownNameError",
+    "PluginLoadError",
+    "ModelFolderError",
+]
+
+
+class CalozooError(Exception):
+    """Base class of every error calozoo raises on purpose."""
+
+
+class InvalidConditionError(CalozooError, ValueError):
+    """Incident conditions (energy, direction, particle) a model does not accept."""
+
+
+class FileFormatError(CalozooError, ValueError):
+    """A shower file that is missing a key, has a wrong shape or holds invalid values.
+
+    The message always names the file, the key and the problem.
+    """
+
+    def __init__(self, path, key: str | None, problem: str):
+        self.path = str(path)
+        self.key = key
+        self.problem = problem
+        where = f"{self.path}" + (f", key '{key}'" if key else "")
+        super().__init__(f"{where}: {problem}")
+
+
+class UnknownNameError(CalozooError, KeyError):
+    """A model, geometry or calibrator name that no installed plugin registered."""
+
+    def __init__(self, kind: str, name: str, known: list[str], suggestions: list[str]):
+        self.kind = kind
+        self.name = name
+        self.known = known
+        self.suggestions = suggestions
+        message = f"unknown {kind} {name!r}."
+        if suggestions:
+            message += " Did you mean " + " or ".join(repr(s) for s in suggestions) + "?"
+        if known:
+            message += f" Installed {kind}s: {', '.join(known)}."
+        else:
+            message += f" No {kind}s are installed."
+        message += " Run `calozoo doctor` to see plugins that failed to load."
+        super().__init__(message)
+
+    def __str__(self) -> str:  # KeyError would otherwise print the repr of the message
+        return self.args[0]
+
+
+class PluginLoadError(CalozooError, ImportError):
+    """A registered factory could not be imported or called."""
+
+
+class ModelFolderError(CalozooError, ValueError):
+    """A saved model folder that is missing, corrupt or holds a different model class."""

@@ -1,0 +1,209 @@
+"""The three interfaces every plugin implements: ShowerModel, Geometry and Calibrator.
+
+Units everywhere: lengths in mm, deposited energies in MeV, incident energies in GeV,
+directions as unit vectors in the local shower frame (``z`` through the layers, ``p_z > 0``).
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .conditions import Conditions
+from .serialization import load_folder, save_folder
+from .showers import Showers, concatenate
+
+__all__ = ["ShowerModel", "Geometry", "Calibrator", "CellHits", "Saveable"]
+
+
+class Saveable:
+    """Save to and load from a folder (JSON config + safetensors), with the class checked on load.
+
+    Subclasses provide :meth:`get_config` (JSON-serialisable settings), :meth:`get_tensors`
+    (learned arrays) and :meth:`from_saved` (rebuild from both).
+    """
+
+    def get_config(self) -> dict[str, Any]:
+        """Settings needed to rebuild this object (JSON-serialisable)."""
+        return {}
+
+    def get_tensors(self) -> dict[str, Any]:
+        """Learned state as named numpy arrays or torch tensors."""
+        return {}
+
+    @classmethod
+    def from_saved(cls, config: dict[str, Any], tensors: dict[str, np.ndarray]):
+        """Rebuild from what :meth:`get_config` and :meth:`get_tensors` returned."""
+        return cls(**config)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write this object to the folder ``path`` atomically (replacing an older save)."""
+        return save_folder(path, type(self), self.get_config(), self.get_tensors())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike):
+        """Load from a folder written by :meth:`save`; refuses a folder of another class."""
+        config, tensors = load_folder(path, expected=cls)
+        return cls.from_saved(config, tensors)
+
+
+class ShowerModel(Saveable, ABC):
+    """A generator of calorimeter showers as point clouds in the local shower frame.
+
+    Subclasses set :attr:`conditions` and implement :meth:`generate`; :meth:`sample` checks the
+    user's conditions, splits them into batches, seeds each batch and shows progress, so every
+    model rejects bad input the same way.
+
+    Output: :class:`~calozoo.showers.Showers` with ``x, y`` in mm, ``z`` in layer units
+    (layer ``i`` is ``[i, i + 1)``) unless the model says otherwise, ``e`` in MeV, non-negative.
+    """
+
+    #: Registered name of the model (e.g. ``"caloclouds3"``).
+    name: ClassVar[str] = "unnamed"
+    #: Number of calorimeter layers the model's ``z`` coordinate spans.
+    n_layers: ClassVar[int] = 30
+
+    @property
+    @abstractmethod
+    def conditions(self) -> Conditions:
+        """The energies (GeV), directions and particles this model accepts."""
+
+    @abstractmethod
+    def generate(
+        self, energy_gev: np.ndarray, direction: np.ndarray, pdg: np.ndarray, rng: np.random.Generator
+    ) -> Showers:
+        """Generate one batch from already-checked conditions.
+
+        Args:
+            energy_gev: ``(B,)`` incident energies in GeV, inside :attr:`conditions`.
+            direction: ``(B, 3)`` unit directions, ``p_z > 0``.
+            pdg: ``(B,)`` particle ids.
+            rng: the only source of randomness allowed (derive torch generators from it).
+        """
+
+    def sample(
+        self,
+        energy,
+        direction=None,
+        *,
+        pdg=None,
+        seed: int | None = None,
+        batch_size: int = 1000,
+        progress: bool = False,
+    ) -> Showers:
+        """Generate showers for the given incident conditions.
+
+        Args:
+            energy: incident energy in GeV, a number or ``(N,)``.
+            direction: unit direction ``(3,)`` or ``(N, 3)`` in the local frame, ``p_z > 0``;
+                default normal incidence ``(0, 0, 1)``.
+            pdg: particle id(s); default the model's first accepted particle.
+            seed: the same seed (and batch size) gives the same showers; ``None`` draws one.
+            batch_size: showers generated per call of :meth:`generate`.
+            progress: show a tqdm progress bar.
+
+        Raises:
+            InvalidConditionError: energies outside the model's range, non-unit, backward or
+                NaN directions, shapes that do not match, particles it does not simulate.
+        """
+        energy, direction, pdg = self.conditions.validate(energy, direction, pdg)
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        starts = range(0, len(energy), batch_size)
+        seeds = np.random.SeedSequence(seed).spawn(len(starts))
+        batches = []
+        from tqdm.auto import tqdm
+
+        with tqdm(total=len(energy), unit="shower", disable=not progress, desc=self.name) as bar:
+            for start, batch_seed in zip(starts, seeds):
+                stop = start + batch_size
+                out = self.generate(
+                    energy[start:stop],
+                    direction[start:stop],
+                    pdg[start:stop],
+                    np.random.default_rng(batch_seed),
+                )
+                batches.append(out)
+                bar.update(len(out))
+        return concatenate(batches)
+
+    def fit(self, showers: Showers, **options) -> ShowerModel:
+        """Train on showers (trainable models only)."""
+        raise NotImplementedError(f"{type(self).__name__} is not trainable")
+
+    def export(self, path: str | os.PathLike, **options) -> Path:
+        """Export for the C++ chain (TorchScript for DDFastShowerML); optional."""
+        raise NotImplementedError(f"{type(self).__name__} has no export")
+
+    def describe(self) -> str:
+        return f"{self.name}: {self.conditions.describe()}"
+
+
+@dataclass
+class CellHits:
+    """Showers after projection into a detector's cells.
+
+    Attributes:
+        showers: one point per hit cell at the cell centre; ``e`` the cell energy in MeV
+            (threshold applied).
+        cell_id: ``(N, H)`` int64 geometry-specific cell ids, ``-1`` in the padding.
+    """
+
+    showers: Showers
+    cell_id: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.showers)
+
+
+class Geometry(Saveable, ABC):
+    """A calorimeter: its layers, cells, dead regions, threshold, and the local shower frame.
+
+    Layers are counted from the front face; ``layer_depth_mm[i]`` is the depth of the centre of
+    sensitive layer ``i`` measured from the front face along the layer normal.
+    """
+
+    name: ClassVar[str] = "unnamed"
+
+    @property
+    @abstractmethod
+    def n_layers(self) -> int:
+        """Number of sensitive layers."""
+
+    @property
+    @abstractmethod
+    def layer_depth_mm(self) -> np.ndarray:
+        """``(n_layers,)`` depth of each sensitive layer's centre behind the front face, mm."""
+
+    @property
+    @abstractmethod
+    def threshold_mev(self) -> float:
+        """Cell energies below this (MeV) are dropped after projection."""
+
+    @abstractmethod
+    def project(self, showers: Showers) -> CellHits:
+        """Sum point energies into cells, drop dead regions and sub-threshold cells."""
+
+    def describe(self) -> str:
+        return f"{self.name}: {self.n_layers} layers, threshold {self.threshold_mev:g} MeV"
+
+
+class Calibrator(Saveable, ABC):
+    """A small fitted correction applied after generation, so that after projection into a
+    geometry a model matches reference showers (scikit-learn style: ``__init__`` stores
+    settings, :meth:`fit` learns, learned state lives in attributes ending in ``_``)."""
+
+    name: ClassVar[str] = "unnamed"
+
+    @abstractmethod
+    def fit(self, generated: Showers, reference: Showers, geometry: Geometry | None = None) -> Calibrator:
+        """Learn the correction from generated and reference showers of the same conditions."""
+
+    @abstractmethod
+    def apply(self, showers: Showers) -> Showers:
+        """Return corrected showers (a new object; the input is left unchanged)."""
