@@ -42,13 +42,14 @@ class UnknownNameError(CalozooError, KeyError):
         self.name = name
         self.known = known
         self.suggestions = suggestions
+        plural = {"geometry": "geometries"}.get(kind, f"{kind}s")
         message = f"unknown {kind} {name!r}."
         if suggestions:
             message += " Did you mean " + " or ".join(repr(s) for s in suggestions) + "?"
         if known:
-            message += f" Installed {kind}s: {', '.join(known)}."
+            message += f" Installed {plural}: {', '.join(known)}."
         else:
-            message += f" No {kind}s are installed."
+            message += f" No {plural} are installed."
         message += " Run `calozoo doctor` to see plugins that failed to load."
         super().__init__(message)
 

@@ -225,7 +225,7 @@ class Registry:
                 return self._things[kind][name]
         everything = sorted({n for kind in KINDS for n in self._things[kind]})
         suggestions = difflib.get_close_matches(name, everything, n=3, cutoff=0.5)
-        raise UnknownNameError("model, geometry or calibrator", name, everything, suggestions)
+        raise UnknownNameError("name", name, everything, suggestions)
 
 
 _REGISTRY: Registry | None = None

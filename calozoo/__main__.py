@@ -1,0 +1,5 @@
+"""``python -m calozoo`` is the ``calozoo`` command."""
+
+from .cli import main
+
+main()

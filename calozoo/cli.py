@@ -1,0 +1,275 @@
+"""The ``calozoo`` command line: list, inspect and diagnose plugins; generate showers.
+
+Listing commands import only the registry and the plugins' light registration modules, never
+torch, so they answer instantly.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from importlib import metadata
+
+import click
+
+from .errors import CalozooError
+
+__all__ = ["main"]
+
+
+def _friendly_errors(command):
+    """Turn calozoo's own errors into a one-line message and exit status 1 (no traceback)."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except CalozooError as err:
+            raise click.ClickException(str(err)) from err
+
+    return wrapper
+
+
+def _registry():
+    from .registry import get_registry
+
+    return get_registry()
+
+
+def _print_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        click.echo("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+def _list(kind: str, as_json: bool) -> None:
+    registry = _registry()
+    registrations = registry.registrations(kind)
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "name": r.name,
+                        "plugin": r.plugin,
+                        "summary": r.summary,
+                        "variants": list(r.variants),
+                        "factory": r.factory,
+                        **r.metadata,
+                    }
+                    for r in registrations
+                ],
+                indent=2,
+                default=str,
+            )
+        )
+        return
+    if not registrations:
+        click.echo(f"no {kind}s installed")
+    else:
+        _print_table(
+            [(r.name, r.plugin, ",".join(r.variants) or "-", r.summary) for r in registrations],
+            ("name", "plugin", "variants", "summary"),
+        )
+    broken = [p for p in registry.plugins.values() if not p.ok]
+    if broken:
+        names = ", ".join(p.name for p in broken)
+        click.echo(f"\n{len(broken)} plugin(s) failed to load ({names}): run `calozoo doctor`", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="calozoo")
+def main() -> None:
+    """calozoo: generative models for fast calorimeter shower simulation."""
+
+
+@main.command("list-models")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_models(as_json: bool) -> None:
+    """List the installed shower models."""
+    _list("model", as_json)
+
+
+@main.command("list-geometries")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_geometries(as_json: bool) -> None:
+    """List the installed detector geometries."""
+    _list("geometry", as_json)
+
+
+@main.command("list-calibrators")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_calibrators(as_json: bool) -> None:
+    """List the installed calibrators."""
+    _list("calibrator", as_json)
+
+
+@main.command()
+@click.argument("name")
+@click.option("--load", "load_it", is_flag=True, help="Also load it and describe what it accepts.")
+@_friendly_errors
+def info(name: str, load_it: bool) -> None:
+    """Describe the model, geometry or calibrator NAME."""
+    registry = _registry()
+    reg = registry.find(name)
+    plugin = registry.plugins.get(reg.plugin)
+    click.echo(f"{reg.kind}: {reg.name}")
+    if reg.summary:
+        click.echo(f"  summary:  {reg.summary}")
+    version = f" {plugin.version}" if plugin and plugin.version else ""
+    dist = plugin.distribution if plugin and plugin.distribution else "?"
+    click.echo(f"  plugin:   {reg.plugin} (package {dist}{version})")
+    click.echo(f"  factory:  {reg.factory}")
+    if reg.variants:
+        click.echo(f"  variants: {', '.join(reg.variants)}")
+    for key, value in sorted(reg.metadata.items()):
+        click.echo(f"  {key}: {value}")
+    if load_it:
+        import calozoo
+
+        loader = {"model": calozoo.load, "geometry": calozoo.geometry, "calibrator": calozoo.calibrator}[
+            reg.kind
+        ]
+        thing = loader(name)
+        click.echo(f"  loaded:   {getattr(thing, 'describe', thing.__repr__)()}")
+
+
+@main.command()
+def doctor() -> None:
+    """Show installed plugins, their versions and status, and why broken ones failed."""
+    registry = _registry()
+    click.echo(f"python   {sys.version.split()[0]}")
+    for dist in ("calozoo", "torch", "normflows", "diffusers", "h5py", "numpy", "pluggy", "showerdata"):
+        try:
+            version = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            version = "not installed"
+        click.echo(f"{dist:<10} {version}")
+    click.echo("")
+    rows = []
+    for p in registry.plugins.values():
+        rows.append(
+            (p.name, p.distribution or "-", p.version or "-", p.status, ", ".join(p.registered) or "-")
+        )
+    _print_table(rows, ("plugin", "package", "version", "status", "registers"))
+    broken = [p for p in registry.plugins.values() if not p.ok]
+    for p in broken:
+        click.echo(f"\nplugin {p.name!r} ({p.module}) is broken: {p.error}")
+    for problem in registry.problems:
+        click.echo(f"\nproblem: {problem}")
+    if broken or registry.problems:
+        raise SystemExit(1)
+    click.echo("\nall plugins loaded")
+
+
+def _parse_energy(value: str) -> tuple[float, float]:
+    """``"50"`` -> (50, 50); ``"10:100"`` -> (10, 100): a fixed energy or a uniform range in GeV."""
+    try:
+        parts = [float(v) for v in value.split(":")]
+    except ValueError:
+        parts = []
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or parts[0] > parts[1]:
+        raise click.BadParameter(f"expected a number of GeV (50) or a range LOW:HIGH (10:100), got {value!r}")
+    return parts[0], parts[1]
+
+
+def _parse_direction(value: str) -> list[float]:
+    try:
+        parts = [float(v) for v in value.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) != 3:
+        raise click.BadParameter(f"expected three comma-separated numbers px,py,pz, got {value!r}")
+    return parts
+
+
+@main.command()
+@click.argument("model_name", metavar="MODEL")
+@click.option(
+    "-n",
+    "--n",
+    "n_showers",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Number of showers.",
+)
+@click.option(
+    "--energy",
+    default="50",
+    show_default=True,
+    help="Incident energy in GeV: a value (50) or a uniform range (10:100).",
+)
+@click.option("--theta", type=float, help="Polar angle to the beam in degrees (90 = normal incidence).")
+@click.option("--phi", type=float, help="Azimuth in degrees (90 = normal incidence on the top stave).")
+@click.option("--direction", help="Unit direction px,py,pz in the local frame (instead of --theta/--phi).")
+@click.option("--pdg", type=int, default=None, help="Incident particle id (default: the model's first).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same showers.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option(
+    "--weights",
+    type=click.Path(exists=True, file_okay=False),
+    help="A model folder saved by model.save() instead of the shipped weights.",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output HDF5 file.")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["showerdata", "caloclouds"]),
+    default="showerdata",
+    show_default=True,
+    help="Output file layout.",
+)
+@_friendly_errors
+def generate(
+    model_name, n_showers, energy, theta, phi, direction, pdg, seed, batch_size, weights, output, file_format
+) -> None:
+    """Generate showers with MODEL and write them to a file.
+
+    \b
+    calozoo generate toyflow --n 1000 --energy 10:100 --theta 90 --phi 90 --seed 1 -o showers.h5
+    """
+    import numpy as np
+
+    import calozoo
+
+    from .conditions import direction_from_angles
+    from .io import write_showers
+
+    low, high = _parse_energy(energy)
+    if direction is not None and (theta is not None or phi is not None):
+        raise click.UsageError("give either --direction or --theta/--phi, not both")
+    if (theta is None) != (phi is None):
+        raise click.UsageError("--theta and --phi go together")
+    if direction is not None:
+        unit = np.array(_parse_direction(direction))
+    elif theta is not None:
+        unit = direction_from_angles(theta, phi)
+    else:
+        unit = np.array([0.0, 0.0, 1.0])
+    # The energies drawn for a range get their own stream, so the model's seed stays as given.
+    energies = (
+        np.random.default_rng([seed, 2**31]).uniform(low, high, n_showers)
+        if high > low
+        else np.full(n_showers, low)
+    )
+
+    started = time.perf_counter()
+    model = calozoo.load(model_name, path=weights)
+    showers = model.sample(energies, unit, pdg=pdg, seed=seed, batch_size=batch_size, progress=True)
+    write_showers(output, showers, format=file_format)
+    elapsed = time.perf_counter() - started
+    click.echo(
+        f"wrote {len(showers)} showers to {output} ({file_format}): "
+        f"{showers.num_points.mean():.0f} points and "
+        f"{showers.visible_energy_mev.mean():.1f} MeV visible per shower on average, "
+        f"{elapsed:.2f} s"
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,80 @@
+"""Small numpy-only models for the core tests: one that follows the contract, and broken ones."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from calozoo.conditions import Conditions
+from calozoo.interfaces import ShowerModel
+from calozoo.showers import Showers
+
+
+class BlobModel(ShowerModel):
+    """Gaussian blobs: about ``points_per_gev`` points per GeV, 2 % of the energy visible."""
+
+    name = "blob"
+
+    def __init__(self, points_per_gev: float = 5.0, width_mm: float = 10.0):
+        self.points_per_gev = points_per_gev
+        self.width_mm = width_mm
+
+    @property
+    def conditions(self) -> Conditions:
+        return Conditions(1.0, 100.0, pdg=(22,), max_angle_deg=60.0)
+
+    def generate(self, energy_gev, direction, pdg, rng):
+        clouds = []
+        for e in energy_gev:
+            n = max(1, rng.poisson(self.points_per_gev * e))
+            z = rng.uniform(0, self.n_layers, n)
+            xy = rng.normal(0, self.width_mm, (n, 2))
+            energies = rng.exponential(1.0, n)
+            energies *= 0.02 * e * 1000.0 / energies.sum()
+            clouds.append(np.column_stack([xy, z, energies]))
+        return Showers.from_point_lists(clouds, energy_gev, direction, pdg)
+
+    def get_config(self):
+        return {"points_per_gev": self.points_per_gev, "width_mm": self.width_mm}
+
+
+class SeedlessBlobModel(BlobModel):
+    """Breaks the contract: ignores the rng it is given."""
+
+    def generate(self, energy_gev, direction, pdg, rng):
+        return super().generate(energy_gev, direction, pdg, np.random.default_rng())
+
+
+class GeVBlobModel(BlobModel):
+    """Breaks the contract: returns point energies in GeV."""
+
+    def generate(self, energy_gev, direction, pdg, rng):
+        showers = super().generate(energy_gev, direction, pdg, rng)
+        showers.points[..., 3] /= 1000.0
+        return showers
+
+
+class NoCheckBlobModel(BlobModel):
+    """Breaks the contract: bypasses the condition checks."""
+
+    def sample(self, energy, direction=None, *, pdg=None, seed=None, batch_size=1000, progress=False):
+        energy = np.atleast_1d(np.asarray(energy, dtype=float))
+        direction = np.broadcast_to(
+            np.asarray(direction if direction is not None else [0, 0, 1.0]), (len(energy), 3)
+        )
+        return self.generate(energy, direction, np.full(len(energy), 22), np.random.default_rng(seed))
+
+
+def load_blob(path=None, **options):
+    """Factory in the form plugins register: a saved folder or fresh settings."""
+    return BlobModel.load(path) if path is not None else BlobModel(**options)
+
+
+class BlobPlugin:
+    """A plugin object registering the blob model (as a module with hook functions would)."""
+
+    from calozoo import hookimpl
+
+    @staticmethod
+    @hookimpl
+    def calozoo_register_models(register):
+        register("blob", "blob_models:load_blob", summary="Gaussian blobs for tests", energy_gev=(1, 100))

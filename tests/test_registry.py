@@ -1,0 +1,119 @@
+"""Plugin discovery: registrations, broken plugins, conflicts, unknown names, lazy imports."""
+
+import subprocess
+import sys
+
+import pytest
+from blob_models import BlobModel, BlobPlugin
+
+import calozoo
+from calozoo import hookimpl
+from calozoo.errors import PluginLoadError, UnknownNameError
+from calozoo.registry import Registry
+
+
+class BrokenHookPlugin:
+    @staticmethod
+    @hookimpl
+    def calozoo_register_models(register):
+        raise RuntimeError("the hook fell over")
+
+
+class BadFactoryPlugin:
+    @staticmethod
+    @hookimpl
+    def calozoo_register_models(register):
+        register("ghost", "no_such_module_anywhere:make", summary="factory cannot be imported")
+
+
+class DuplicatePlugin:
+    @staticmethod
+    @hookimpl
+    def calozoo_register_models(register):
+        register("blob", "blob_models:load_blob", summary="a second blob")
+
+
+def test_builtins_register_through_the_hooks():
+    reg = Registry().discover(entry_points=False)
+    assert "energy-scale" in reg.names("calibrator")
+    assert reg.plugins["calozoo"].ok
+    assert "calibrator:energy-scale" in reg.plugins["calozoo"].registered
+
+
+def test_load_by_name_gives_a_working_model(blob_registry):
+    assert [r.name for r in calozoo.list_models()] == ["blob"]
+    model = calozoo.load("blob", points_per_gev=2.0)
+    assert isinstance(model, BlobModel) and model.points_per_gev == 2.0
+    assert len(model.sample([10, 20], seed=1)) == 2
+
+
+def test_load_from_a_saved_folder(blob_registry, tmp_path):
+    BlobModel(points_per_gev=3.0).save(tmp_path / "m")
+    assert calozoo.load("blob", path=tmp_path / "m").points_per_gev == 3.0
+
+
+def test_unknown_name_suggests_close_matches(blob_registry):
+    with pytest.raises(UnknownNameError) as err:
+        calozoo.load("blbo")
+    message = str(err.value)
+    assert "'blob'" in message and "Did you mean" in message
+    with pytest.raises(UnknownNameError, match="energy-scale"):
+        calozoo.calibrator("energy_scale")
+    with pytest.raises(UnknownNameError, match="No geometries are installed"):
+        calozoo.geometry("ild-ecal-barrel")
+
+
+def test_unknown_variant_is_refused(blob_registry):
+    with pytest.raises(ValueError, match="no variant 'fast'"):
+        calozoo.load("blob", variant="fast")
+
+
+def test_a_broken_hook_is_reported_and_hides_nothing():
+    reg = Registry().discover(entry_points=False)
+    reg.add_plugin(BrokenHookPlugin(), "broken")
+    reg.add_plugin(BlobPlugin(), "blob-plugin")
+    assert not reg.plugins["broken"].ok
+    assert "the hook fell over" in reg.plugins["broken"].error
+    assert reg.names("model") == ["blob"]
+
+
+def test_a_factory_that_cannot_be_imported_fails_on_load_not_on_listing():
+    reg = Registry().discover(entry_points=False)
+    reg.add_plugin(BadFactoryPlugin(), "bad-factory")
+    assert reg.names("model") == ["ghost"]
+    with pytest.raises(PluginLoadError, match="no_such_module_anywhere"):
+        reg.get("model", "ghost").create()
+
+
+def test_a_name_registered_twice_keeps_the_first_and_says_so():
+    reg = Registry().discover(entry_points=False)
+    reg.add_plugin(BlobPlugin(), "first")
+    reg.add_plugin(DuplicatePlugin(), "second")
+    assert reg.get("model", "blob").plugin == "first"
+    assert any("registered by both" in p for p in reg.problems)
+
+
+def test_factories_must_be_import_strings():
+    class Eager:
+        @staticmethod
+        @hookimpl
+        def calozoo_register_models(register):
+            register("eager", BlobModel)
+
+    reg = Registry().discover(entry_points=False)
+    reg.add_plugin(Eager(), "eager")
+    assert "import string" in reg.plugins["eager"].error
+
+
+def test_listing_models_does_not_import_torch():
+    """With every installed plugin (the toy flow included), listing must stay light."""
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from calozoo.cli import main\n"
+        "result = CliRunner().invoke(main, ['list-models'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(sorted(m for m in ('torch', 'normflows', 'diffusers', 'h5py') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
