@@ -176,6 +176,19 @@ class Showers:
             and np.array_equal(self.pdg, other.pdg)
         )
 
+    def allclose(self, other: Showers, rtol: float = 1e-6, atol: float = 0.0) -> bool:
+        """Equal up to float rounding (after unit conversions, float32 storage); ``==`` is exact."""
+        if not isinstance(other, Showers) or len(self) != len(other) or self.z_units != other.z_units:
+            return False
+        if not np.array_equal(self.num_points, other.num_points) or not np.array_equal(self.pdg, other.pdg):
+            return False
+        width = int(self.num_points.max()) if len(self) else 0
+        return (
+            np.allclose(self.points[:, :width], other.points[:, :width], rtol=rtol, atol=atol)
+            and np.allclose(self.incident_energy_gev, other.incident_energy_gev, rtol=rtol, atol=atol)
+            and np.allclose(self.direction, other.direction, rtol=rtol, atol=max(atol, 1e-7))
+        )
+
     def batches(self, batch_size: int) -> Iterator[Showers]:
         """Yield consecutive batches of at most ``batch_size`` showers."""
         if batch_size < 1:
