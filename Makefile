@@ -1,0 +1,36 @@
+# The few commands people need. `make demo` and `make test` work on a fresh clone.
+VENV   ?= .venv
+PYTHON ?= python3
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.calozoo-installed
+
+.PHONY: install demo test lint format bench clean
+
+install: $(STAMP)
+
+# torch==2.13.0 is the local CPU build: the pins in the pyprojects keep pip from pulling CUDA wheels.
+$(STAMP): pyproject.toml plugins/toyflow/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]" -e plugins/toyflow
+	touch $(STAMP)
+
+demo: install  ## generate 1000 toy-flow showers into showers.h5
+	$(BIN)/calozoo generate toyflow --n 1000 --energy 10:100 --theta 90 --phi 90 --seed 1 -o showers.h5
+
+test: install  ## lint, then every test (core and plugins)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+bench: install  ## timing benchmarks; results go to docs/benchmarks.md
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache showers.h5

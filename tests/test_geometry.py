@@ -1,0 +1,56 @@
+"""The generic planar geometry: cell sums conserve energy, threshold and depth limits apply."""
+
+import numpy as np
+import pytest
+from blob_models import BlobModel
+
+from calozoo.calibration import EnergyScaleCalibrator
+from calozoo.geometry import PlanarGeometry
+from calozoo.showers import Showers
+
+GEO = PlanarGeometry(np.arange(30) * 6.5 + 3.0, cell_size_mm=5.08833)
+
+
+def test_projection_conserves_energy_without_threshold():
+    showers = BlobModel().sample([10, 50, 90], seed=2)
+    cells = GEO.project(showers)
+    np.testing.assert_allclose(cells.showers.visible_energy_mev, showers.visible_energy_mev, rtol=1e-5)
+    # fewer cells than points, each cell centre on the grid, one id per cell
+    assert np.all(cells.showers.num_points <= showers.num_points)
+    for i in range(3):
+        ids = cells.cell_id[i, : cells.showers.num_points[i]]
+        assert len(np.unique(ids)) == len(ids) and np.all(ids >= 0)
+        xy = cells.showers.shower(i)[:, :2] / GEO.cell_size_mm - 0.5
+        np.testing.assert_allclose(xy, np.round(xy), atol=1e-4)
+
+
+def test_points_in_one_cell_merge_and_threshold_drops_small_cells():
+    pts = np.array(
+        [[1.0, 1.0, 0.2, 0.05], [2.0, 3.0, 0.9, 0.07], [12.0, 1.0, 0.5, 0.08], [1.0, 1.0, 31.0, 5.0]]
+    )  # the last lies behind the last layer
+    showers = Showers.from_point_lists([pts], [1.0])
+    geo = PlanarGeometry(np.arange(30) * 6.5, cell_size_mm=5.0, threshold_mev=0.1)
+    cells = geo.project(showers).showers
+    assert cells.num_points.tolist() == [1]
+    np.testing.assert_allclose(cells.shower(0), [[2.5, 2.5, 0.5, 0.12]], rtol=1e-6)
+
+
+def test_projection_refuses_points_in_mm():
+    showers = Showers.from_point_lists([np.ones((2, 4))], [1.0], z_units="mm")
+    with pytest.raises(ValueError, match="layer units"):
+        GEO.project(showers)
+
+
+def test_energy_scale_calibrator_fits_through_the_geometry(tmp_path):
+    reference = BlobModel().sample(np.full(20, 50.0), seed=1)
+    generated = BlobModel().sample(np.full(20, 50.0), seed=2)
+    generated.points[..., 3] *= 0.8  # a model that is 20 % low
+    calibrator = EnergyScaleCalibrator().fit(generated, reference, GEO)
+    assert calibrator.factor_ == pytest.approx(1.25, rel=0.02)
+    fixed = calibrator.apply(generated)
+    assert fixed.visible_energy_mev.mean() == pytest.approx(reference.visible_energy_mev.mean(), rel=0.02)
+    calibrator.save(tmp_path / "cal")
+    assert EnergyScaleCalibrator.load(tmp_path / "cal").factor_ == calibrator.factor_
+    assert (
+        PlanarGeometry.load(GEO.save(tmp_path / "geo")).layer_depth_mm.tolist() == GEO.layer_depth_mm.tolist()
+    )
