@@ -220,7 +220,7 @@ def _parse_direction(value: str) -> list[float]:
     "--format",
     "file_format",
     type=click.Choice(["showerdata", "caloclouds"]),
-    default="showerdata",
+    default="caloclouds",
     show_default=True,
     help="Output file layout.",
 )

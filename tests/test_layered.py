@@ -5,7 +5,7 @@ import pytest
 from blob_models import BlobModel
 
 from calozoo.calibration import EnergyScaleCalibrator
-from calozoo.geometry import PlanarGeometry
+from calozoo.layered import PlanarGeometry
 from calozoo.showers import Showers
 
 GEO = PlanarGeometry(np.arange(30) * 6.5 + 3.0, cell_size_mm=5.08833)

@@ -1,0 +1,588 @@
+"""Read and write shower files: the CaloClouds HDF5 layout, the ``showerdata`` format, CaloChallenge.
+
+Three layouts, all HDF5:
+
+``"caloclouds"`` (what the CaloClouds papers publish)
+    ``events`` ``(N, 4, P)`` or ``(N, P, 4)``, features ``x [mm], y [mm], z [layer], e [GeV]``,
+    padding rows have ``e == 0`` and may sit before, after or between the real points;
+    ``energy`` ``(N,)``, ``(N, 1)`` or ``(1, N)`` incident energy in GeV; optional
+    ``p_norm_local`` ``(N, 3)`` or ``(3, N)`` unit incident direction (default ``(0, 0, 1)``);
+    optional ``pdg`` ``(N,)`` (default 22, photons). Optional file attributes ``z_units``
+    (``"layer"`` unless stated) and ``axis_order`` (``"N4P"`` or ``"NP4"``, only needed when
+    ``P == 4`` makes the shape ambiguous).
+``"showerdata"`` (the field's point-cloud library, read and written through it)
+    Variable-length point clouds, point and incident energies in GeV; ``z_units`` is kept in
+    the file's metadata (``showerdata.core.add_metadata``).
+``"calochallenge"`` (voxel showers, not point clouds: see :class:`VoxelShowers`)
+    ``incident_energies`` ``(N, 1)`` and ``showers`` ``(N, voxels)``, both in MeV.
+
+In memory the units are those of :class:`~calozoo.showers.Showers`: point energies in MeV,
+incident energies in GeV. Every read validates what it loads and raises
+:class:`~calozoo.errors.FileFormatError` naming the file, the key and the problem; every write
+is atomic (a temporary file renamed into place), so a failed write leaves no file, or the old
+one untouched.
+
+>>> write_showers("showers.h5", showers)                      # doctest: +SKIP
+>>> read_showers("showers.h5") == showers                     # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import showerdata
+import showerdata.core
+
+from . import __version__
+from .errors import FileFormatError
+from .serialization import atomic_path
+from .showers import MEV_PER_GEV, PHOTON, Z_UNITS, Showers
+
+__all__ = [
+    "FORMATS",
+    "AXIS_ORDERS",
+    "VoxelShowers",
+    "detect_format",
+    "read_showers",
+    "write_showers",
+    "read_calochallenge",
+    "write_calochallenge",
+]
+
+PathLike = str | os.PathLike
+
+#: Every layout :func:`detect_format` recognises. :func:`read_showers` and :func:`write_showers`
+#: handle the point-cloud ones (``"caloclouds"``, ``"showerdata"``); CaloChallenge files hold
+#: voxels and go through :func:`read_calochallenge` / :func:`write_calochallenge`.
+FORMATS = ("caloclouds", "showerdata", "calochallenge")
+POINT_FORMATS = ("caloclouds", "showerdata")
+
+#: Axis orders of the CaloClouds ``events`` dataset: ``(N, 4, P)`` or ``(N, P, 4)``.
+AXIS_ORDERS = ("N4P", "NP4")
+
+#: How far from 1 the norm of a stored direction may be before the file is rejected.
+UNIT_TOLERANCE = 1e-3
+# Directions off by less than this are left bit for bit as stored (float32 storage alone puts
+# them ~1e-7 off), so that write -> read gives back the very same numbers; the rest is normalised.
+_RENORMALISE_ABOVE = 1e-6
+
+_LAYOUTS = {
+    "caloclouds": "'events' (N, 4, P) or (N, P, 4) and 'energy' (N,), (N, 1) or (1, N) in GeV",
+    "showerdata": "the showerdata library's datasets 'showers', 'shape', 'num_points', 'energies', "
+    "'directions', 'pdg', 'shower_ids'",
+    "calochallenge": "'incident_energies' (N, 1) and 'showers' (N, voxels) in MeV",
+}
+_SHOWERDATA_KEYS = ("showers", "shape", "num_points", "energies", "directions", "pdg", "shower_ids")
+_WRITE_OPTIONS = {"caloclouds": ("axis_order", "dtype"), "showerdata": ()}
+
+
+@dataclass(eq=False)
+class VoxelShowers:
+    """A batch of voxelised showers, as in the CaloChallenge datasets.
+
+    Args:
+        energies_mev: ``(N, V)`` float32 energy deposited in each of ``V`` voxels, in MeV.
+        incident_energy_gev: ``(N,)`` float64 incident energy in GeV.
+    """
+
+    energies_mev: np.ndarray
+    incident_energy_gev: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.energies_mev = np.ascontiguousarray(self.energies_mev, dtype=np.float32)
+        self.incident_energy_gev = np.asarray(self.incident_energy_gev, dtype=np.float64).reshape(-1)
+        if self.energies_mev.ndim != 2:
+            raise ValueError(f"energies_mev must have shape (N, V), got {self.energies_mev.shape}")
+        if self.incident_energy_gev.shape != (len(self.energies_mev),):
+            raise ValueError(
+                f"incident_energy_gev must have shape ({len(self.energies_mev)},) for "
+                f"{len(self.energies_mev)} showers, got {self.incident_energy_gev.shape}"
+            )
+
+    @property
+    def num_voxels(self) -> int:
+        return self.energies_mev.shape[1]
+
+    def __len__(self) -> int:
+        return self.energies_mev.shape[0]
+
+    def __getitem__(self, index: int | slice | np.ndarray | Sequence[int]) -> VoxelShowers:
+        """Select showers; an integer gives a batch of one (as for :class:`Showers`)."""
+        if isinstance(index, (int, np.integer)):
+            i = int(index)
+            if not -len(self) <= i < len(self):
+                raise IndexError(f"shower index {i} out of range for {len(self)} showers")
+            index = slice(i % len(self), i % len(self) + 1)
+        elif not isinstance(index, slice):
+            index = np.asarray(index)
+            if index.ndim != 1:
+                raise IndexError("select showers with an int, a slice or a 1-d index array")
+        return VoxelShowers(self.energies_mev[index], self.incident_energy_gev[index])
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, VoxelShowers)
+            and np.array_equal(self.energies_mev, other.energies_mev)
+            and np.array_equal(self.incident_energy_gev, other.incident_energy_gev)
+        )
+
+    def __repr__(self) -> str:
+        return f"VoxelShowers({len(self)} showers, {self.num_voxels} voxels)"
+
+
+# ---------------------------------------------------------------------------------- public API
+def detect_format(path: PathLike) -> str:
+    """Name the layout of an HDF5 shower file from the keys it holds: one of :data:`FORMATS`.
+
+    Raises:
+        FileFormatError: the file is missing, not HDF5, or holds none of the known layouts.
+    """
+    path = Path(path)
+    with _open(path) as file:
+        keys = set(file.keys())
+    if "events" in keys:
+        return "caloclouds"
+    if {"incident_energies", "showers"} <= keys:
+        return "calochallenge"
+    if {"showers", "shape", "energies"} <= keys:
+        return "showerdata"
+    raise FileFormatError(
+        path,
+        None,
+        f"unrecognised layout (it holds {sorted(keys) or 'no datasets'}); expected one of: "
+        + "; ".join(f"{name}: {layout}" for name, layout in _LAYOUTS.items()),
+    )
+
+
+def read_showers(path: PathLike, format: str | None = None) -> Showers:
+    """Read point-cloud showers from a ``"caloclouds"`` or ``"showerdata"`` file.
+
+    Args:
+        path: the HDF5 file.
+        format: ``"caloclouds"``, ``"showerdata"`` or ``None`` to detect it from the keys.
+
+    Returns:
+        :class:`Showers` with point energies in MeV, incident energies in GeV, padding at the
+        back of each shower (real points keep their order in the file).
+
+    Raises:
+        FileFormatError: the file is missing, not HDF5, lacks a key, has a wrong shape, or holds
+            NaN, negative energies or directions that are not unit vectors with ``p_z > 0``.
+    """
+    path = Path(path)
+    if format is not None and format not in POINT_FORMATS:
+        raise ValueError(
+            f"read_showers reads the formats {POINT_FORMATS}, got {format!r}" + _voxel_hint(format)
+        )
+    found = format or detect_format(path)
+    if found == "calochallenge":
+        raise FileFormatError(
+            path,
+            None,
+            "holds CaloChallenge voxel showers ('incident_energies', 'showers'), not point clouds; "
+            "read it with calozoo.io.read_calochallenge",
+        )
+    return _read_caloclouds(path) if found == "caloclouds" else _read_showerdata(path)
+
+
+def write_showers(path: PathLike, showers: Showers, format: str = "caloclouds", **options: Any) -> Path:
+    """Write point-cloud showers atomically; the format is never guessed from the suffix.
+
+    Args:
+        path: the file to create or replace.
+        showers: what to write (point energies in MeV in memory; written in GeV).
+        format: ``"caloclouds"`` (default) or ``"showerdata"``.
+        **options: for ``"caloclouds"``: ``axis_order`` ``"N4P"`` (default, CaloClouds' own) or
+            ``"NP4"``; ``dtype`` of ``events``, ``"float32"`` (default, as the field's files;
+            point energies then round trip to within one float32 step, ~1e-7 relative) or
+            ``"float64"`` (exact round trip). ``"showerdata"`` takes none.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    if not isinstance(showers, Showers):
+        raise TypeError(f"write_showers writes calozoo.Showers, got {type(showers).__name__}")
+    if format not in POINT_FORMATS:
+        raise ValueError(
+            f"write_showers writes the formats {POINT_FORMATS}, got {format!r}" + _voxel_hint(format)
+        )
+    unknown = sorted(set(options) - set(_WRITE_OPTIONS[format]))
+    if unknown:
+        raise TypeError(
+            f"unknown option(s) {unknown} for format {format!r}; "
+            f"it accepts {list(_WRITE_OPTIONS[format]) or 'none'}"
+        )
+    path = Path(path)
+    if format == "caloclouds":
+        _write_caloclouds(path, showers, **options)
+    else:
+        _write_showerdata(path, showers)
+    return path
+
+
+def read_calochallenge(path: PathLike) -> VoxelShowers:
+    """Read a CaloChallenge file: ``incident_energies`` ``(N, 1)`` and ``showers`` ``(N, V)`` in MeV.
+
+    Returns:
+        :class:`VoxelShowers` with voxel energies in MeV and incident energies in GeV.
+    """
+    path = Path(path)
+    with _open(path) as file:
+        incident = _load(file, path, "incident_energies", "calochallenge")
+        voxels = _load(file, path, "showers", "calochallenge")
+    if voxels.ndim != 2:
+        raise FileFormatError(
+            path, "showers", f"has shape {voxels.shape}; expected (N, voxels), energies in MeV"
+        )
+    _check_finite(voxels, path, "showers")
+    _check_non_negative(voxels, path, "showers", "voxel energy (MeV)")
+    incident_mev = _incident_energies(incident, len(voxels), path, "incident_energies", "showers", "MeV")
+    return VoxelShowers(voxels, incident_mev / MEV_PER_GEV)
+
+
+def write_calochallenge(path: PathLike, voxels: VoxelShowers) -> Path:
+    """Write voxel showers atomically in the CaloChallenge layout (MeV on disk, as there)."""
+    if not isinstance(voxels, VoxelShowers):
+        raise TypeError(f"write_calochallenge writes VoxelShowers, got {type(voxels).__name__}")
+    path = Path(path)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as file:
+        # float64 keeps the GeV -> MeV conversion lossless for the (tiny) incident energies.
+        file.create_dataset("incident_energies", data=(voxels.incident_energy_gev * MEV_PER_GEV)[:, None])
+        file.create_dataset("showers", data=voxels.energies_mev)
+        file.attrs["calozoo_version"] = __version__
+    return path
+
+
+def _voxel_hint(format: str | None) -> str:
+    """A pointer to the voxel functions, for someone who passed ``format="calochallenge"``."""
+    if format != "calochallenge":
+        return ""
+    return "; CaloChallenge voxel files go through read_calochallenge / write_calochallenge"
+
+
+# ---------------------------------------------------------------------------------- file access
+@contextlib.contextmanager
+def _open(path: Path) -> Iterator[h5py.File]:
+    """Open ``path`` read-only, turning h5py's bare ``OSError`` into a :class:`FileFormatError`."""
+    if not path.exists():
+        raise FileFormatError(path, None, "no such file; expected an HDF5 shower file")
+    if not path.is_file():
+        raise FileFormatError(path, None, "is not a file; expected an HDF5 shower file")
+    if not h5py.is_hdf5(path):
+        raise FileFormatError(path, None, f"is not an HDF5 file; expected one of the layouts {FORMATS}")
+    try:
+        file = h5py.File(path, "r")
+    except OSError as err:
+        raise FileFormatError(
+            path, None, f"cannot be opened as HDF5 (truncated or corrupt?): {err}"
+        ) from None
+    with file:
+        yield file
+
+
+def _dataset(file: h5py.File, path: Path, key: str, layout: str) -> h5py.Dataset:
+    """The dataset ``key``, or a :class:`FileFormatError` saying what the layout needs."""
+    if key not in file:
+        raise FileFormatError(
+            path,
+            key,
+            f"missing; a {layout} file holds {_LAYOUTS[layout]} (this one holds {sorted(file.keys())})",
+        )
+    dataset = file[key]
+    if not isinstance(dataset, h5py.Dataset):
+        raise FileFormatError(
+            path, key, f"is a group, not a dataset; a {layout} file holds {_LAYOUTS[layout]}"
+        )
+    return dataset
+
+
+def _load(file: h5py.File, path: Path, key: str, layout: str) -> np.ndarray:
+    """Read the numeric dataset ``key`` whole."""
+    return _read_numeric(_dataset(file, path, key, layout), path, key)
+
+
+def _read_numeric(dataset: h5py.Dataset, path: Path, key: str) -> np.ndarray:
+    # Check the dtype before reading, so a dataset of strings or variable-length rows is not loaded.
+    if dataset.dtype.kind not in "fiu":
+        raise FileFormatError(path, key, f"holds {dataset.dtype} values; expected numbers")
+    try:
+        return np.asarray(dataset[()])
+    except OSError as err:
+        raise FileFormatError(path, key, f"cannot be read (truncated or corrupt file?): {err}") from None
+
+
+def _optional(file: h5py.File, path: Path, key: str, layout: str) -> np.ndarray | None:
+    return _load(file, path, key, layout) if key in file else None
+
+
+def _string_attr(attrs: h5py.AttributeManager, path: Path, key: str, accepted: Sequence[str]) -> str | None:
+    """A string attribute that must be one of ``accepted``, or ``None`` if absent."""
+    if key not in attrs:
+        return None
+    value = attrs[key]
+    if isinstance(value, bytes):
+        value = value.decode(errors="replace")
+    if not isinstance(value, str) or value not in accepted:
+        raise FileFormatError(path, key, f"attribute is {value!r}; expected one of {list(accepted)}")
+    return value
+
+
+# ---------------------------------------------------------------------------------- CaloClouds
+def _read_caloclouds(path: Path) -> Showers:
+    with _open(path) as file:
+        events = _dataset(file, path, "events", "caloclouds")
+        axis_order = _axis_order(events.shape, file.attrs, path)  # from the shape: fails before reading
+        raw = _read_numeric(events, path, "events")
+        energy = _load(file, path, "energy", "caloclouds")
+        direction = _optional(file, path, "p_norm_local", "caloclouds")
+        pdg = _optional(file, path, "pdg", "caloclouds")
+        z_units = _string_attr(file.attrs, path, "z_units", Z_UNITS) or "layer"
+    n = raw.shape[0]
+    points, num_points = _compact_events(raw, axis_order, path)
+    return Showers(
+        points,
+        num_points,
+        _incident_energies(energy, n, path, "energy", "events", "GeV"),
+        _directions(direction, n, path, "p_norm_local", "events"),
+        _pdg(pdg, n, path, "pdg", "events"),
+        z_units,
+    )
+
+
+def _axis_order(shape: tuple[int, ...], attrs: h5py.AttributeManager, path: Path) -> str:
+    """``"N4P"`` or ``"NP4"`` from the shape of ``events``; the ``axis_order`` attribute settles P == 4."""
+    if len(shape) != 3 or 4 not in shape[1:]:
+        raise FileFormatError(
+            path, "events", f"has shape {shape}; expected (N, 4, P) or (N, P, 4) with features x, y, z, e"
+        )
+    stated = _string_attr(attrs, path, "axis_order", AXIS_ORDERS)
+    by_shape = [order for order, axis in (("N4P", 1), ("NP4", 2)) if shape[axis] == 4]
+    if stated is not None and stated not in by_shape:
+        raise FileFormatError(path, "axis_order", f"attribute says {stated} but 'events' has shape {shape}")
+    # With P == 4 both orders fit; CaloClouds' own files are (N, 4, P).
+    return stated or by_shape[0]
+
+
+def _compact_events(raw: np.ndarray, axis_order: str, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(N, P, 4)`` float32 points in MeV with padding moved to the back, and the counts.
+
+    Padding rows (``e == 0``) may sit anywhere on disk; real points keep their order.
+    """
+    # One (N, P) plane per feature: views of the file's array whatever its axis order, so the
+    # copies below read memory in order.
+    planes = [raw[:, k, :] if axis_order == "N4P" else raw[:, :, k] for k in range(4)]
+    _check_finite(raw, path, "events")
+    _check_non_negative(planes[3], path, "events", "point energy (GeV; 0 marks padding)")
+    real = planes[3] != 0
+    num_points = real.sum(axis=1)
+    width = int(num_points.max()) if len(raw) else 0
+    points = np.zeros((len(raw), width, 4), dtype=np.float32)
+    if np.all(real[:, 1:] <= real[:, :-1]):
+        # Already padded at the back (the usual case): slices, no index arrays.
+        for k, plane in enumerate(planes):
+            points[:, :, k] = _in_mev(plane[:, :width], k)
+        np.copyto(points, 0, where=~real[:, :width, None])  # padding rows may carry junk x, y, z
+    else:
+        # Scatter every real point to its rank among the real points of its shower: O(N P), no
+        # loop over showers. np.nonzero walks row by row, so the ranks keep the file's order.
+        shower, column = np.nonzero(real)
+        rank = np.arange(len(shower)) - (np.cumsum(num_points) - num_points)[shower]
+        for k, plane in enumerate(planes):
+            points[shower, rank, k] = _in_mev(plane[shower, column], k)
+    return points, num_points
+
+
+def _in_mev(values: np.ndarray, feature: int) -> np.ndarray:
+    """Feature ``feature`` as stored, with energies (feature 3) converted from GeV to MeV."""
+    # A float32 product is rounded once, as float64 arithmetic would be; float64 files stay float64
+    # until the final rounding, so they read back exactly what was written.
+    return values * MEV_PER_GEV if feature == 3 else values
+
+
+def _write_caloclouds(path: Path, showers: Showers, axis_order: str = "N4P", dtype: str = "float32") -> None:
+    if axis_order not in AXIS_ORDERS:
+        raise ValueError(f"axis_order must be one of {AXIS_ORDERS}, got {axis_order!r}")
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    showers.check_padding()
+    if np.any(showers.padding_mask & (showers.points[..., 3] == 0)):
+        raise ValueError(
+            "some real points have zero energy, which the CaloClouds layout reads as padding; "
+            "drop them or write format='showerdata'"
+        )
+    events = showers.points.astype(dtype)
+    # Divide in the file's precision: one correctly rounded step, no float64 copy of everything.
+    events[..., 3] = showers.points[..., 3].astype(dtype) / MEV_PER_GEV
+    if axis_order == "N4P":
+        events = events.transpose(0, 2, 1)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as file:
+        file.create_dataset("events", data=events)
+        file.create_dataset("energy", data=showers.incident_energy_gev[:, None])
+        file.create_dataset("p_norm_local", data=showers.direction)
+        file.create_dataset("pdg", data=showers.pdg)
+        file.attrs["z_units"] = showers.z_units
+        file.attrs["axis_order"] = axis_order
+        file.attrs["calozoo_version"] = __version__
+
+
+# ---------------------------------------------------------------------------------- showerdata
+def _read_showerdata(path: Path) -> Showers:
+    with _open(path) as file:
+        for key in _SHOWERDATA_KEYS:
+            _dataset(file, path, key, "showerdata")
+        _check_showerdata_shapes(file, path)
+        # showerdata's metadata (add_metadata / load_metadata) are the file's root attributes.
+        z_units = _string_attr(file.attrs, path, "z_units", Z_UNITS) or "layer"
+    try:
+        data = showerdata.load(path)
+        loaded = Showers.from_showerdata(data, z_units)
+    except (KeyError, ValueError, TypeError, OSError) as err:
+        # What the shape checks above cannot see: the point clouds themselves.
+        raise FileFormatError(path, "showers", f"showerdata cannot load the point clouds: {err}") from None
+    n = len(loaded)
+    _check_finite(loaded.points, path, "showers")
+    beyond = np.any(loaded.points != 0, axis=2) & ~loaded.padding_mask
+    if np.any(beyond):
+        i = int(np.argmax(beyond.any(axis=1)))
+        raise FileFormatError(
+            path,
+            "num_points",
+            f"says {loaded.num_points[i]} for shower {i}, which stores more points; "
+            "expected the length of each stored point cloud",
+        )
+    return Showers(
+        loaded.points,
+        loaded.num_points,
+        _incident_energies(loaded.incident_energy_gev, n, path, "energies", "showers", "GeV"),
+        _directions(loaded.direction, n, path, "directions", "showers"),
+        loaded.pdg,
+        z_units,
+    )
+
+
+def _check_showerdata_shapes(file: h5py.File, path: Path) -> None:
+    """Check the shapes before showerdata loads, so an error can name the key at fault."""
+    shape = file["shape"]
+    if shape.shape != (3,) or shape.dtype.kind not in "iu":
+        raise FileFormatError(path, "shape", "must hold three integers (N, P, 4 or 5)")
+    n, width, features = (int(v) for v in shape[()])
+    if features not in (4, 5):
+        raise FileFormatError(path, "shape", f"says {features} features per point; expected 4 or 5")
+    for key, expected in (
+        ("showers", (n,)),
+        ("num_points", (n,)),
+        ("energies", (n, 1)),
+        ("directions", (n, 3)),
+        ("pdg", (n,)),
+        ("shower_ids", (n,)),
+    ):
+        if file[key].shape != expected:
+            raise FileFormatError(
+                path, key, f"has shape {file[key].shape}; expected {expected} for the {n} showers of 'shape'"
+            )
+    num_points = _read_numeric(file["num_points"], path, "num_points")
+    if np.any((num_points < 0) | (num_points > width)):
+        raise FileFormatError(path, "num_points", f"values must lie in [0, {width}] (the 'shape' width)")
+
+
+def _write_showerdata(path: Path, showers: Showers) -> None:
+    showers.check_padding()
+    data = showers.to_showerdata()
+    with atomic_path(path) as tmp:
+        data.save(tmp, overwrite=True)  # overwrite: atomic_path has already created the empty file
+        showerdata.core.add_metadata(tmp, {"z_units": showers.z_units, "calozoo_version": __version__})
+
+
+# ---------------------------------------------------------------------------------- validation
+def _incident_energies(
+    values: np.ndarray, n: int, path: Path, key: str, reference: str, unit: str
+) -> np.ndarray:
+    """``(N,)`` float64 incident energies from ``(N,)``, ``(N, 1)`` or ``(1, N)``, checked."""
+    if values.shape not in ((n,), (n, 1), (1, n)):
+        raise FileFormatError(
+            path,
+            key,
+            f"has shape {values.shape}; expected (N,), (N, 1) or (1, N) incident energies in {unit} "
+            f"with N = {n}, the number of showers in '{reference}'",
+        )
+    values = values.astype(np.float64).reshape(-1)
+    _check_finite(values, path, key)
+    _check_non_negative(values, path, key, f"incident energy ({unit})")
+    return values
+
+
+def _directions(values: np.ndarray | None, n: int, path: Path, key: str, reference: str) -> np.ndarray:
+    """``(N, 3)`` unit directions from ``(N, 3)`` or ``(3, N)`` (``None``: normal incidence)."""
+    if values is None:
+        return np.tile([0.0, 0.0, 1.0], (n, 1))
+    if values.shape == (n, 3):
+        pass
+    elif values.shape == (3, n):  # N == 3 fits both; (N, 3) wins above, being the documented one
+        values = values.T
+    else:
+        raise FileFormatError(
+            path,
+            key,
+            f"has shape {values.shape}; expected (N, 3) or (3, N) unit directions "
+            f"with N = {n}, the number of showers in '{reference}'",
+        )
+    values = values.astype(np.float64)
+    _check_finite(values, path, key)
+    norm = np.linalg.norm(values, axis=1)
+    off = np.abs(norm - 1.0)
+    if np.any(off > UNIT_TOLERANCE):
+        i = int(np.argmax(off))
+        raise FileFormatError(
+            path,
+            key,
+            f"shower {i} has a direction of norm {norm[i]:.6g}; expected unit vectors (within 1e-3)",
+        )
+    if np.any(values[:, 2] <= 0):
+        i = int(np.argmax(values[:, 2] <= 0))
+        raise FileFormatError(
+            path,
+            key,
+            f"shower {i} has p_z = {values[i, 2]:.6g}; expected directions into the calorimeter (p_z > 0)",
+        )
+    renormalise = off > _RENORMALISE_ABOVE
+    values[renormalise] /= norm[renormalise, None]
+    return values
+
+
+def _pdg(values: np.ndarray | None, n: int, path: Path, key: str, reference: str) -> np.ndarray:
+    """``(N,)`` int32 PDG ids from ``(N,)`` or ``(N, 1)`` (``None``: photons)."""
+    if values is None:
+        return np.full(n, PHOTON, dtype=np.int32)
+    if values.shape not in ((n,), (n, 1)):
+        raise FileFormatError(
+            path, key, f"has shape {values.shape}; expected (N,) PDG ids with N = {n}, as in '{reference}'"
+        )
+    if values.dtype.kind == "f" and not np.all(np.isfinite(values) & (values == np.round(values))):
+        raise FileFormatError(path, key, "holds non-integer values; expected integer PDG ids")
+    return values.reshape(-1).astype(np.int32)
+
+
+def _check_finite(values: np.ndarray, path: Path, key: str) -> None:
+    bad = ~np.isfinite(values)
+    if np.any(bad):
+        where = np.argwhere(bad)[0]
+        raise FileFormatError(
+            path, key, f"holds NaN or infinite values (first in shower {where[0]}); all values must be finite"
+        )
+
+
+def _check_non_negative(values: np.ndarray, path: Path, key: str, what: str) -> None:
+    bad = values < 0
+    if np.any(bad):
+        where = tuple(np.argwhere(bad)[0])
+        raise FileFormatError(
+            path, key, f"shower {where[0]} has a negative {what}: {values[where]:.6g}; energies must be >= 0"
+        )

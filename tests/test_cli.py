@@ -1,0 +1,114 @@
+"""The command line as a user meets it: listing, info, doctor, generate and its errors."""
+
+import pytest
+from click.testing import CliRunner
+from test_registry import BrokenHookPlugin
+
+from calozoo.cli import main
+from calozoo.io import read_showers
+
+
+@pytest.fixture
+def run(blob_registry):
+    def invoke(*args):
+        return CliRunner().invoke(main, [str(a) for a in args])
+
+    return invoke
+
+
+def test_list_models_and_info(run):
+    result = run("list-models")
+    assert result.exit_code == 0
+    assert "blob" in result.output and "Gaussian blobs for tests" in result.output
+    result = run("info", "blob")
+    assert result.exit_code == 0 and "blob_models:load_blob" in result.output
+    assert "energy_gev: (1, 100)" in result.output
+
+
+def test_info_on_a_typo_suggests_the_name(run):
+    result = run("info", "blop")
+    assert result.exit_code == 1
+    assert "Did you mean 'blob'" in result.output
+
+
+def test_doctor_flags_broken_plugins(run, blob_registry):
+    assert run("doctor").exit_code == 0
+    blob_registry.add_plugin(BrokenHookPlugin(), "broken-one")
+    result = run("doctor")
+    assert result.exit_code == 1
+    assert "broken-one" in result.output and "the hook fell over" in result.output
+
+
+@pytest.mark.parametrize("file_format", ["showerdata", "caloclouds"])
+def test_generate_writes_a_readable_file(run, tmp_path, file_format):
+    out = tmp_path / "showers.h5"
+    result = run(
+        "generate",
+        "blob",
+        "--n",
+        12,
+        "--energy",
+        "10:60",
+        "--theta",
+        70,
+        "--phi",
+        90,
+        "--seed",
+        4,
+        "--batch-size",
+        5,
+        "-o",
+        out,
+        "--format",
+        file_format,
+    )
+    assert result.exit_code == 0, result.output
+    assert "wrote 12 showers" in result.output
+    showers = read_showers(out)
+    assert len(showers) == 12
+    assert showers.incident_energy_gev.min() >= 10 and showers.incident_energy_gev.max() <= 60
+    assert showers.direction[:, 0].min() > 0.3  # theta 70 deg leans along the beam (+x)
+    # the same seed gives the same file content
+    again = tmp_path / "again.h5"
+    run(
+        "generate",
+        "blob",
+        "--n",
+        12,
+        "--energy",
+        "10:60",
+        "--theta",
+        70,
+        "--phi",
+        90,
+        "--seed",
+        4,
+        "--batch-size",
+        5,
+        "-o",
+        again,
+        "--format",
+        file_format,
+    )
+    assert read_showers(again) == showers
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--energy", "500"], "energy out of range"),
+        (["--energy", "abc"], "expected a number of GeV"),
+        (["--energy", "90:10"], "expected a number of GeV"),
+        (["--theta", "90"], "--theta and --phi go together"),
+        (["--direction", "0,0,2"], "unit vector"),
+        (["--direction", "0,0"], "three comma-separated numbers"),
+        (["--direction", "0,0,1", "--theta", "90", "--phi", "90"], "either --direction or"),
+        (["--n", "0"], "0 is not in the range"),
+    ],
+)
+def test_generate_refuses_bad_options_without_writing(run, tmp_path, args, message):
+    out = tmp_path / "showers.h5"
+    result = run("generate", "blob", "-o", out, *args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert not out.exists()
