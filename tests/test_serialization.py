@@ -66,3 +66,18 @@ def test_a_failed_folder_save_keeps_the_previous_save(tmp_path):
         Exploding().save(tmp_path / "m")
     assert BlobModel.load(tmp_path / "m").points_per_gev == 4.0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        with atomic_path(tmp_path / "out.h5") as tmp:
+            tmp.write_text("data")
+        BlobModel().save(tmp_path / "model")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "out.h5").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "model").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "model" / "config.json").stat().st_mode & 0o777 == 0o644

@@ -1,0 +1,54 @@
+"""Run the benchmarks and write docs/benchmarks.md (atomically)."""
+
+from __future__ import annotations
+
+import platform
+import sys
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import bench_generate  # noqa: E402
+import bench_startup  # noqa: E402
+
+from calozoo.serialization import atomic_path  # noqa: E402
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+
+
+def main() -> None:
+    startup = bench_startup.run()
+    generation = [row for name in ("toy-gamma", "toyflow") for row in bench_generate.run(name)]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {date.today().isoformat()} on {platform.machine()} with {platform.processor() or 'CPU'}, "
+        f"Python {platform.python_version()}, by `make bench` (`benchmarks/run_all.py`).",
+        "",
+        "## Start-up: `calozoo list-models`",
+        "",
+        "A fresh Python process that runs `calozoo list-models` with every installed plugin: median "
+        f"{startup['process_wall_median_s'] * 1e3:.0f} ms wall "
+        f"(max {startup['process_wall_max_s'] * 1e3:.0f} ms "
+        f"over {startup['repeats']} runs), of which the CLI itself "
+        f"{startup['cli_in_process_median_s'] * 1e3:.0f} ms. Imports torch: "
+        f"{'yes' if startup['imports_torch'] else 'no'}.",
+        "",
+        "## Generation time per shower (one CPU thread, no projection)",
+        "",
+        "| model | energy [GeV] | batch | ms / shower (median) | ms / shower (best) | points / shower |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in generation:
+        lines.append(
+            f"| {row['model']} | {row['energy_gev']:g} | {row['batch_size']} | "
+            f"{row['ms_per_shower_median']:.2f} | {row['ms_per_shower_min']:.2f} | {row['mean_points']:.0f} |"
+        )
+    with atomic_path(DOCS) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    print(DOCS.read_text())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""Per-layer summaries of point clouds, and point clouds from per-layer counts (shared by both toys).
+
+Both toy models describe a shower layer by layer: how many points each of the 30 layers holds,
+how much visible energy (MeV) it carries, and how far from the shower axis its points lie. This
+module turns point clouds into those summaries (for training) and summaries back into point
+clouds (for generation), so the two models place their points in exactly the same way.
+
+The shower axis enters layer 0 at ``x = y = 0`` and, for an inclined particle with unit
+direction ``(p_x, p_y, p_z)``, sits at ``depth_i * (p_x / p_z, p_y / p_z)`` in layer ``i``, with
+``depth_i = i * layer_pitch_mm`` the depth of the layer behind the front face.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from calozoo.showers import Showers
+
+__all__ = ["layer_summaries", "axis_offset_mm", "radial_distances_mm", "point_owners", "build_showers"]
+
+
+def layer_summaries(showers: Showers, n_layers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Point counts and visible energies per layer.
+
+    Args:
+        showers: ``N`` showers with ``z`` in layer units (layer ``i`` is ``[i, i + 1)``).
+        n_layers: number of layers; points outside ``[0, n_layers)`` join the nearest layer.
+
+    Returns:
+        ``counts`` ``(N, n_layers)`` int64 and ``energies_mev`` ``(N, n_layers)`` float64.
+    """
+    if showers.z_units != "layer":
+        raise ValueError(f"showers must have z in layer units, got z in {showers.z_units}")
+    mask = showers.padding_mask
+    shower_index = np.nonzero(mask)[0]
+    real = showers.points[mask]
+    layer = np.clip(np.floor(real[:, 2]).astype(np.int64), 0, n_layers - 1)
+    cell = shower_index * n_layers + layer
+    size = len(showers) * n_layers
+    counts = np.bincount(cell, minlength=size).reshape(len(showers), n_layers)
+    energies = np.bincount(cell, weights=real[:, 3].astype(np.float64), minlength=size)
+    return counts.astype(np.int64), energies.reshape(len(showers), n_layers)
+
+
+def axis_offset_mm(layer: np.ndarray, direction: np.ndarray, layer_pitch_mm: float) -> np.ndarray:
+    """``(M, 2)`` position of the shower axis in each point's layer, mm.
+
+    Args:
+        layer: ``(M,)`` layer index of each point.
+        direction: ``(M, 3)`` unit direction of each point's shower (``p_z > 0``).
+        layer_pitch_mm: depth between consecutive layers, mm.
+    """
+    depth_mm = layer * layer_pitch_mm
+    return depth_mm[:, None] * direction[:, :2] / direction[:, 2:3]
+
+
+def radial_distances_mm(
+    showers: Showers, n_layers: int, layer_pitch_mm: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distance of every real point from its shower's (tilted) axis.
+
+    Returns:
+        ``layer`` ``(M,)`` int64 layer index and ``radius_mm`` ``(M,)`` float64 for the ``M`` real
+        points of all showers.
+    """
+    mask = showers.padding_mask
+    shower_index = np.nonzero(mask)[0]
+    real = showers.points[mask].astype(np.float64)
+    layer = np.clip(np.floor(real[:, 2]).astype(np.int64), 0, n_layers - 1)
+    axis = axis_offset_mm(layer, showers.direction[shower_index], layer_pitch_mm)
+    return layer, np.hypot(real[:, 0] - axis[:, 0], real[:, 1] - axis[:, 1])
+
+
+def point_owners(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Shower and layer index of every point, for ``counts`` ``(B, L)`` points per layer.
+
+    Points come shower by shower and, inside a shower, layer by layer.
+    """
+    n_showers, n_layers = counts.shape
+    cells = np.repeat(np.arange(n_showers * n_layers), counts.reshape(-1))
+    return cells // n_layers, cells % n_layers
+
+
+def build_showers(
+    counts: np.ndarray,
+    layer_energy_mev: np.ndarray,
+    radius_mm: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    point_energy_sigma: float | np.ndarray,
+    energy_gev: np.ndarray,
+    direction: np.ndarray,
+    pdg: np.ndarray,
+    layer_pitch_mm: float,
+    rng: np.random.Generator,
+) -> Showers:
+    """Scatter points into layers so that each layer holds its count and its energy.
+
+    Each point gets a distance from the axis from ``radius_mm``, a uniform azimuth, a uniform
+    depth inside its layer and a log-normal energy; the energies of a layer are then rescaled so
+    that they add up to ``layer_energy_mev`` exactly (the log-normal only shapes how a layer's
+    energy is shared between its points).
+
+    Args:
+        counts: ``(B, L)`` non-negative int points per layer.
+        layer_energy_mev: ``(B, L)`` non-negative visible energy per layer, MeV (0 where the
+            count is 0).
+        radius_mm: ``radius_mm(shower_index, layer_index)`` -> ``(M,)`` distances from the axis
+            in mm for the ``M`` points (it draws from the same ``rng``).
+        point_energy_sigma: width of the log-normal point energies, a number or ``(L,)``.
+        energy_gev, direction, pdg: ``(B,)``, ``(B, 3)``, ``(B,)`` incident conditions.
+        layer_pitch_mm: depth between layers for the tilt, mm.
+        rng: the only source of randomness.
+    """
+    n_showers, n_layers = counts.shape
+    shower, layer = point_owners(counts)
+    radius = radius_mm(shower, layer)
+    azimuth = rng.uniform(0.0, 2.0 * np.pi, len(shower))
+    depth_in_layer = rng.uniform(0.0, 1.0, len(shower))
+    sigma = np.broadcast_to(np.asarray(point_energy_sigma, dtype=np.float64), (n_layers,))[layer]
+    weight = np.exp(sigma * rng.standard_normal(len(shower)))
+
+    cell = shower * n_layers + layer
+    weight_sum = np.bincount(cell, weights=weight, minlength=n_showers * n_layers)
+    energy = weight * layer_energy_mev.reshape(-1)[cell] / weight_sum[cell]
+
+    axis = axis_offset_mm(layer, direction[shower], layer_pitch_mm)
+    num_points = counts.sum(axis=1)
+    first = np.cumsum(num_points) - num_points  # index of each shower's first point
+    slot = np.arange(len(shower)) - first[shower]
+    points = np.zeros((n_showers, int(num_points.max(initial=0)), 4), dtype=np.float32)
+    points[shower, slot, 0] = axis[:, 0] + radius * np.cos(azimuth)
+    points[shower, slot, 1] = axis[:, 1] + radius * np.sin(azimuth)
+    # float32 can round layer + 0.99999999 up to layer + 1; keep every point inside its layer.
+    z = np.minimum(layer + depth_in_layer, np.nextafter(np.float32(layer + 1), np.float32(0)))
+    points[shower, slot, 2] = z
+    points[shower, slot, 3] = energy
+    return Showers(points, num_points, energy_gev, direction, pdg, z_units="layer")
