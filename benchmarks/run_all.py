@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 from datetime import date
@@ -17,13 +18,23 @@ from calozoo.serialization import atomic_path  # noqa: E402
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
 
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def main() -> None:
     startup = bench_startup.run()
     generation = [row for name in ("toy-gamma", "toyflow") for row in bench_generate.run(name)]
     lines = [
         "# Benchmarks",
         "",
-        f"Measured {date.today().isoformat()} on {platform.machine()} with {platform.processor() or 'CPU'}, "
+        f"Measured {date.today().isoformat()} on {cpu_name()} ({os.cpu_count()} cores), "
         f"Python {platform.python_version()}, by `make bench` (`benchmarks/run_all.py`).",
         "",
         "## Start-up: `calozoo list-models`",

@@ -238,7 +238,7 @@ def generate(
     import calozoo
 
     from .conditions import direction_from_angles
-    from .io import write_showers
+    from .io import ShowerWriter
 
     low, high = _parse_energy(energy)
     if direction is not None and (theta is not None or phi is not None):
@@ -260,14 +260,20 @@ def generate(
 
     started = time.perf_counter()
     model = calozoo.load(model_name, path=weights)
-    showers = model.sample(energies, unit, pdg=pdg, seed=seed, batch_size=batch_size, progress=True)
-    write_showers(output, showers, format=file_format)
+    batches = model.iter_sample(energies, unit, pdg=pdg, seed=seed, batch_size=batch_size, progress=True)
+    points = visible_mev = 0.0
+    # Streamed batch by batch: memory stays bounded by one batch, and the file appears only
+    # once every shower is in it.
+    with ShowerWriter(output, n_showers, format=file_format) as writer:
+        for batch in batches:
+            writer.write(batch)
+            points += float(batch.num_points.sum())
+            visible_mev += float(batch.visible_energy_mev.sum())
     elapsed = time.perf_counter() - started
     click.echo(
-        f"wrote {len(showers)} showers to {output} ({file_format}): "
-        f"{showers.num_points.mean():.0f} points and "
-        f"{showers.visible_energy_mev.mean():.1f} MeV visible per shower on average, "
-        f"{elapsed:.2f} s"
+        f"wrote {n_showers} showers to {output} ({file_format}): "
+        f"{points / n_showers:.0f} points and {visible_mev / n_showers:.1f} MeV visible per shower "
+        f"on average, {elapsed:.2f} s"
     )
 
 

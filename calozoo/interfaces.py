@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -86,6 +87,44 @@ class ShowerModel(Saveable, ABC):
             rng: the only source of randomness allowed (derive torch generators from it).
         """
 
+    def iter_sample(
+        self,
+        energy,
+        direction=None,
+        *,
+        pdg=None,
+        seed: int | None = None,
+        batch_size: int = 1000,
+        progress: bool = False,
+    ) -> Iterator[Showers]:
+        """Like :meth:`sample`, one batch at a time (memory bounded by a batch).
+
+        All conditions are checked before the first batch is generated; concatenating the batches
+        gives exactly what :meth:`sample` returns for the same arguments.
+        """
+        energy, direction, pdg = self.conditions.validate(energy, direction, pdg)
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        return self._batches(energy, direction, pdg, seed, int(batch_size), progress)
+
+    def _batches(self, energy, direction, pdg, seed, batch_size: int, progress: bool) -> Iterator[Showers]:
+        from tqdm.auto import tqdm
+
+        starts = range(0, len(energy), batch_size)
+        # One independent stream per batch: the same seed and batch size give the same showers.
+        seeds = np.random.SeedSequence(seed).spawn(len(starts))
+        with tqdm(total=len(energy), unit="shower", disable=not progress, desc=self.name) as bar:
+            for start, batch_seed in zip(starts, seeds):
+                stop = start + batch_size
+                batch = self.generate(
+                    energy[start:stop],
+                    direction[start:stop],
+                    pdg[start:stop],
+                    np.random.default_rng(batch_seed),
+                )
+                bar.update(len(batch))
+                yield batch
+
     def sample(
         self,
         energy,
@@ -103,7 +142,7 @@ class ShowerModel(Saveable, ABC):
             direction: unit direction ``(3,)`` or ``(N, 3)`` in the local frame, ``p_z > 0``;
                 default normal incidence ``(0, 0, 1)``.
             pdg: particle id(s); default the model's first accepted particle.
-            seed: the same seed (and batch size) gives the same showers; ``None`` draws one.
+            seed: the same seed and batch size give the same showers; ``None`` draws a fresh seed.
             batch_size: showers generated per call of :meth:`generate`.
             progress: show a tqdm progress bar.
 
@@ -111,26 +150,13 @@ class ShowerModel(Saveable, ABC):
             InvalidConditionError: energies outside the model's range, non-unit, backward or
                 NaN directions, shapes that do not match, particles it does not simulate.
         """
-        energy, direction, pdg = self.conditions.validate(energy, direction, pdg)
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        starts = range(0, len(energy), batch_size)
-        seeds = np.random.SeedSequence(seed).spawn(len(starts))
-        batches = []
-        from tqdm.auto import tqdm
-
-        with tqdm(total=len(energy), unit="shower", disable=not progress, desc=self.name) as bar:
-            for start, batch_seed in zip(starts, seeds):
-                stop = start + batch_size
-                out = self.generate(
-                    energy[start:stop],
-                    direction[start:stop],
-                    pdg[start:stop],
-                    np.random.default_rng(batch_seed),
+        return concatenate(
+            list(
+                self.iter_sample(
+                    energy, direction, pdg=pdg, seed=seed, batch_size=batch_size, progress=progress
                 )
-                batches.append(out)
-                bar.update(len(out))
-        return concatenate(batches)
+            )
+        )
 
     def fit(self, showers: Showers, **options) -> ShowerModel:
         """Train on showers (trainable models only)."""

@@ -53,6 +53,7 @@ __all__ = [
     "detect_format",
     "read_showers",
     "write_showers",
+    "ShowerWriter",
     "read_calochallenge",
     "write_calochallenge",
 ]
@@ -210,21 +211,8 @@ def write_showers(path: PathLike, showers: Showers, format: str = "caloclouds", 
     """
     if not isinstance(showers, Showers):
         raise TypeError(f"write_showers writes calozoo.Showers, got {type(showers).__name__}")
-    if format not in POINT_FORMATS:
-        raise ValueError(
-            f"write_showers writes the formats {POINT_FORMATS}, got {format!r}" + _voxel_hint(format)
-        )
-    unknown = sorted(set(options) - set(_WRITE_OPTIONS[format]))
-    if unknown:
-        raise TypeError(
-            f"unknown option(s) {unknown} for format {format!r}; "
-            f"it accepts {list(_WRITE_OPTIONS[format]) or 'none'}"
-        )
-    path = Path(path)
-    if format == "caloclouds":
-        _write_caloclouds(path, showers, **options)
-    else:
-        _write_showerdata(path, showers)
+    with ShowerWriter(path, len(showers), format, **options) as writer:
+        writer.write(showers)
     return path
 
 
@@ -407,30 +395,69 @@ def _in_mev(values: np.ndarray, feature: int) -> np.ndarray:
     return values * MEV_PER_GEV if feature == 3 else values
 
 
-def _write_caloclouds(path: Path, showers: Showers, axis_order: str = "N4P", dtype: str = "float32") -> None:
-    if axis_order not in AXIS_ORDERS:
-        raise ValueError(f"axis_order must be one of {AXIS_ORDERS}, got {axis_order!r}")
-    if np.dtype(dtype) not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+def _check_writable(showers: Showers, format: str) -> None:
     showers.check_padding()
-    if np.any(showers.padding_mask & (showers.points[..., 3] == 0)):
+    if format == "caloclouds" and np.any(showers.padding_mask & (showers.points[..., 3] == 0)):
         raise ValueError(
             "some real points have zero energy, which the CaloClouds layout reads as padding; "
             "drop them or write format='showerdata'"
         )
-    events = showers.points.astype(dtype)
-    # Divide in the file's precision: one correctly rounded step, no float64 copy of everything.
-    events[..., 3] = showers.points[..., 3].astype(dtype) / MEV_PER_GEV
-    if axis_order == "N4P":
-        events = events.transpose(0, 2, 1)
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as file:
-        file.create_dataset("events", data=events)
-        file.create_dataset("energy", data=showers.incident_energy_gev[:, None])
-        file.create_dataset("p_norm_local", data=showers.direction)
-        file.create_dataset("pdg", data=showers.pdg)
-        file.attrs["z_units"] = showers.z_units
+
+
+class _CaloCloudsBackend:
+    """Appends batches to a padded ``events`` dataset whose point axis grows with the widest shower."""
+
+    def __init__(self, file: h5py.File, n: int, axis_order: str = "N4P", dtype: str = "float32") -> None:
+        if axis_order not in AXIS_ORDERS:
+            raise ValueError(f"axis_order must be one of {AXIS_ORDERS}, got {axis_order!r}")
+        if np.dtype(dtype) not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        self.file, self.axis_order, self.dtype = file, axis_order, np.dtype(dtype)
+        shape, maxshape = (
+            ((n, 4, 0), (None, 4, None)) if axis_order == "N4P" else ((n, 0, 4), (None, None, 4))
+        )
+        chunks = (max(1, min(n, 16)), 4, 1024) if axis_order == "N4P" else (max(1, min(n, 16)), 1024, 4)
+        # Unwritten padding reads as the fill value, 0, so growing the point axis pads for free;
+        # gzip (readable by every HDF5 tool) squeezes the padding, which is most of a padded file.
+        file.create_dataset(
+            "events",
+            shape=shape,
+            maxshape=maxshape,
+            dtype=self.dtype,
+            chunks=chunks,
+            fillvalue=0,
+            compression="gzip",
+            compression_opts=1,
+            shuffle=True,
+        )
+        file.create_dataset("energy", shape=(n, 1), dtype=np.float64)
+        file.create_dataset("p_norm_local", shape=(n, 3), dtype=np.float64)
+        file.create_dataset("pdg", shape=(n,), dtype=np.int32)
         file.attrs["axis_order"] = axis_order
-        file.attrs["calozoo_version"] = __version__
+
+    def write(self, showers: Showers, start: int) -> None:
+        stop = start + len(showers)
+        events = showers.points.astype(self.dtype)
+        # Divide in the file's precision: one correctly rounded step, no float64 copy of everything.
+        events[..., 3] = showers.points[..., 3].astype(self.dtype) / MEV_PER_GEV
+        point_axis = 2 if self.axis_order == "N4P" else 1
+        if self.axis_order == "N4P":
+            events = events.transpose(0, 2, 1)
+        dataset = self.file["events"]
+        width = events.shape[point_axis]
+        if width > dataset.shape[point_axis]:
+            dataset.resize(width, axis=point_axis)
+        if self.axis_order == "N4P":
+            dataset[start:stop, :, :width] = events
+        else:
+            dataset[start:stop, :width, :] = events
+        self.file["energy"][start:stop] = showers.incident_energy_gev[:, None]
+        self.file["p_norm_local"][start:stop] = showers.direction
+        self.file["pdg"][start:stop] = showers.pdg
+
+    def finish(self, z_units: str) -> None:
+        self.file.attrs["z_units"] = z_units
+        self.file.attrs["calozoo_version"] = __version__
 
 
 # ---------------------------------------------------------------------------------- showerdata
@@ -493,12 +520,111 @@ def _check_showerdata_shapes(file: h5py.File, path: Path) -> None:
         raise FileFormatError(path, "num_points", f"values must lie in [0, {width}] (the 'shape' width)")
 
 
-def _write_showerdata(path: Path, showers: Showers) -> None:
-    showers.check_padding()
-    data = showers.to_showerdata()
-    with atomic_path(path) as tmp:
-        data.save(tmp, overwrite=True)  # overwrite: atomic_path has already created the empty file
-        showerdata.core.add_metadata(tmp, {"z_units": showers.z_units, "calozoo_version": __version__})
+class _ShowerDataBackend:
+    """Appends batches through showerdata's own streaming API (create_empty_file + save_batch)."""
+
+    def __init__(self, file: h5py.File, n: int) -> None:
+        self.path = Path(file.filename)
+        file.close()  # showerdata opens the file itself
+        showerdata.create_empty_file(self.path, (n, 0, 4), overwrite=True)
+        self.width = 0
+
+    def write(self, showers: Showers, start: int) -> None:
+        data = showers.to_showerdata()
+        data.shower_ids = np.arange(start, start + len(showers), dtype=np.int32)
+        # save_batch insists that the file's padded width equals the batch's: set it per batch,
+        # and to the widest of all batches at the end.
+        self._set_width(showers.points.shape[1])
+        showerdata.save_batch(data, self.path, start)
+        self.width = max(self.width, showers.points.shape[1])
+
+    def _set_width(self, width: int) -> None:
+        with h5py.File(self.path, "r+") as file:
+            file["shape"][1] = width
+
+    def finish(self, z_units: str) -> None:
+        self._set_width(self.width)
+        showerdata.core.add_metadata(self.path, {"z_units": z_units, "calozoo_version": __version__})
+
+
+class ShowerWriter:
+    """Write ``n_showers`` showers batch by batch into one file, atomically.
+
+    Memory stays bounded by one batch, so millions of showers can be generated into one file.
+    The file appears under its name only once all ``n_showers`` are written and the writer is
+    closed without error; otherwise nothing (or the previous file) is left there.
+
+    Example:
+        >>> with ShowerWriter("out.h5", 1000, format="showerdata") as writer:  # doctest: +SKIP
+        ...     for batch in model.iter_sample(energies, seed=1, batch_size=100):
+        ...         writer.write(batch)
+    """
+
+    def __init__(self, path: PathLike, n_showers: int, format: str = "caloclouds", **options: Any) -> None:
+        if format not in POINT_FORMATS:
+            raise ValueError(
+                f"write_showers writes the formats {POINT_FORMATS}, got {format!r}" + _voxel_hint(format)
+            )
+        unknown = sorted(set(options) - set(_WRITE_OPTIONS[format]))
+        if unknown:
+            raise TypeError(
+                f"unknown option(s) {unknown} for format {format!r}; "
+                f"it accepts {list(_WRITE_OPTIONS[format]) or 'none'}"
+            )
+        if int(n_showers) < 0:
+            raise ValueError(f"n_showers must be >= 0, got {n_showers}")
+        self.path, self.n_showers, self.format, self.options = Path(path), int(n_showers), format, options
+        self.written = 0
+        self._z_units: str | None = None
+        self._stack: contextlib.ExitStack | None = None
+
+    def __enter__(self) -> ShowerWriter:
+        with contextlib.ExitStack() as stack:
+            tmp = stack.enter_context(atomic_path(self.path))
+            if self.format == "caloclouds":
+                file = stack.enter_context(h5py.File(tmp, "w"))
+                self._backend = _CaloCloudsBackend(file, self.n_showers, **self.options)
+            else:
+                self._backend = _ShowerDataBackend(h5py.File(tmp, "w"), self.n_showers)
+            self._stack = stack.pop_all()
+        return self
+
+    def write(self, showers: Showers) -> None:
+        """Append a batch (point energies in MeV in memory, GeV on disk)."""
+        if self._stack is None:
+            raise RuntimeError("use ShowerWriter in a with-block")
+        if self.written + len(showers) > self.n_showers:
+            raise ValueError(
+                f"{self.path}: writing {self.written + len(showers)} showers into a file "
+                f"declared for {self.n_showers}"
+            )
+        if self._z_units is not None and showers.z_units != self._z_units:
+            raise ValueError(
+                f"{self.path}: a batch with z in {showers.z_units} after batches in {self._z_units}"
+            )
+        _check_writable(showers, self.format)
+        self._z_units = showers.z_units
+        self._backend.write(showers, self.written)
+        self.written += len(showers)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        stack, self._stack = self._stack, None
+        if exc_type is None and self.written != self.n_showers:
+            exc = ValueError(
+                f"{self.path}: only {self.written} of the {self.n_showers} declared showers "
+                "were written; the file was not created"
+            )
+            try:
+                raise exc
+            finally:
+                stack.__exit__(ValueError, exc, exc.__traceback__)
+        if exc_type is None:
+            try:
+                self._backend.finish(self._z_units or "layer")
+            except BaseException as err:
+                stack.__exit__(type(err), err, err.__traceback__)
+                raise
+        stack.__exit__(exc_type, exc, tb)
 
 
 # ---------------------------------------------------------------------------------- validation

@@ -1,0 +1,60 @@
+"""Streaming generation: iter_sample batch by batch, ShowerWriter appending to one atomic file."""
+
+import numpy as np
+import pytest
+from blob_models import BlobModel
+
+from calozoo.errors import InvalidConditionError
+from calozoo.io import ShowerWriter, read_showers, write_showers
+from calozoo.showers import concatenate
+
+ENERGIES = np.linspace(5, 90, 11)
+
+
+def test_iter_sample_batches_add_up_to_sample():
+    model = BlobModel()
+    batches = list(model.iter_sample(ENERGIES, seed=3, batch_size=4))
+    assert [len(b) for b in batches] == [4, 4, 3]
+    assert concatenate(batches) == model.sample(ENERGIES, seed=3, batch_size=4)
+
+
+def test_iter_sample_checks_conditions_before_generating_anything():
+    with pytest.raises(InvalidConditionError, match="energy out of range"):
+        BlobModel().iter_sample([10, 500])  # raised at the call, not at the first next()
+
+
+@pytest.mark.parametrize("fmt", ["caloclouds", "showerdata"])
+def test_batches_written_one_by_one_equal_one_write(tmp_path, fmt):
+    model = BlobModel()
+    showers = model.sample(ENERGIES, seed=5, batch_size=4)
+    with ShowerWriter(tmp_path / "streamed.h5", len(ENERGIES), format=fmt) as writer:
+        for batch in model.iter_sample(ENERGIES, seed=5, batch_size=4):
+            writer.write(batch)  # batches have different padded widths
+    write_showers(tmp_path / "whole.h5", showers, format=fmt)
+    streamed, whole = read_showers(tmp_path / "streamed.h5"), read_showers(tmp_path / "whole.h5")
+    assert streamed == whole
+    assert streamed.allclose(showers, rtol=1e-6)
+
+
+@pytest.mark.parametrize("fmt", ["caloclouds", "showerdata"])
+def test_an_interrupted_stream_leaves_no_file(tmp_path, fmt):
+    model = BlobModel()
+    target = tmp_path / "out.h5"
+    with pytest.raises(KeyboardInterrupt):
+        with ShowerWriter(target, len(ENERGIES), format=fmt) as writer:
+            for i, batch in enumerate(model.iter_sample(ENERGIES, seed=5, batch_size=4)):
+                if i == 1:
+                    raise KeyboardInterrupt  # the user pressed Ctrl-C mid-run
+                writer.write(batch)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_too_few_or_too_many_showers_are_refused(tmp_path):
+    batch = BlobModel().sample([10, 20], seed=1)
+    with pytest.raises(ValueError, match="only 2 of the 3 declared showers"):
+        with ShowerWriter(tmp_path / "short.h5", 3) as writer:
+            writer.write(batch)
+    with pytest.raises(ValueError, match="declared for 1"):
+        with ShowerWriter(tmp_path / "long.h5", 1) as writer:
+            writer.write(batch)
+    assert list(tmp_path.iterdir()) == []
