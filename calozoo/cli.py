@@ -44,6 +44,9 @@ def _print_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
         click.echo("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
 
 
+_PLURAL = {"geometry": "geometries"}
+
+
 def _list(kind: str, as_json: bool) -> None:
     registry = _registry()
     registrations = registry.registrations(kind)
@@ -67,7 +70,7 @@ def _list(kind: str, as_json: bool) -> None:
         )
         return
     if not registrations:
-        click.echo(f"no {kind}s installed")
+        click.echo(f"no {_PLURAL.get(kind, kind + 's')} installed")
     else:
         _print_table(
             [(r.name, r.plugin, ",".join(r.variants) or "-", r.summary) for r in registrations],

@@ -96,7 +96,7 @@ class Conditions:
             )
         out_of_range = (energy < self.energy_min_gev) | (energy > self.energy_max_gev)
         if np.any(out_of_range):
-            bad = energy[out_of_range]
+            bad = np.unique(energy[out_of_range])
             raise InvalidConditionError(
                 f"energy out of range: {bad[:5].tolist()} GeV; this model accepts "
                 f"{self.energy_min_gev:g} to {self.energy_max_gev:g} GeV"
@@ -116,7 +116,7 @@ class Conditions:
             raise InvalidConditionError("direction contains NaN or infinite values")
         norm = np.linalg.norm(direction, axis=1)
         if np.any(np.abs(norm - 1.0) > UNIT_TOLERANCE):
-            bad = norm[np.abs(norm - 1.0) > UNIT_TOLERANCE]
+            bad = np.unique(norm[np.abs(norm - 1.0) > UNIT_TOLERANCE])
             raise InvalidConditionError(
                 f"direction must be a unit vector (|d| = 1 within {UNIT_TOLERANCE}), got |d| = "
                 f"{bad[:5].round(6).tolist()}; normalise it first"
