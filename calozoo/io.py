@@ -44,7 +44,7 @@ import showerdata.core
 from . import __version__
 from .errors import FileFormatError
 from .serialization import atomic_path
-from .showers import MEV_PER_GEV, PHOTON, Z_UNITS, Showers
+from .showers import MEV_PER_GEV, PHOTON, Z_UNITS, Showers, batch_index
 
 __all__ = [
     "FORMATS",
@@ -117,15 +117,7 @@ class VoxelShowers:
 
     def __getitem__(self, index: int | slice | np.ndarray | Sequence[int]) -> VoxelShowers:
         """Select showers; an integer gives a batch of one (as for :class:`Showers`)."""
-        if isinstance(index, (int, np.integer)):
-            i = int(index)
-            if not -len(self) <= i < len(self):
-                raise IndexError(f"shower index {i} out of range for {len(self)} showers")
-            index = slice(i % len(self), i % len(self) + 1)
-        elif not isinstance(index, slice):
-            index = np.asarray(index)
-            if index.ndim != 1:
-                raise IndexError("select showers with an int, a slice or a 1-d index array")
+        index = batch_index(index, len(self))
         return VoxelShowers(self.energies_mev[index], self.incident_energy_gev[index])
 
     def __eq__(self, other: object) -> bool:

@@ -38,6 +38,21 @@ Z_UNITS = ("layer", "mm")
 MEV_PER_GEV = 1000.0
 
 
+def batch_index(index, n: int) -> slice | np.ndarray:
+    """Normalise a shower selection: an int becomes a batch of one, arrays must be 1-d."""
+    if isinstance(index, (int, np.integer)):
+        i = int(index)
+        if not -n <= i < n:
+            raise IndexError(f"shower index {i} out of range for {n} showers")
+        return slice(i % n, i % n + 1)
+    if isinstance(index, slice):
+        return index
+    index = np.asarray(index)
+    if index.ndim != 1:
+        raise IndexError("select showers with an int, a slice or a 1-d index array")
+    return index
+
+
 @dataclass(eq=False)
 class Showers:
     """A batch of showers as padded point clouds.
@@ -129,15 +144,7 @@ class Showers:
 
     def __getitem__(self, index: int | slice | np.ndarray | Sequence[int]) -> Showers:
         """Select showers; an integer gives a batch of one. Padding is trimmed to the longest."""
-        if isinstance(index, (int, np.integer)):
-            i = int(index)
-            if not -len(self) <= i < len(self):
-                raise IndexError(f"shower index {i} out of range for {len(self)} showers")
-            index = slice(i % len(self), i % len(self) + 1)
-        elif not isinstance(index, slice):
-            index = np.asarray(index)
-            if index.ndim != 1:
-                raise IndexError("select showers with an int, a slice or a 1-d index array")
+        index = batch_index(index, len(self))
         num_points = self.num_points[index]
         width = int(num_points.max()) if len(num_points) else 0
         return Showers(

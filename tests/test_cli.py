@@ -41,27 +41,9 @@ def test_doctor_flags_broken_plugins(run, blob_registry):
 
 @pytest.mark.parametrize("file_format", ["showerdata", "caloclouds"])
 def test_generate_writes_a_readable_file(run, tmp_path, file_format):
+    options = ["--n", 12, "--energy", "10:60", "--theta", 70, "--phi", 90, "--seed", 4, "--batch-size", 5]
     out = tmp_path / "showers.h5"
-    result = run(
-        "generate",
-        "blob",
-        "--n",
-        12,
-        "--energy",
-        "10:60",
-        "--theta",
-        70,
-        "--phi",
-        90,
-        "--seed",
-        4,
-        "--batch-size",
-        5,
-        "-o",
-        out,
-        "--format",
-        file_format,
-    )
+    result = run("generate", "blob", *options, "-o", out, "--format", file_format)
     assert result.exit_code == 0, result.output
     assert "wrote 12 showers" in result.output
     showers = read_showers(out)
@@ -70,26 +52,7 @@ def test_generate_writes_a_readable_file(run, tmp_path, file_format):
     assert showers.direction[:, 0].min() > 0.3  # theta 70 deg leans along the beam (+x)
     # the same seed gives the same file content
     again = tmp_path / "again.h5"
-    run(
-        "generate",
-        "blob",
-        "--n",
-        12,
-        "--energy",
-        "10:60",
-        "--theta",
-        70,
-        "--phi",
-        90,
-        "--seed",
-        4,
-        "--batch-size",
-        5,
-        "-o",
-        again,
-        "--format",
-        file_format,
-    )
+    run("generate", "blob", *options, "-o", again, "--format", file_format)
     assert read_showers(again) == showers
 
 
