@@ -2,6 +2,20 @@
 
 Units everywhere: lengths in mm, deposited energies in MeV, incident energies in GeV,
 directions as unit vectors in the local shower frame (``z`` through the layers, ``p_z > 0``).
+
+Three kinds of point clouds flow between them (all :class:`~calozoo.showers.Showers`):
+
+- **raw hits** (``z_units="mm"``): energy deposits as a full simulation records them, in the
+  local frame with the origin at the incident point on the calorimeter's front face; ``z`` is
+  the depth behind the front face. Inclined showers lean: their axis at depth ``d`` sits at
+  ``d * (p_x / p_z, p_y / p_z)``.
+- **training points** (``z_units="layer"``): what preprocessing makes of raw hits and what
+  models generate (the CaloClouds convention): ``x, y`` relative to the incident trajectory at
+  that layer (the tilt removed), ``z`` in layer units (layer ``i`` is ``[i, i + 1)``).
+- **cell hits** (:class:`CellHits`): training points projected into a detector: the tilt
+  re-applied, the shower placed at its incident point, energies summed per cell, dead regions
+  and sub-threshold cells dropped; one point per cell at the cell centre, ``x, y`` in the local
+  frame relative to the incident point, ``z`` = layer index + 0.5.
 """
 
 from __future__ import annotations
@@ -195,6 +209,9 @@ class Geometry(Saveable, ABC):
     """
 
     name: ClassVar[str] = "unnamed"
+    #: Transverse pitch of the (square) cells in mm; preprocessing splits each cell into
+    #: sub-cells of this pitch. Geometries without square cells leave it ``None``.
+    cell_size_mm: float | None = None
 
     @property
     @abstractmethod
@@ -212,8 +229,18 @@ class Geometry(Saveable, ABC):
         """Cell energies below this (MeV) are dropped after projection."""
 
     @abstractmethod
-    def project(self, showers: Showers) -> CellHits:
-        """Sum point energies into cells, drop dead regions and sub-threshold cells."""
+    def project(self, showers: Showers, incident_point_mm=None) -> CellHits:
+        """Project training points into cells.
+
+        Re-applies the tilt of each layer from the showers' directions and ``layer_depth_mm``,
+        places each shower at its incident point, sums point energies per cell, drops energy in
+        dead regions and cells below :attr:`threshold_mev`.
+
+        Args:
+            showers: training points (``z`` in layer units, tilt removed).
+            incident_point_mm: where each shower enters the calorimeter, in the geometry's own
+                coordinates (``(3,)`` shared or ``(N, 3)``); ``None`` for the geometry's default.
+        """
 
     def describe(self) -> str:
         return f"{self.name}: {self.n_layers} layers, threshold {self.threshold_mev:g} MeV"

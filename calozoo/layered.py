@@ -35,6 +35,28 @@ def cell_sums(shower_index: np.ndarray, cell_key: np.ndarray, energy: np.ndarray
     return s[starts], k[starts], np.add.reduceat(e, starts) if len(e) else e
 
 
+def _incident_points(incident_point_mm, n: int, name: str) -> np.ndarray:
+    """``(n, 2)`` incident points on the front face from ``None``, ``(2,)``, ``(3,)`` or ``(n, 2|3)``."""
+    if incident_point_mm is None:
+        return np.zeros((n, 2))
+    point = np.asarray(incident_point_mm, dtype=np.float64)
+    if point.ndim == 1:
+        point = np.broadcast_to(point, (n, len(point)))
+    if point.ndim != 2 or point.shape[0] != n or point.shape[1] not in (2, 3):
+        raise ValueError(
+            f"{name}: incident_point_mm must be (2,), (3,), (N, 2) or (N, 3) for N = {n} "
+            f"showers, got {np.shape(incident_point_mm)}"
+        )
+    if not np.all(np.isfinite(point)):
+        raise ValueError(f"{name}: incident_point_mm contains NaN or infinite values")
+    if point.shape[1] == 3 and np.any(point[:, 2] != 0):
+        raise ValueError(
+            f"{name}: the incident point must lie on the front face (z = 0), got z = "
+            f"{np.unique(point[:, 2])[:3].tolist()} mm"
+        )
+    return point[:, :2]
+
+
 class PlanarGeometry(Geometry):
     """Parallel sensitive layers, each covered by the same square cell grid, nothing dead.
 
@@ -44,8 +66,10 @@ class PlanarGeometry(Geometry):
         threshold_mev: cells below this energy are dropped (ILD: 0.1 MeV, half a MIP).
         name: the registered name.
 
-    Points in layer units (``z`` in ``[i, i + 1)`` for layer ``i``) are projected onto cell centres
-    at ``z = i + 0.5``; the cell grid has a cell edge at ``x = y = 0``.
+    Points in layer units (``z`` in ``[i, i + 1)`` for layer ``i``, tilt removed) get the tilt of
+    their layer back (``depth_i * (p_x / p_z, p_y / p_z)``), are moved to the incident point
+    ``(x, y)`` on the front face (default ``(0, 0)``; a third coordinate, if given, must be 0) and
+    are summed onto cell centres at ``z = i + 0.5``; the cell grid has a cell edge at ``x = y = 0``.
 
     Example:
         >>> geo = PlanarGeometry([3.0, 9.0], cell_size_mm=5.0)
@@ -87,18 +111,23 @@ class PlanarGeometry(Geometry):
             "name": self.name,
         }
 
-    def project(self, showers: Showers) -> CellHits:
-        """Sum point energies per cell and drop cells below threshold.
+    def project(self, showers: Showers, incident_point_mm=None) -> CellHits:
+        """Re-apply the tilt, place at the incident point, sum energies per cell, apply the threshold.
 
         Only points in layer units are accepted; points outside ``[0, n_layers)`` in depth have no
         cell and their energy is dropped.
         """
         if showers.z_units != "layer":
             raise ValueError(f"{self.name}: project() needs z in layer units, got z in {showers.z_units}")
+        origin = _incident_points(incident_point_mm, len(showers), self.name)
         mask = showers.padding_mask
         shower_index = np.broadcast_to(np.arange(len(showers))[:, None], mask.shape)[mask]
         x, y, z, e = (showers.points[..., c][mask].astype(np.float64) for c in range(4))
         layer = np.floor(z).astype(np.int64)
+        depth = self._depth[np.clip(layer, 0, self.n_layers - 1)]
+        direction = showers.direction[shower_index]
+        x = x + depth * direction[:, 0] / direction[:, 2] + origin[shower_index, 0]
+        y = y + depth * direction[:, 1] / direction[:, 2] + origin[shower_index, 1]
         ix = np.floor(x / self.cell_size_mm).astype(np.int64)
         iy = np.floor(y / self.cell_size_mm).astype(np.int64)
         inside = (

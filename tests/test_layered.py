@@ -54,3 +54,29 @@ def test_energy_scale_calibrator_fits_through_the_geometry(tmp_path):
     assert (
         PlanarGeometry.load(GEO.save(tmp_path / "geo")).layer_depth_mm.tolist() == GEO.layer_depth_mm.tolist()
     )
+
+
+def test_projection_re_applies_the_tilt_layer_by_layer():
+    # one point on the trajectory in every layer of a shower at 60 deg to the normal, along x
+    direction = [np.sin(np.radians(60)), 0.0, np.cos(np.radians(60))]
+    pts = np.column_stack([np.zeros(30), np.zeros(30), np.arange(30) + 0.5, np.ones(30)])
+    showers = Showers.from_point_lists([pts], [50.0], [direction])
+    geo = PlanarGeometry(np.arange(30) * 6.5 + 3.0, cell_size_mm=1.0)
+    cells = geo.project(showers).showers.shower(0)
+    # sorted by layer, each cell sits under depth * tan(60 deg) along x, none along y
+    expected_x = (np.arange(30) * 6.5 + 3.0) * np.tan(np.radians(60))
+    np.testing.assert_allclose(cells[:, 0], np.floor(expected_x) + 0.5)
+    np.testing.assert_allclose(cells[:, 1], 0.5)
+
+
+def test_projection_places_the_shower_at_its_incident_point():
+    showers = Showers.from_point_lists([np.array([[0.2, 0.2, 3.5, 1.0]])] * 2, [10.0, 10.0])
+    cells = GEO.project(showers, incident_point_mm=[[0.0, 0.0], [100.0, -50.0]]).showers
+    pitch = GEO.cell_size_mm
+    np.testing.assert_allclose(cells.points[0, 0, :2], [0.5 * pitch, 0.5 * pitch], rtol=1e-6)
+    # (100.2, -49.8) mm lies in cell (19, -10)
+    np.testing.assert_allclose(cells.points[1, 0, :2], [19.5 * pitch, -9.5 * pitch], rtol=1e-6)
+    with pytest.raises(ValueError, match="front face"):
+        GEO.project(showers, incident_point_mm=[0.0, 0.0, 5.0])
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        GEO.project(showers, incident_point_mm=np.zeros((3, 2)))
