@@ -15,10 +15,13 @@ homogeneous and sampling calorimeters", arXiv:hep-ex/0001020):
    fluctuations.
 3. **Points**: distances from the axis follow GFlash's two-component (core + tail) radial profile
    ``f(r) = 2 r R² / (r² + R²)²`` with depth-dependent radii; energies are log-normal, rescaled to
-   the layer's energy; the axis is tilted along the incident direction.
+   the layer's energy. Points are training points: ``x, y`` relative to the incident trajectory
+   (the tilt removed, as the shared preprocessing does for full-simulation hits); projection
+   into a geometry puts the tilt back.
 
 It is cheap, needs no data files and has the features a generative model must learn (energy
-scaling, fluctuations, tilt), which makes it the training data of ``toyflow``.
+scaling, fluctuations, the longer path through each layer of an inclined shower), which makes
+it the training data of ``toyflow``.
 
 Example:
     >>> model = ToyGammaShowers()
@@ -61,7 +64,6 @@ class ToyGammaShowers(ShowerModel):
         critical_energy_mev: critical energy of the absorber, MeV (tungsten: ~8 MeV).
         x0_per_layer: radiation lengths per layer at normal incidence (30 layers of 0.8 X0 are a
             uniform stand-in for the ILD ECAL's 20 x 0.6 + 10 x 1.2 = 24 X0).
-        layer_pitch_mm: depth between consecutive layers, mm; sets the tilt of inclined showers.
         moliere_radius_mm: effective Molière radius of the sandwich, mm (tungsten alone has 9.3 mm;
             silicon, readout and gaps widen it).
         point_energy_sigma: width of the log-normal point energies inside a layer.
@@ -78,7 +80,6 @@ class ToyGammaShowers(ShowerModel):
         visible_fraction: float = 0.02,
         critical_energy_mev: float = 8.0,
         x0_per_layer: float = 0.8,
-        layer_pitch_mm: float = 6.5,
         moliere_radius_mm: float = 15.0,
         point_energy_sigma: float = 0.7,
         layer_energy_sigma: float = 0.15,
@@ -87,7 +88,6 @@ class ToyGammaShowers(ShowerModel):
         self.visible_fraction = float(visible_fraction)
         self.critical_energy_mev = float(critical_energy_mev)
         self.x0_per_layer = float(x0_per_layer)
-        self.layer_pitch_mm = float(layer_pitch_mm)
         self.moliere_radius_mm = float(moliere_radius_mm)
         self.point_energy_sigma = float(point_energy_sigma)
         self.layer_energy_sigma = float(layer_energy_sigma)
@@ -102,7 +102,6 @@ class ToyGammaShowers(ShowerModel):
             "visible_fraction": self.visible_fraction,
             "critical_energy_mev": self.critical_energy_mev,
             "x0_per_layer": self.x0_per_layer,
-            "layer_pitch_mm": self.layer_pitch_mm,
             "moliere_radius_mm": self.moliere_radius_mm,
             "point_energy_sigma": self.point_energy_sigma,
             "layer_energy_sigma": self.layer_energy_sigma,
@@ -204,7 +203,6 @@ class ToyGammaShowers(ShowerModel):
             energy_gev=energy_gev,
             direction=direction,
             pdg=pdg,
-            layer_pitch_mm=self.layer_pitch_mm,
             rng=rng,
         )
 

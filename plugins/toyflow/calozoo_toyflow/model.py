@@ -12,7 +12,7 @@ The model reads top to bottom:
 3. **Model** — :class:`ToyFlow`: ``fit`` learns the flow and, from the same showers, how far
    points lie from the axis in each layer and how unevenly a layer's energy is shared between
    its points; ``generate`` samples the 60 numbers, then scatters that many points with that
-   much energy around the tilted axis.
+   much energy around the shower axis (training-point convention: the tilt removed).
 
 It is deliberately small (about 80k weights, trains in seconds on a CPU) but real: it is the
 worked example of a trainable calozoo model, with save/load, seeding and tests like the big ones.
@@ -206,8 +206,6 @@ class ToyFlow(ShowerModel):
         hidden_features: width of each MADE network.
         num_layers: number of autoregressive flow layers.
         num_blocks: residual blocks per MADE network.
-        layer_pitch_mm: depth between layers, mm; the tilt of inclined showers is removed with it
-            when fitting the radial profile and re-applied when generating.
         energy_range_gev: incident energies accepted, GeV (those it was trained on).
         max_angle_deg: largest angle to the layer normal accepted (as trained).
 
@@ -230,14 +228,12 @@ class ToyFlow(ShowerModel):
         hidden_features: int = 64,
         num_layers: int = 4,
         num_blocks: int = 1,
-        layer_pitch_mm: float = 6.5,
         energy_range_gev: tuple[float, float] = (1.0, 127.0),
         max_angle_deg: float = 60.0,
     ) -> None:
         self.hidden_features = int(hidden_features)
         self.num_layers = int(num_layers)
         self.num_blocks = int(num_blocks)
-        self.layer_pitch_mm = float(layer_pitch_mm)
         self.energy_range_gev = (float(energy_range_gev[0]), float(energy_range_gev[1]))
         self.max_angle_deg = float(max_angle_deg)
         self.flow_: nf.ConditionalNormalizingFlow | None = None
@@ -333,7 +329,7 @@ class ToyFlow(ShowerModel):
 
     def _fit_point_sampler(self, showers: Showers, counts: np.ndarray, energies: np.ndarray) -> None:
         """Per layer: quantiles of the distance from the axis, spread of the point energies."""
-        layer, radius = radial_distances_mm(showers, N_LAYERS, self.layer_pitch_mm)
+        layer, radius = radial_distances_mm(showers, N_LAYERS)
         probabilities = np.linspace(0.0, 1.0, N_RADIAL_QUANTILES)
         pooled = np.quantile(radius, probabilities) if len(radius) else np.zeros(N_RADIAL_QUANTILES)
         table = np.empty((N_LAYERS, N_RADIAL_QUANTILES))
@@ -399,7 +395,6 @@ class ToyFlow(ShowerModel):
             energy_gev=energy_gev,
             direction=direction,
             pdg=pdg,
-            layer_pitch_mm=self.layer_pitch_mm,
             rng=rng,
         )
 
@@ -410,7 +405,6 @@ class ToyFlow(ShowerModel):
             "hidden_features": self.hidden_features,
             "num_layers": self.num_layers,
             "num_blocks": self.num_blocks,
-            "layer_pitch_mm": self.layer_pitch_mm,
             "energy_range_gev": list(self.energy_range_gev),
             "max_angle_deg": self.max_angle_deg,
             "learned": {

@@ -5,9 +5,9 @@ how much visible energy (MeV) it carries, and how far from the shower axis its p
 module turns point clouds into those summaries (for training) and summaries back into point
 clouds (for generation), so the two models place their points in exactly the same way.
 
-The shower axis enters layer 0 at ``x = y = 0`` and, for an inclined particle with unit
-direction ``(p_x, p_y, p_z)``, sits at ``depth_i * (p_x / p_z, p_y / p_z)`` in layer ``i``, with
-``depth_i = i * layer_pitch_mm`` the depth of the layer behind the front face.
+Points follow calozoo's training-point convention: ``x, y`` are measured from the incident
+trajectory in each layer (the tilt of inclined showers removed), so the shower axis sits at
+``x = y = 0`` in every layer; projection into a geometry puts the tilt back.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 
 from calozoo.showers import Showers
 
-__all__ = ["layer_summaries", "axis_offset_mm", "radial_distances_mm", "point_owners", "build_showers"]
+__all__ = ["layer_summaries", "radial_distances_mm", "point_owners", "build_showers"]
 
 
 def layer_summaries(showers: Showers, n_layers: int) -> tuple[np.ndarray, np.ndarray]:
@@ -44,33 +44,16 @@ def layer_summaries(showers: Showers, n_layers: int) -> tuple[np.ndarray, np.nda
     return counts.astype(np.int64), energies.reshape(len(showers), n_layers)
 
 
-def axis_offset_mm(layer: np.ndarray, direction: np.ndarray, layer_pitch_mm: float) -> np.ndarray:
-    """``(M, 2)`` position of the shower axis in each point's layer, mm.
-
-    Args:
-        layer: ``(M,)`` layer index of each point.
-        direction: ``(M, 3)`` unit direction of each point's shower (``p_z > 0``).
-        layer_pitch_mm: depth between consecutive layers, mm.
-    """
-    depth_mm = layer * layer_pitch_mm
-    return depth_mm[:, None] * direction[:, :2] / direction[:, 2:3]
-
-
-def radial_distances_mm(
-    showers: Showers, n_layers: int, layer_pitch_mm: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Distance of every real point from its shower's (tilted) axis.
+def radial_distances_mm(showers: Showers, n_layers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distance of every real point from its shower's axis (``x = y = 0``, the tilt removed).
 
     Returns:
         ``layer`` ``(M,)`` int64 layer index and ``radius_mm`` ``(M,)`` float64 for the ``M`` real
         points of all showers.
     """
-    mask = showers.padding_mask
-    shower_index = np.nonzero(mask)[0]
-    real = showers.points[mask].astype(np.float64)
+    real = showers.points[showers.padding_mask].astype(np.float64)
     layer = np.clip(np.floor(real[:, 2]).astype(np.int64), 0, n_layers - 1)
-    axis = axis_offset_mm(layer, showers.direction[shower_index], layer_pitch_mm)
-    return layer, np.hypot(real[:, 0] - axis[:, 0], real[:, 1] - axis[:, 1])
+    return layer, np.hypot(real[:, 0], real[:, 1])
 
 
 def point_owners(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -91,7 +74,6 @@ def build_showers(
     energy_gev: np.ndarray,
     direction: np.ndarray,
     pdg: np.ndarray,
-    layer_pitch_mm: float,
     rng: np.random.Generator,
 ) -> Showers:
     """Scatter points into layers so that each layer holds its count and its energy.
@@ -109,7 +91,6 @@ def build_showers(
             in mm for the ``M`` points (it draws from the same ``rng``).
         point_energy_sigma: width of the log-normal point energies, a number or ``(L,)``.
         energy_gev, direction, pdg: ``(B,)``, ``(B, 3)``, ``(B,)`` incident conditions.
-        layer_pitch_mm: depth between layers for the tilt, mm.
         rng: the only source of randomness.
     """
     n_showers, n_layers = counts.shape
@@ -124,13 +105,12 @@ def build_showers(
     weight_sum = np.bincount(cell, weights=weight, minlength=n_showers * n_layers)
     energy = weight * layer_energy_mev.reshape(-1)[cell] / weight_sum[cell]
 
-    axis = axis_offset_mm(layer, direction[shower], layer_pitch_mm)
     num_points = counts.sum(axis=1)
     first = np.cumsum(num_points) - num_points  # index of each shower's first point
     slot = np.arange(len(shower)) - first[shower]
     points = np.zeros((n_showers, int(num_points.max(initial=0)), 4), dtype=np.float32)
-    points[shower, slot, 0] = axis[:, 0] + radius * np.cos(azimuth)
-    points[shower, slot, 1] = axis[:, 1] + radius * np.sin(azimuth)
+    points[shower, slot, 0] = radius * np.cos(azimuth)
+    points[shower, slot, 1] = radius * np.sin(azimuth)
     # float32 can round layer + 0.99999999 up to layer + 1; keep every point inside its layer.
     z = np.minimum(layer + depth_in_layer, np.nextafter(np.float32(layer + 1), np.float32(0)))
     points[shower, slot, 2] = z
