@@ -190,6 +190,16 @@ def _parse_direction(value: str) -> list[float]:
     return parts
 
 
+_FORMAT_OPTION = click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["showerdata", "caloclouds"]),
+    default="caloclouds",
+    show_default=True,
+    help="Output file layout.",
+)
+
+
 @main.command()
 @click.argument("model_name", metavar="MODEL")
 @click.option(
@@ -219,14 +229,7 @@ def _parse_direction(value: str) -> list[float]:
     help="A model folder saved by model.save() instead of the shipped weights.",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output HDF5 file.")
-@click.option(
-    "--format",
-    "file_format",
-    type=click.Choice(["showerdata", "caloclouds"]),
-    default="caloclouds",
-    show_default=True,
-    help="Output file layout.",
-)
+@_FORMAT_OPTION
 @_friendly_errors
 def generate(
     model_name, n_showers, energy, theta, phi, direction, pdg, seed, batch_size, weights, output, file_format
@@ -277,6 +280,128 @@ def generate(
         f"wrote {n_showers} showers to {output} ({file_format}): "
         f"{points / n_showers:.0f} points and {visible_mev / n_showers:.1f} MeV visible per shower "
         f"on average, {elapsed:.2f} s"
+    )
+
+
+def _parse_point(value: str | None) -> list[float] | None:
+    if value is None:
+        return None
+    try:
+        parts = [float(v) for v in value.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) not in (2, 3):
+        raise click.BadParameter(f"expected two or three comma-separated numbers in mm, got {value!r}")
+    return parts
+
+
+def _stream(showers, output: str, file_format: str, label: str, batch_size: int, transform) -> None:
+    """Apply ``transform`` batch by batch with a progress bar, writing each result to ``output``."""
+    from tqdm.auto import tqdm
+
+    from .io import ShowerWriter
+
+    with ShowerWriter(output, len(showers), format=file_format) as writer:
+        with tqdm(total=len(showers), unit="shower", desc=label) as bar:
+            for batch in showers.batches(batch_size):
+                writer.write(transform(batch))
+                bar.update(len(batch))
+
+
+@main.command()
+@click.argument("input_file", metavar="RAW_HITS.h5", type=click.Path(exists=True, dir_okay=False))
+@click.argument("output", metavar="POINTS.h5", type=click.Path(dir_okay=False))
+@click.option("--geometry", "geometry_name", required=True, help="Geometry the hits come from.")
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seeds the random sub-cell grid offsets."
+)
+@click.option(
+    "--sub-cells", type=click.IntRange(min=1), default=5, show_default=True, help="Sub-cells per cell side."
+)
+@click.option(
+    "--trim-mm",
+    type=float,
+    default=250.0,
+    show_default=True,
+    help="Keep points within this distance of the axis, mm.",
+)
+@click.option(
+    "--max-points",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Keep at most this many (the most energetic) points per shower.",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True)
+@_FORMAT_OPTION
+@_friendly_errors
+def preprocess(
+    input_file, output, geometry_name, seed, sub_cells, trim_mm, max_points, batch_size, file_format
+) -> None:
+    """Turn raw hits (z in mm, local frame) into training points (tilt removed, z in layers)."""
+    import calozoo
+
+    from .io import read_showers
+    from .preprocessing import preprocess as preprocess_hits
+
+    geo = calozoo.geometry(geometry_name)
+    raw = read_showers(input_file)
+    if raw.z_units != "mm":
+        raise click.ClickException(
+            f"{input_file}: holds points with z in {raw.z_units}; preprocess needs raw hits with z in mm"
+        )
+    points = preprocess_hits(
+        raw,
+        geo,
+        seed=seed,
+        sub_cells=sub_cells,
+        trim_mm=trim_mm,
+        max_points=max_points,
+        batch_size=batch_size,
+        progress=True,
+    )
+    _stream(points, output, file_format, "writing", batch_size, lambda batch: batch)
+    click.echo(f"wrote {len(points)} showers to {output}: {points.num_points.mean():.0f} points per shower")
+
+
+@main.command()
+@click.argument("input_file", metavar="POINTS.h5", type=click.Path(exists=True, dir_okay=False))
+@click.argument("output", metavar="CELLS.h5", type=click.Path(dir_okay=False))
+@click.option("--geometry", "geometry_name", required=True, help="Geometry to project into.")
+@click.option(
+    "--incident-point",
+    help="Where the showers enter, mm, in the geometry's coordinates "
+    "(x,y or x,y,z; default: the geometry's own).",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True)
+@_FORMAT_OPTION
+@_friendly_errors
+def project(input_file, output, geometry_name, incident_point, batch_size, file_format) -> None:
+    """Project training points into the cells of a geometry (one point per hit cell)."""
+    import calozoo
+
+    from .io import read_showers
+
+    geo = calozoo.geometry(geometry_name)
+    point = _parse_point(incident_point)
+    showers = read_showers(input_file)
+    if showers.z_units != "layer":
+        raise click.ClickException(
+            f"{input_file}: holds z in {showers.z_units}; project needs training "
+            "points with z in layer units (run `calozoo preprocess` first)"
+        )
+    before = float(showers.visible_energy_mev.sum())
+    after = 0.0
+
+    def to_cells(batch):
+        nonlocal after
+        cells = geo.project(batch, point).showers
+        after += float(cells.visible_energy_mev.sum())
+        return cells
+
+    _stream(showers, output, file_format, f"projecting into {geometry_name}", batch_size, to_cells)
+    click.echo(
+        f"wrote {len(showers)} showers to {output}: {after / max(before, 1e-30):.1%} of the energy "
+        f"kept in cells above {geo.threshold_mev:g} MeV"
     )
 
 

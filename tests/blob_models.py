@@ -78,3 +78,15 @@ class BlobPlugin:
     @hookimpl
     def calozoo_register_models(register):
         register("blob", "blob_models:load_blob", summary="Gaussian blobs for tests", energy_gev=(1, 100))
+
+    @staticmethod
+    @hookimpl
+    def calozoo_register_geometries(register):
+        register("flat", "blob_models:flat_geometry", summary="30 planar layers, 5.08833 mm cells")
+
+
+def flat_geometry(**options):
+    """30 planar layers 6.5 mm apart under 5.08833 mm cells (ILD-like, no gaps)."""
+    from calozoo.layered import PlanarGeometry
+
+    return PlanarGeometry(np.arange(30) * 6.5 + 3.0, cell_size_mm=5.08833, name="flat", **options)

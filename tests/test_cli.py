@@ -1,5 +1,6 @@
 """The command line as a user meets it: listing, info, doctor, generate and its errors."""
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from test_registry import BrokenHookPlugin
@@ -75,3 +76,28 @@ def test_generate_refuses_bad_options_without_writing(run, tmp_path, args, messa
     assert result.exit_code != 0
     assert message in result.output
     assert not out.exists()
+
+
+def test_project_writes_cell_hits_that_keep_the_energy(run, tmp_path):
+    points = tmp_path / "points.h5"
+    assert run("generate", "blob", "--n", 6, "--energy", "20:80", "-o", points).exit_code == 0
+    cells = tmp_path / "cells.h5"
+    result = run("project", points, cells, "--geometry", "flat", "--batch-size", 4)
+    assert result.exit_code == 0, result.output
+    assert "100.0% of the energy kept" in result.output
+    before, after = read_showers(points), read_showers(cells)
+    assert np.allclose(after.visible_energy_mev, before.visible_energy_mev, rtol=1e-4)
+    assert np.all(after.num_points <= before.num_points)  # points merge into cells
+
+
+def test_project_refuses_raw_hits_and_unknown_geometries(run, tmp_path):
+    from calozoo.io import write_showers
+    from calozoo.showers import Showers
+
+    raw = tmp_path / "raw.h5"
+    write_showers(raw, Showers.from_point_lists([np.ones((3, 4))], [10.0], z_units="mm"))
+    result = run("project", raw, tmp_path / "cells.h5", "--geometry", "flat")
+    assert result.exit_code == 1 and "run `calozoo preprocess` first" in result.output
+    result = run("project", raw, tmp_path / "cells.h5", "--geometry", "flta")
+    assert result.exit_code == 1 and "Did you mean 'flat'" in result.output
+    assert not (tmp_path / "cells.h5").exists()

@@ -42,6 +42,8 @@ def test_builtins_register_through_the_hooks():
 
 def test_load_by_name_gives_a_working_model(blob_registry):
     assert [r.name for r in calozoo.list_models()] == ["blob"]
+    assert [r.name for r in calozoo.list_geometries()] == ["flat"]
+    assert calozoo.geometry("flat", threshold_mev=0.1).threshold_mev == 0.1
     model = calozoo.load("blob", points_per_gev=2.0)
     assert isinstance(model, BlobModel) and model.points_per_gev == 2.0
     assert len(model.sample([10, 20], seed=1)) == 2
@@ -59,7 +61,7 @@ def test_unknown_name_suggests_close_matches(blob_registry):
     assert "'blob'" in message and "Did you mean" in message
     with pytest.raises(UnknownNameError, match="energy-scale"):
         calozoo.calibrator("energy_scale")
-    with pytest.raises(UnknownNameError, match="No geometries are installed"):
+    with pytest.raises(UnknownNameError, match="Installed geometries: flat"):
         calozoo.geometry("ild-ecal-barrel")
 
 
