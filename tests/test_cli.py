@@ -101,3 +101,29 @@ def test_project_refuses_raw_hits_and_unknown_geometries(run, tmp_path):
     result = run("project", raw, tmp_path / "cells.h5", "--geometry", "flta")
     assert result.exit_code == 1 and "Did you mean 'flat'" in result.output
     assert not (tmp_path / "cells.h5").exists()
+
+
+def test_preprocess_turns_raw_hits_into_training_points(run, tmp_path):
+    from calozoo.io import write_showers
+    from calozoo.showers import Showers
+
+    rng = np.random.default_rng(0)
+    depth = np.arange(30) * 6.5 + 3.0
+    hits = [
+        np.column_stack(
+            [rng.normal(0, 8, 400), rng.normal(0, 8, 400), rng.choice(depth, 400), rng.exponential(0.2, 400)]
+        )
+        for _ in range(3)
+    ]
+    raw = tmp_path / "raw.h5"
+    write_showers(raw, Showers.from_point_lists(hits, [50.0] * 3, z_units="mm"), format="showerdata")
+    points = tmp_path / "points.h5"
+    result = run("preprocess", raw, points, "--geometry", "flat", "--seed", 3)
+    assert result.exit_code == 0, result.output
+    out = read_showers(points)
+    assert out.z_units == "layer" and np.all(out.points[..., 2][out.padding_mask] < 30)
+    np.testing.assert_allclose(out.visible_energy_mev, [h[:, 3].sum() for h in hits], rtol=1e-5)
+    assert np.all(out.num_points < 400)  # hits in one sub-cell merge
+    # training points cannot be preprocessed again
+    result = run("preprocess", points, tmp_path / "again.h5", "--geometry", "flat")
+    assert result.exit_code == 1 and "needs raw hits with z in mm" in result.output
