@@ -14,7 +14,7 @@ import numpy as np
 from .interfaces import CellHits, Geometry
 from .showers import Showers
 
-__all__ = ["PlanarGeometry", "cell_sums"]
+__all__ = ["PlanarGeometry", "cell_sums", "pad_cell_hits"]
 
 # Cell ids pack (layer, ix, iy) into one int64: 20 bits per transverse index, offset to be >= 0.
 _INDEX_BITS = 20
@@ -22,17 +22,50 @@ _INDEX_OFFSET = 1 << (_INDEX_BITS - 1)
 
 
 def cell_sums(shower_index: np.ndarray, cell_key: np.ndarray, energy: np.ndarray):
-    """Sum ``energy`` over equal ``(shower_index, cell_key)`` pairs.
+    """Sum ``energy`` over equal ``(shower_index, cell_key)`` pairs (keys must be >= 0).
 
     Returns ``(shower_index, cell_key, summed_energy)`` of the distinct pairs, sorted by shower
-    then key. Vectorised: one lexsort, no Python loop over showers or cells.
+    then key. Vectorised: one sort, no Python loop over showers or cells.
     """
-    order = np.lexsort((cell_key, shower_index))
+    if len(cell_key) and cell_key.min() < 0:
+        raise ValueError("cell keys must be non-negative")
+    key_bits = int(cell_key.max()).bit_length() if len(cell_key) else 0
+    shower_bits = int(shower_index.max()).bit_length() if len(shower_index) else 0
+    if key_bits + shower_bits <= 62:
+        # One argsort on a packed int64 is ~5x faster than a two-key lexsort.
+        order = np.argsort((shower_index.astype(np.int64) << key_bits) | cell_key)
+    else:
+        order = np.lexsort((cell_key, shower_index))
     s, k, e = shower_index[order], cell_key[order], energy[order]
     new = np.ones(len(s), dtype=bool)
     new[1:] = (s[1:] != s[:-1]) | (k[1:] != k[:-1])
     starts = np.flatnonzero(new)
     return s[starts], k[starts], np.add.reduceat(e, starts) if len(e) else e
+
+
+def pad_cell_hits(
+    showers: Showers, shower_index: np.ndarray, cell_id: np.ndarray, xyz: np.ndarray, energy: np.ndarray
+) -> CellHits:
+    """Pad per-cell results, sorted by shower, into :class:`CellHits` for ``showers``.
+
+    Args:
+        showers: the projected showers (their conditions are copied).
+        shower_index: ``(M,)`` shower of each hit cell, non-decreasing.
+        cell_id: ``(M,)`` int64 cell ids.
+        xyz: ``(M, 3)`` cell centre: ``x, y`` in mm relative to the incident point, ``z`` = layer + 0.5.
+        energy: ``(M,)`` cell energies, MeV.
+    """
+    n = len(showers)
+    counts = np.bincount(shower_index, minlength=n)
+    width = int(counts.max()) if n else 0
+    slot = np.arange(len(shower_index)) - np.repeat(np.cumsum(counts) - counts, counts)
+    points = np.zeros((n, width, 4), dtype=np.float32)
+    points[shower_index, slot, :3] = xyz
+    points[shower_index, slot, 3] = energy
+    ids = np.full((n, width), -1, dtype=np.int64)
+    ids[shower_index, slot] = cell_id
+    cells = Showers(points, counts, showers.incident_energy_gev, showers.direction, showers.pdg, "layer")
+    return CellHits(cells, ids)
 
 
 def _incident_points(incident_point_mm, n: int, name: str) -> np.ndarray:
@@ -141,16 +174,12 @@ class PlanarGeometry(Geometry):
         keep = energy >= self._threshold
         s, key, energy = s[keep], key[keep], energy[keep]
 
-        counts = np.bincount(s, minlength=len(showers))
-        width = int(counts.max()) if len(counts) else 0
-        slot = np.arange(len(s)) - np.repeat(np.cumsum(counts) - counts, counts)
-        points = np.zeros((len(showers), width, 4), dtype=np.float32)
-        cell_id = np.full((len(showers), width), -1, dtype=np.int64)
         mask_bits = (1 << _INDEX_BITS) - 1
-        points[s, slot, 0] = (((key >> _INDEX_BITS) & mask_bits) - _INDEX_OFFSET + 0.5) * self.cell_size_mm
-        points[s, slot, 1] = ((key & mask_bits) - _INDEX_OFFSET + 0.5) * self.cell_size_mm
-        points[s, slot, 2] = (key >> (2 * _INDEX_BITS)) + 0.5
-        points[s, slot, 3] = energy
-        cell_id[s, slot] = key
-        cells = Showers(points, counts, showers.incident_energy_gev, showers.direction, showers.pdg, "layer")
-        return CellHits(cells, cell_id)
+        xyz = np.column_stack(
+            [
+                (((key >> _INDEX_BITS) & mask_bits) - _INDEX_OFFSET + 0.5) * self.cell_size_mm,
+                ((key & mask_bits) - _INDEX_OFFSET + 0.5) * self.cell_size_mm,
+                (key >> (2 * _INDEX_BITS)) + 0.5,
+            ]
+        )
+        return pad_cell_hits(showers, s, key, xyz, energy)

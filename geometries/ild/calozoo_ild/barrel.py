@@ -1,0 +1,570 @@
+"""``ild-ecal-barrel``: the ILD ECAL barrel as built: 8 staves, dead gaps, staggered slabs, threshold.
+
+Frames (all lengths in mm; see ``docs/geometry.md`` for pictures):
+
+- **global**: ``z`` along the beam, the barrel's axis through the origin. Stave ``s`` (0-7) has
+  its outward normal at azimuth ``φ_s = s · 45°``: stave 0 points along ``+x``, stave 2 is the
+  top stave (``+y``), numbered counter-clockwise seen from ``+z``. (DD4hep numbers the same
+  staves 1-8.)
+- **stave frame** of stave ``s``: ``z`` along its outward normal ``n_s`` (depth, 0 on the inner
+  face at 1804.8 mm from the beam), ``x`` along the beam (global ``z``), ``y = z × x`` across
+  the stave (right-handed; for the top stave ``y`` is global ``x``), ``y = 0`` at the foot of
+  the normal from the beam (the middle of the octagon's side).
+- **local shower frame**: the stave frame moved to the incident point on the inner face. This is
+  the frame of :class:`~calozoo.showers.Showers` directions and of the projected cell hits, and
+  the frame of :func:`calozoo.conditions.direction_from_angles` for the top stave.
+
+Cells, read from the spec (``shared/specs/geometry.md``):
+
+- **along the beam** every layer has the same grid: the centre of cell ``c`` of wafer ``w`` of
+  tower ``t`` of module ``m`` is ``−2350 + 940 m + 1.6 + 187.36 t + 1.09 + 92.59 w + 0.5 +
+  5.08833 (c + ½)``. Between the cells of neighbouring wafers, towers and modules lie dead
+  strips of about 1.0, 3.18 and 6.38 mm (guard rings, tower walls, module walls).
+- **across the stave** each slab (layers ``2k`` and ``2k + 1``, which share its grid) is laid
+  with 92.59 mm wafers (0.5 mm guard ring on each edge, 18 cells) starting at its ``−y`` end;
+  the far ``+y`` end holds one partial wafer with as many whole cells as fit (none for some
+  slabs). The module's ends are cut at 45°, so a slab whose back face lies at depth ``d`` spans
+  ``y`` from ``−h + d`` to ``h + 2 · 147.6 − d`` (``h = 1804.8 tan 22.5°`` = 747.57, half the
+  octagon side): each slab's grid is shifted by the slab pitch, 12.47 mm per thin slab and
+  16.67 mm per thick one (2.293 / 1.405 mm modulo the cell pitch) - the staggering.
+- **pinwheel**: each stave's inner face runs from the octagon corner on its ``−y`` side to
+  ``2 · 147.6`` mm past the corner on its ``+y`` side, where it tucks behind stave ``s − 1``
+  (whose 45° end lies on the plane of stave ``s``'s inner face).
+
+Energy that lands between cells is *dead*; energy beyond the slab's ends (in the neighbouring
+stave, not simulated here), beyond the barrel's ends (``|z| > 2350``) or outside the 30 layers is
+*outside*; cells below 0.1 MeV are dropped *below threshold*. :class:`BarrelCellHits` reports all
+three per shower.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from calozoo.conditions import UNIT_TOLERANCE
+from calozoo.interfaces import CellHits, Geometry
+from calozoo.layered import cell_sums, pad_cell_hits
+from calozoo.showers import Showers
+
+from .facts import load_facts
+
+__all__ = [
+    "ILDBarrel",
+    "BarrelCellHits",
+    "EnergyLosses",
+    "StaveLocation",
+    "CELL_ID_FIELDS",
+    "encode_cell_id",
+    "decode_cell_id",
+]
+
+#: How far (mm) an incident point may lie from a stave's inner face and still count as on it.
+FACE_TOLERANCE_MM = 1.0
+
+# ---------------------------------------------------------------------------- cell ids
+
+#: Fields of a barrel cell id, most significant first, 8 bits each, so that ``hex(cell_id)``
+#: reads ``0xSSMMTTWXCXWYCYLL``: stave, module, tower, wafer and cell along the beam, wafer and
+#: cell across the stave (wafer counted from the slab's ``−y`` end), layer.
+CELL_ID_FIELDS = ("stave", "module", "tower", "wafer_x", "cell_x", "wafer_y", "cell_y", "layer")
+_BITS = 8
+_FIELD_MASK = (1 << _BITS) - 1
+_SHIFTS = tuple(_BITS * (len(CELL_ID_FIELDS) - 1 - i) for i in range(len(CELL_ID_FIELDS)))
+
+
+def encode_cell_id(stave, module, tower, wafer_x, cell_x, wafer_y, cell_y, layer) -> np.ndarray:
+    """Pack cell indices (broadcastable integer arrays, each 0-255) into int64 cell ids.
+
+    >>> hex(int(encode_cell_id(2, 1, 4, 0, 17, 7, 3, 29)))
+    '0x20104001107031d'
+    """
+    values = (stave, module, tower, wafer_x, cell_x, wafer_y, cell_y, layer)
+    fields = np.broadcast_arrays(*(np.asarray(v, dtype=np.int64) for v in values))
+    out = np.zeros(fields[0].shape, dtype=np.int64)
+    for name, value, shift in zip(CELL_ID_FIELDS, fields, _SHIFTS):
+        if np.any((value < 0) | (value > _FIELD_MASK)):
+            raise ValueError(f"cell id field {name!r} must lie in [0, {_FIELD_MASK}]")
+        out |= value << shift
+    return out
+
+
+def decode_cell_id(cell_id) -> dict[str, np.ndarray]:
+    """Unpack cell ids into ``{field: int64 array}`` (fields of :data:`CELL_ID_FIELDS`); ``-1``
+    (padding) decodes to ``-1`` in every field.
+
+    >>> {k: int(v) for k, v in decode_cell_id(0x20104001107031D).items()}
+    {'stave': 2, 'module': 1, 'tower': 4, 'wafer_x': 0, 'cell_x': 17, 'wafer_y': 7, 'cell_y': 3, 'layer': 29}
+    """
+    ids = np.asarray(cell_id, dtype=np.int64)
+    valid = ids >= 0
+    return {
+        name: np.where(valid, (ids >> shift) & _FIELD_MASK, -1)
+        for name, shift in zip(CELL_ID_FIELDS, _SHIFTS)
+    }
+
+
+# ---------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class EnergyLosses:
+    """Where the energy that did not become cell hits went, per shower, in MeV.
+
+    Attributes:
+        dead_mev: ``(N,)`` in the dead strips between cells (guard rings, wafer, tower and
+            module gaps, the unequipped end of a partial wafer).
+        outside_mev: ``(N,)`` beyond the slab's ends across the stave, beyond the barrel's ends
+            along the beam, or in front of layer 0 / behind layer 29.
+        below_threshold_mev: ``(N,)`` in cells below the threshold.
+    """
+
+    dead_mev: np.ndarray
+    outside_mev: np.ndarray
+    below_threshold_mev: np.ndarray
+
+    @property
+    def total_mev(self) -> np.ndarray:
+        """``(N,)`` everything lost: input energy minus the energy of the cell hits."""
+        return self.dead_mev + self.outside_mev + self.below_threshold_mev
+
+
+@dataclass
+class BarrelCellHits(CellHits):
+    """:class:`~calozoo.interfaces.CellHits` plus the stave each shower hit and its energy losses.
+
+    Attributes:
+        stave: ``(N,)`` the stave each shower entered (0-7).
+        losses: per-shower energy in dead regions, outside the barrel, and below threshold.
+    """
+
+    stave: np.ndarray
+    losses: EnergyLosses
+
+
+class StaveLocation(NamedTuple):
+    """Where a global incident point and direction land on the barrel (see :meth:`ILDBarrel.locate`).
+
+    Attributes:
+        stave: stave index 0-7 (``(N,)`` for ``N`` points, an int for one).
+        point_mm: ``(x, y)`` on the stave's inner face in the stave frame: ``x`` along the beam
+            (global ``z``), ``y`` across the stave from the middle of the octagon side; ``(N, 2)``
+            or ``(2,)``.
+        direction: the unit direction in the local frame of that stave (``p_z > 0``: into the
+            calorimeter); ``(N, 3)``, ``(3,)``, or ``None`` if no direction was given.
+    """
+
+    stave: Any
+    point_mm: np.ndarray
+    direction: np.ndarray | None
+
+
+def _sum_per_shower(shower_index: np.ndarray, energy: np.ndarray, n: int) -> np.ndarray:
+    """``(n,)`` float64 sums of ``energy`` per shower (zeros for showers with nothing)."""
+    return np.bincount(shower_index, weights=energy, minlength=n).astype(np.float64, copy=False)
+
+
+# ---------------------------------------------------------------------------- the geometry
+
+
+class ILDBarrel(Geometry):
+    """The ILD silicon-tungsten ECAL barrel with its real cells, dead regions and staggering.
+
+    Projects training points (tilt removed, ``z`` in layer units, directions in the local frame of
+    the stave they enter) into the cells of the stave that holds the incident point: re-applies
+    the tilt with each layer's depth, places the shower at the incident point, sums energies per
+    cell (:func:`calozoo.layered.cell_sums`), drops what lands in dead regions or outside the
+    stave and cells below 0.1 MeV. Frames, cell layout and what is simplified: see the module
+    docstring and ``docs/geometry.md``.
+
+    Args:
+        threshold_mev: cells below this energy (MeV) are dropped; default 0.1 (half a MIP).
+        name: the registered name.
+
+    Attributes:
+        facts: the :class:`~calozoo_ild.facts.ILDEcalFacts` it is built from.
+        stave_normal: ``(8, 3)`` global outward unit normal of each stave (local ``z``).
+        stave_across: ``(8, 3)`` global unit vector across each stave (local ``y``).
+        half_side_mm: half the octagon's side at the inner face, ``1804.8 tan 22.5°`` (747.57).
+
+    Example:
+        >>> geo = ILDBarrel()
+        >>> s = Showers.from_point_lists([np.array([[0.0, 0.0, 0.5, 1.0], [30.0, 0.0, 0.5, 2.0]])], [10.0])
+        >>> hits = geo.project(s)          # aimed at the default point, a wafer centre of stave 2
+        >>> hits.showers.shower(0)[:, 3].tolist(), hits.stave.tolist()
+        ([1.0, 2.0], [2])
+        >>> geo.locate([0.0, 1804.8, 100.0], [0.0, 1.0, 0.0])
+        StaveLocation(stave=2, point_mm=array([100.,   0.]), direction=array([0., 0., 1.]))
+    """
+
+    name = "ild-ecal-barrel"
+
+    def __init__(self, threshold_mev: float | None = None, name: str = "ild-ecal-barrel"):
+        f = self.facts = load_facts()
+        threshold_mev = f.threshold_mev if threshold_mev is None else float(threshold_mev)
+        if not threshold_mev >= 0:
+            raise ValueError(f"threshold_mev must be >= 0, got {threshold_mev}")
+        self._threshold = threshold_mev
+        self.name = name
+        self.cell_size_mm = f.cell_size_mm
+        self._depth = f.layer_depth_mm()
+
+        # Staves: outward normal n_s at azimuth s * 360° / n; across-stave axis y_s = n_s × z.
+        phi = 2 * np.pi * np.arange(f.n_staves) / f.n_staves
+        cos, sin = (np.where(np.abs(v) < 1e-12, 0.0, v) for v in (np.cos(phi), np.sin(phi)))  # exact zeros
+        self.stave_normal = np.stack([cos, sin, np.zeros_like(phi)], axis=1)
+        self.stave_across = np.stack([sin, -cos, np.zeros_like(phi)], axis=1)
+        self.half_side_mm = f.inner_radius_mm * math.tan(math.pi / f.n_staves)
+
+        # Pinwheel: the inner face runs from the corner at -h to 2 * shift past the corner at +h.
+        # The module ends are cut at the octagon angle (45°), so a slab whose back face lies at
+        # depth d is shorter by d / tan(45°) at each end: the grid of slab k starts there.
+        end_cut = f.slab_back_depth_mm() / math.tan(2 * math.pi / f.n_staves)
+        self._slab_start = -self.half_side_mm + end_cut
+        self._slab_end = self.half_side_mm + 2 * f.pinwheel_shift_mm - end_cut
+        length = self._slab_end - self._slab_start
+        self._full_wafers = np.floor(length / f.wafer_pitch_mm).astype(np.int64)
+        rest = length - self._full_wafers * f.wafer_pitch_mm
+        partial = np.floor((rest - 2 * f.guard_ring_mm) / f.cell_size_mm).astype(np.int64)
+        self._partial_cells = np.clip(partial, 0, f.cells_per_wafer)
+
+        # Sizes of the cell-id fields, for the dense index summed over in project().
+        self._radices = (
+            f.n_staves,
+            f.n_modules,
+            f.n_towers,
+            f.wafers_per_tower,
+            f.cells_per_wafer,
+            int(self._full_wafers.max()) + 1,
+            f.cells_per_wafer,
+            f.n_layers,
+        )
+
+    def _unravel(self, index: np.ndarray) -> list[np.ndarray]:
+        """The cell-id fields (:data:`CELL_ID_FIELDS` order) of dense indices built in :meth:`project`."""
+        fields = []
+        for radix in self._radices[:0:-1]:
+            index, value = np.divmod(index, radix)
+            fields.append(value)
+        return [index, *fields[::-1]]
+
+    # ------------------------------------------------------------------ Geometry interface
+    @property
+    def n_layers(self) -> int:
+        return self.facts.n_layers
+
+    @property
+    def layer_depth_mm(self) -> np.ndarray:
+        return self._depth.copy()
+
+    @property
+    def threshold_mev(self) -> float:
+        return self._threshold
+
+    def get_config(self) -> dict[str, Any]:
+        return {"threshold_mev": self._threshold, "name": self.name}
+
+    # ------------------------------------------------------------------ cells
+    def beam_cell_centre_mm(self, module, tower, wafer, cell) -> np.ndarray:
+        """Centre along the beam (global ``z``, mm) of a cell, the spec's formula term by term."""
+        f = self.facts
+        return (
+            f.beam_origin_mm
+            + f.module_length_mm * np.asarray(module)
+            + f.module_margin_mm
+            + f.tower_pitch_mm * np.asarray(tower)
+            + f.tower_margin_mm
+            + f.wafer_pitch_mm * np.asarray(wafer)
+            + f.guard_ring_mm
+            + f.cell_size_mm * (np.asarray(cell) + 0.5)
+        )
+
+    def across_cell_centre_mm(self, layer, wafer, cell) -> np.ndarray:
+        """Centre across the stave (stave-frame ``y``, mm) of cell ``cell`` of wafer ``wafer`` in a layer."""
+        f = self.facts
+        start = self._slab_start[np.asarray(layer) // 2]
+        return (
+            start
+            + f.wafer_pitch_mm * np.asarray(wafer)
+            + f.guard_ring_mm
+            + f.cell_size_mm * (np.asarray(cell) + 0.5)
+        )
+
+    def across_cell_centres_mm(self, layer: int) -> np.ndarray:
+        """All cell centres across the stave in ``layer`` (stave-frame ``y``, mm), from the ``−y`` end.
+
+        Layers ``2k`` and ``2k + 1`` (slab ``k``) give the same array; slab ``k + 1``'s is slab
+        ``k``'s shifted by the slab pitch (up to the partial wafer at the far end).
+        """
+        slab = int(layer) // 2
+        cells = self.facts.cells_per_wafer
+        wafer = np.repeat(np.arange(self._full_wafers[slab] + 1), cells)
+        cell = np.tile(np.arange(cells), self._full_wafers[slab] + 1)
+        keep = (wafer < self._full_wafers[slab]) | (cell < self._partial_cells[slab])
+        return self.across_cell_centre_mm(int(layer), wafer[keep], cell[keep])
+
+    def slab_extent_mm(self, layer: int) -> tuple[float, float]:
+        """``(y_min, y_max)`` of the slab holding ``layer`` across the stave (stave frame, mm)."""
+        slab = int(layer) // 2
+        return float(self._slab_start[slab]), float(self._slab_end[slab])
+
+    def cell_position_mm(self, cell_id) -> np.ndarray:
+        """``(..., 3)`` cell centres in the stave frame: (along the beam, across, depth of the layer).
+
+        Padding ids (``-1``) give NaN.
+        """
+        d = decode_cell_id(cell_id)
+        valid = np.asarray(cell_id) >= 0
+        layer = np.where(valid, d["layer"], 0)
+        position = np.stack(
+            [
+                self.beam_cell_centre_mm(d["module"], d["tower"], d["wafer_x"], d["cell_x"]),
+                self.across_cell_centre_mm(layer, d["wafer_y"], d["cell_y"]),
+                self._depth[layer],
+            ],
+            axis=-1,
+        )
+        return np.where(valid[..., None], position, np.nan)
+
+    def to_global_mm(self, stave, position_mm) -> np.ndarray:
+        """Global ``(x, y, z)`` of stave-frame points ``(along the beam, across, depth)``, ``(..., 3)``."""
+        s = np.asarray(stave)
+        p = np.asarray(position_mm, dtype=np.float64)
+        radial = (self.facts.inner_radius_mm + p[..., 2:3]) * self.stave_normal[s]
+        return radial + p[..., 1:2] * self.stave_across[s] + p[..., 0:1] * np.array([0.0, 0.0, 1.0])
+
+    @property
+    def default_incident_point_mm(self) -> np.ndarray:
+        """``(3,)`` global point used when :meth:`project` gets no incident point.
+
+        On the top stave (normal ``+y``), at the centre of a wafer in layers 0-1: along the beam
+        wafer 0 of the middle tower of the middle module, across the stave the wafer of slab 0
+        nearest the middle of the octagon side. About ``(−40.45, 1804.8, −46.29)`` mm.
+        """
+        f = self.facts
+        half = f.cells_per_wafer / 2 - 0.5  # cell "index" of a wafer's centre
+        beam = self.beam_cell_centre_mm(f.n_modules // 2, f.n_towers // 2, 0, half)
+        centres = self.across_cell_centre_mm(0, np.arange(self._full_wafers[0]), half)
+        across = centres[np.argmin(np.abs(centres))]
+        top = f.n_staves // 4
+        return self.to_global_mm(top, [beam, across, 0.0])
+
+    def _beam_cells(self, x: np.ndarray):
+        """Cells along the beam of global ``z`` values: ``(module, tower, wafer, cell, alive, inside)``."""
+        f = self.facts
+        r = x - f.beam_origin_mm
+        module = np.floor(r / f.module_length_mm)
+        r = r - f.module_length_mm * module - f.module_margin_mm
+        tower = np.floor(r / f.tower_pitch_mm)
+        r = r - f.tower_pitch_mm * tower - f.tower_margin_mm
+        wafer = np.floor(r / f.wafer_pitch_mm)
+        r = r - f.wafer_pitch_mm * wafer - f.guard_ring_mm
+        cell = np.floor(r / f.cell_size_mm)
+        inside = (module >= 0) & (module < f.n_modules)
+        alive = (
+            inside
+            & (tower >= 0)
+            & (tower < f.n_towers)
+            & (wafer >= 0)
+            & (wafer < f.wafers_per_tower)
+            & (cell >= 0)
+            & (cell < f.cells_per_wafer)
+        )
+        return module, tower, wafer, cell, alive, inside
+
+    def _across_cells(self, y: np.ndarray, slab: np.ndarray):
+        """Cells across the stave of stave-frame ``y`` in ``slab``: ``(wafer, cell, alive, inside)``."""
+        f = self.facts
+        v = y - self._slab_start[slab]
+        inside = (v >= 0) & (y < self._slab_end[slab])
+        wafer = np.floor(v / f.wafer_pitch_mm)
+        cell = np.floor((v - f.wafer_pitch_mm * wafer - f.guard_ring_mm) / f.cell_size_mm)
+        full = self._full_wafers[slab]
+        n_cells = np.where(
+            wafer < full, f.cells_per_wafer, np.where(wafer == full, self._partial_cells[slab], 0)
+        )
+        alive = inside & (cell >= 0) & (cell < n_cells)
+        return wafer, cell, alive, inside
+
+    # ------------------------------------------------------------------ incident points
+    def _on_face(self, point) -> tuple[np.ndarray, np.ndarray]:
+        """``(stave (N,), stave-frame (x, y) (N, 2))`` of ``(N, 3)`` global points on the inner face."""
+        f = self.facts
+        p = np.asarray(point, dtype=np.float64)
+        if p.ndim != 2 or p.shape[1] != 3:
+            raise ValueError(f"{self.name}: incident points must be (3,) or (N, 3) global (x, y, z) in mm")
+        if not np.all(np.isfinite(p)):
+            raise ValueError(f"{self.name}: incident point contains NaN or infinite values")
+        # The inner face is the octagon: a point on it lies on the plane of the stave whose normal
+        # it is most aligned with, at the apothem.
+        height = p @ self.stave_normal.T  # (N, n_staves) distance along each stave's normal
+        stave = np.argmax(height, axis=1)
+        off = height[np.arange(len(p)), stave] - f.inner_radius_mm
+        bad = np.abs(off) > FACE_TOLERANCE_MM
+        if np.any(bad):
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"{self.name}: incident point {p[i].tolist()} mm is not on the barrel's inner face: it lies "
+                f"{off[i]:+.2f} mm from the face of stave {stave[i]} (the inner face is the octagon at "
+                f"{f.inner_radius_mm} mm from the beam; tolerance {FACE_TOLERANCE_MM} mm)"
+            )
+        beyond = np.abs(p[:, 2]) > f.half_length_mm
+        if np.any(beyond):
+            i = int(np.flatnonzero(beyond)[0])
+            raise ValueError(
+                f"{self.name}: incident point {p[i].tolist()} mm is beyond the barrel's end: |z| must be "
+                f"<= {f.half_length_mm} mm (the endcap is a separate geometry)"
+            )
+        across = np.einsum("ij,ij->i", p, self.stave_across[stave])
+        return stave, np.stack([p[:, 2], across], axis=1)
+
+    def _check_local_direction(self, direction: np.ndarray, what: str) -> None:
+        if not np.all(np.isfinite(direction)):
+            raise ValueError(f"{self.name}: {what} contains NaN or infinite values")
+        norm = np.linalg.norm(direction, axis=-1)
+        if np.any(np.abs(norm - 1.0) > UNIT_TOLERANCE):
+            bad = norm[np.abs(norm - 1.0) > UNIT_TOLERANCE]
+            raise ValueError(
+                f"{self.name}: {what} must be unit vectors, got norms {np.unique(bad)[:3].tolist()}"
+            )
+        backward = direction[..., 2] <= 0
+        if np.any(backward):
+            raise ValueError(
+                f"{self.name}: {what} points out of the calorimeter (towards the beam): its component "
+                f"along the stave's outward normal must be > 0, got {direction[..., 2][backward][:3]}"
+            )
+
+    def locate(self, global_point, global_direction=None) -> StaveLocation:
+        """Find the stave a global incident point lies on, and the local frame there.
+
+        Args:
+            global_point: ``(3,)`` or ``(N, 3)`` global ``(x, y, z)`` in mm on the barrel's inner
+                face (within 1 mm of a stave's plane, ``|z| <= 2350``).
+            global_direction: optional ``(3,)`` or ``(N, 3)`` global unit direction of the
+                incident particle.
+
+        Returns:
+            :class:`StaveLocation`: stave, point on the inner face in the stave frame, direction in
+            the local frame (the input to a model's ``sample``).
+
+        Raises:
+            ValueError: the point is off the inner face or beyond the barrel's end; NaN; the
+                direction is not a unit vector or points out of the calorimeter.
+        """
+        point = np.asarray(global_point, dtype=np.float64)
+        single = point.ndim == 1
+        stave, on_face = self._on_face(np.atleast_2d(point))
+        local = None
+        if global_direction is not None:
+            d = np.asarray(global_direction, dtype=np.float64)
+            d = np.broadcast_to(np.atleast_2d(d), (len(stave), 3)) if d.ndim == 1 else d
+            if d.shape != (len(stave), 3):
+                raise ValueError(f"{self.name}: direction must be (3,) or (N, 3) for N = {len(stave)} points")
+            local = np.stack(
+                [
+                    d[:, 2],
+                    np.einsum("ij,ij->i", d, self.stave_across[stave]),
+                    np.einsum("ij,ij->i", d, self.stave_normal[stave]),
+                ],
+                axis=1,
+            )
+            self._check_local_direction(local, "direction")
+        if single:
+            return StaveLocation(int(stave[0]), on_face[0], None if local is None else local[0])
+        return StaveLocation(stave, on_face, local)
+
+    # ------------------------------------------------------------------ projection
+    def project(self, showers: Showers, incident_point_mm=None) -> BarrelCellHits:
+        """Project training points into the barrel's cells.
+
+        Args:
+            showers: training points: ``x, y`` in mm relative to the incident trajectory (tilt
+                removed), ``z`` in layer units, ``e`` in MeV, directions in the local frame of
+                the stave they enter (``p_z > 0``).
+            incident_point_mm: global ``(x, y, z)`` on the inner face where each shower enters,
+                ``(3,)`` shared or ``(N, 3)``; default :attr:`default_incident_point_mm`.
+
+        Returns:
+            :class:`BarrelCellHits`: one point per cell at its centre, ``x`` (along the beam) and
+            ``y`` (across the stave) relative to the incident point, ``z`` = layer + 0.5, ``e``
+            in MeV; cell ids (:data:`CELL_ID_FIELDS`); the stave; the energy lost per shower.
+
+        Raises:
+            ValueError: points not in layer units or NaN, incident points off the inner face or NaN,
+                directions that are not unit vectors or point out of the calorimeter.
+        """
+        f = self.facts
+        if showers.z_units != "layer":
+            raise ValueError(f"{self.name}: project() needs z in layer units, got z in {showers.z_units}")
+        n = len(showers)
+        point = self.default_incident_point_mm if incident_point_mm is None else incident_point_mm
+        point = np.asarray(point, dtype=np.float64)
+        if point.ndim == 1 and point.shape == (3,):
+            point = np.broadcast_to(point, (n, 3))
+        if point.shape != (n, 3):
+            raise ValueError(
+                f"{self.name}: incident_point_mm must be (3,) or (N, 3) for N = {n} showers, "
+                f"got {point.shape}"
+            )
+        stave, origin = self._on_face(point)
+        self._check_local_direction(showers.direction, "shower direction")
+
+        mask = showers.padding_mask
+        shower_index = np.broadcast_to(np.arange(n)[:, None], mask.shape)[mask]
+        x, y, z, e = showers.points[mask].astype(np.float64).T
+        if not (
+            np.isfinite(x).all() and np.isfinite(y).all() and np.isfinite(z).all() and np.isfinite(e).all()
+        ):
+            raise ValueError(f"{self.name}: the showers' points contain NaN or infinite values")
+        layer = np.floor(z).astype(np.int64)
+        in_layers = (layer >= 0) & (layer < f.n_layers)
+        layer = np.clip(layer, 0, f.n_layers - 1)
+
+        # Tilt back: at depth d the trajectory sits at d * (p_x, p_y) / p_z from the incident point.
+        slope = showers.direction[:, :2] / showers.direction[:, 2:3]
+        depth = self._depth[layer]
+        beam = x + depth * slope[shower_index, 0] + origin[shower_index, 0]
+        across = y + depth * slope[shower_index, 1] + origin[shower_index, 1]
+
+        module, tower, wafer_x, cell_x, alive_x, inside_x = self._beam_cells(beam)
+        wafer_y, cell_y, alive_y, inside_y = self._across_cells(across, layer // 2)
+        inside = in_layers & inside_x & inside_y
+        alive = inside & alive_x & alive_y
+        dead = inside & ~alive
+        dead_mev = _sum_per_shower(shower_index[dead], e[dead], n)
+        outside_mev = _sum_per_shower(shower_index[~inside], e[~inside], n)
+
+        # Sum on a dense mixed-radix index (exact in float64, one masked copy), then turn only the
+        # surviving cells into the 8-bit-field cell ids.
+        index = stave[shower_index].astype(np.float64)
+        for value, radix in zip((module, tower, wafer_x, cell_x, wafer_y, cell_y, layer), self._radices[1:]):
+            index = index * radix + value
+        s, index, energy = cell_sums(shower_index[alive], index[alive].astype(np.int64), e[alive])
+        keep = energy >= self._threshold
+        below_mev = _sum_per_shower(s[~keep], energy[~keep], n)
+        s, energy = s[keep], energy[keep]
+        key = encode_cell_id(*self._unravel(index[keep]))
+
+        centre = self.cell_position_mm(key)
+        xyz = np.column_stack(
+            [
+                centre[:, 0] - origin[s, 0],
+                centre[:, 1] - origin[s, 1],
+                ((key >> _SHIFTS[-1]) & _FIELD_MASK) + 0.5,
+            ]
+        )
+        hits = pad_cell_hits(showers, s, key, xyz, energy)
+        return BarrelCellHits(
+            hits.showers, hits.cell_id, stave, EnergyLosses(dead_mev, outside_mev, below_mev)
+        )
+
+    def describe(self) -> str:
+        f = self.facts
+        return (
+            f"{self.name}: ILD ECAL barrel, {f.n_staves} staves at {f.inner_radius_mm} mm, "
+            f"{f.n_modules} modules x {f.n_towers} towers x {f.wafers_per_tower} wafers along the beam, "
+            f"{self.n_layers} layers, {f.cell_size_mm} mm cells, threshold {self.threshold_mev:g} MeV"
+        )

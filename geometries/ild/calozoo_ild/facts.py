@@ -1,0 +1,174 @@
+"""The ILD ECAL facts (``ild_ecal.json``) as a frozen dataclass, and the layer stack built from them.
+
+Every number lives in the JSON file beside this module; this module only reads it and derives
+what follows from it by addition: the full material stack from the front face to the back, the
+depth of each silicon layer, the depth of each slab's back face (which sets where the slab ends,
+and with it the staggering of the cell grid across the stave).
+
+Example:
+    >>> facts = load_facts()
+    >>> stack = facts.material_stack()
+    >>> round(sum(s.thickness_mm for s in stack), 6), sum(s.layer is not None for s in stack)
+    (223.2, 30)
+    >>> round(float(facts.layer_depth_mm()[0]), 4)      # centre of layer 0 behind the front face
+    6.8025
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any, NamedTuple
+
+import numpy as np
+
+__all__ = ["Slice", "ILDEcalFacts", "load_facts", "MATERIALS"]
+
+#: Material names used in the stack (the reference Monte Carlo maps them to its own tables).
+MATERIALS = ("W", "Si", "Cu", "Al", "air", "polystyrene", "carbon fibre", "ground/HV mix")
+
+#: The thickness placeholder in the JSON for "this slab's tungsten plate".
+_ABSORBER = "absorber"
+
+
+class Slice(NamedTuple):
+    """One material slab of the stack, front to back.
+
+    Attributes:
+        material: one of :data:`MATERIALS`.
+        thickness_mm: thickness along the layer normal, mm.
+        layer: the sensitive layer index (0-29) if this is a silicon sensor, else ``None``.
+    """
+
+    material: str
+    thickness_mm: float
+    layer: int | None
+
+
+@dataclass(frozen=True)
+class ILDEcalFacts:
+    """The numbers of ``ild_ecal.json``, typed; see that file and ``docs/geometry.md``.
+
+    Lengths in mm. Stack rows are ``(material, thickness_mm or "absorber", part)``.
+    """
+
+    # barrel
+    inner_radius_mm: float
+    n_staves: int
+    depth_mm: float
+    half_length_mm: float
+    pinwheel_shift_mm: float
+    field_tesla: float
+    threshold_mev: float
+    # cells and their dead borders
+    cell_size_mm: float
+    cells_per_wafer: int
+    guard_ring_mm: float
+    wafer_pitch_mm: float
+    wafers_per_tower: int
+    n_towers: int
+    tower_pitch_mm: float
+    tower_margin_mm: float
+    n_modules: int
+    module_length_mm: float
+    module_margin_mm: float
+    beam_origin_mm: float
+    # layer stack
+    n_slabs: int
+    n_thin_slabs: int
+    absorber_thin_mm: float
+    absorber_thick_mm: float
+    front: tuple[tuple[str, Any, str], ...]
+    slab: tuple[tuple[str, Any, str], ...]
+    between_slabs: tuple[tuple[str, Any, str], ...]
+    back: tuple[tuple[str, Any, str], ...]
+    silicon_layer_bottoms_mm: tuple[float, ...]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ILDEcalFacts:
+        stack = data["stack"]
+        return cls(
+            **data["barrel"],
+            **data["cells"],
+            n_slabs=stack["n_slabs"],
+            n_thin_slabs=stack["n_thin_slabs"],
+            absorber_thin_mm=stack["absorber_mm"]["thin"],
+            absorber_thick_mm=stack["absorber_mm"]["thick"],
+            **{part: tuple(map(tuple, stack[part])) for part in ("front", "slab", "between_slabs", "back")},
+            silicon_layer_bottoms_mm=tuple(data["silicon_layer_bottoms_mm"]),
+        )
+
+    @property
+    def n_layers(self) -> int:
+        """Two silicon layers per slab (one on each side of its tungsten plate)."""
+        return 2 * self.n_slabs
+
+    def material_stack(self) -> tuple[Slice, ...]:
+        """Every slice from the front face to the back, with the sensitive layer index of each sensor.
+
+        Front plate, then slab 0, and for each further slab the structure plate between slabs
+        followed by the slab. Slabs ``k >= n_thin_slabs`` and the plates in front of them carry
+        the thick tungsten, so layers 0-19 follow 2.1 mm plates and layers 20-29 follow 4.2 mm.
+        """
+        stack: list[Slice] = []
+        layer = 0
+
+        def add(rows, absorber_mm: float) -> None:
+            nonlocal layer
+            for material, thickness, _part in rows:
+                thickness = absorber_mm if thickness == _ABSORBER else float(thickness)
+                sensitive = material == "Si"
+                stack.append(Slice(material, thickness, layer if sensitive else None))
+                layer += sensitive
+
+        add(self.front, self.absorber_thin_mm)
+        for k in range(self.n_slabs):
+            absorber = self.absorber_thin_mm if k < self.n_thin_slabs else self.absorber_thick_mm
+            if k > 0:
+                add(self.between_slabs, absorber)
+            add(self.slab, absorber)
+        add(self.back, self.absorber_thin_mm)
+        return tuple(stack)
+
+    def _slice_starts(self) -> tuple[tuple[Slice, ...], np.ndarray]:
+        stack = self.material_stack()
+        thickness = np.array([s.thickness_mm for s in stack])
+        return stack, np.concatenate([[0.0], np.cumsum(thickness)])
+
+    def layer_bottom_mm(self) -> np.ndarray:
+        """``(30,)`` depth of each silicon layer's front surface behind the front face, mm."""
+        stack, starts = self._slice_starts()
+        return np.array([starts[i] for i, s in enumerate(stack) if s.layer is not None])
+
+    def layer_depth_mm(self) -> np.ndarray:
+        """``(30,)`` depth of each silicon layer's centre behind the front face, mm.
+
+        This is the depth the tilt is re-applied with: the shower axis crosses layer ``i`` at
+        ``layer_depth_mm[i] * (p_x / p_z, p_y / p_z)`` from the incident point.
+        """
+        stack, starts = self._slice_starts()
+        return np.array([starts[i] + s.thickness_mm / 2 for i, s in enumerate(stack) if s.layer is not None])
+
+    def slab_back_depth_mm(self) -> np.ndarray:
+        """``(15,)`` depth of each slab's back (outer) face behind the front face, mm.
+
+        The barrel's module ends are cut at 45 degrees, so a slab whose back face lies at depth
+        ``d`` is ``2 d`` shorter than the module's inner face and starts ``d`` further along the
+        stave: successive slabs shift by the slab pitch (12.47 mm thin, 16.67 mm thick).
+        """
+        stack, starts = self._slice_starts()
+        ends = starts[1:]
+        # The second sensor of slab k is layer 2k + 1; the slab ends after its remaining readout
+        # (polystyrene, air, Cu, Al), i.e. where the slab rows that follow the sensor end.
+        tail = len(self.slab) - 1 - max(i for i, row in enumerate(self.slab) if row[0] == "Si")
+        second = [i for i, s in enumerate(stack) if s.layer is not None and s.layer % 2 == 1]
+        return np.array([ends[i + tail] for i in second])
+
+
+@cache
+def load_facts() -> ILDEcalFacts:
+    """The facts shipped with this package (read once)."""
+    text = resources.files(__package__).joinpath("ild_ecal.json").read_text()
+    return ILDEcalFacts.from_dict(json.loads(text))
