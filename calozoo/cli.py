@@ -82,7 +82,40 @@ def _list(kind: str, as_json: bool) -> None:
         click.echo(f"\n{len(broken)} plugin(s) failed to load ({names}): run `calozoo doctor`", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class PluginCommands(click.Group):
+    """The built-in sub-commands plus those registered through ``calozoo_register_commands``.
+
+    A registered command is imported only when it runs; ``calozoo --help`` shows its summary.
+    """
+
+    def _registered(self) -> dict:
+        return {r.name: r for r in _registry().registrations("command") if r.name not in self.commands}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*self.commands, *self._registered()])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.commands:
+            return self.commands[name]
+        registration = self._registered().get(name)
+        # For listing, a stand-in carrying the summary; resolve_command swaps in the real one.
+        return None if registration is None else click.Command(name, short_help=registration.summary)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name, command, rest = super().resolve_command(ctx, args)
+        if name not in self.commands:
+            try:
+                command = _registry().get("command", name).resolve()
+            except CalozooError as err:
+                raise click.ClickException(str(err)) from err
+            if not isinstance(command, click.Command):
+                raise click.ClickException(
+                    f"command {name!r} is registered as {type(command).__name__}, not a click.Command"
+                )
+        return name, command, rest
+
+
+@click.group(cls=PluginCommands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="calozoo")
 def main() -> None:
     """calozoo: generative models for fast calorimeter shower simulation."""

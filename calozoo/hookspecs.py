@@ -56,3 +56,12 @@ def calozoo_register_calibrators(register):
 
     Calling the factory (with options) returns an unfitted :class:`calozoo.Calibrator`.
     """
+
+
+@hookspec
+def calozoo_register_commands(register):
+    """Register CLI sub-commands: ``register(name, "module:command", *, summary="")``.
+
+    ``command`` is a ``click.Command`` object, imported only when the sub-command runs;
+    ``summary`` is what ``calozoo --help`` shows without importing it.
+    """

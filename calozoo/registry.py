@@ -32,6 +32,7 @@ KINDS = {
     "model": "calozoo_register_models",
     "geometry": "calozoo_register_geometries",
     "calibrator": "calozoo_register_calibrators",
+    "command": "calozoo_register_commands",
 }
 
 

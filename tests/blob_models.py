@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import click
 import numpy as np
 
 from calozoo.conditions import Conditions
@@ -90,3 +91,21 @@ def flat_geometry(**options):
     from calozoo.layered import PlanarGeometry
 
     return PlanarGeometry(np.arange(30) * 6.5 + 3.0, cell_size_mm=5.08833, name="flat", **options)
+
+
+@click.command("blob-stats")
+@click.option("--n", type=int, default=3)
+def blob_stats_command(n):
+    """Print the mean number of blob points (a plugin-provided sub-command for tests)."""
+    click.echo(f"mean points {BlobModel().sample([10.0] * n, seed=0).num_points.mean():.1f}")
+
+
+class CommandPlugin:
+    """Registers a CLI sub-command."""
+
+    from calozoo import hookimpl
+
+    @staticmethod
+    @hookimpl
+    def calozoo_register_commands(register):
+        register("blob-stats", "blob_models:blob_stats_command", summary="mean size of blob showers")

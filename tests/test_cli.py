@@ -127,3 +127,14 @@ def test_preprocess_turns_raw_hits_into_training_points(run, tmp_path):
     # training points cannot be preprocessed again
     result = run("preprocess", points, tmp_path / "again.h5", "--geometry", "flat")
     assert result.exit_code == 1 and "needs raw hits with z in mm" in result.output
+
+
+def test_plugins_can_add_sub_commands(run, blob_registry):
+    from blob_models import CommandPlugin
+
+    blob_registry.add_plugin(CommandPlugin(), "commands")
+    listing = run("--help")
+    assert "blob-stats" in listing.output and "mean size of blob showers" in listing.output
+    result = run("blob-stats", "--n", 2)
+    assert result.exit_code == 0 and result.output.startswith("mean points")
+    assert run("blob-stat").exit_code == 2  # unknown sub-command: click's usage error
