@@ -27,6 +27,7 @@ from datetime import date  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+from machine import cpu_name  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "evaluation.md"
 START, END = "<!-- bench-evaluation:start -->", "<!-- bench-evaluation:end -->"
@@ -38,16 +39,6 @@ def ild_like_geometry():
     from calozoo.layered import PlanarGeometry
 
     return PlanarGeometry(np.arange(30) * 6.5 + 6.8, cell_size_mm=5.08833, threshold_mev=0.1, name="ild-like")
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def run(n_per_energy: int = 1000) -> dict:

@@ -10,23 +10,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import bench_evaluation  # noqa: E402
 import bench_generate  # noqa: E402
 import bench_geometry  # noqa: E402
 import bench_startup  # noqa: E402
+from machine import cpu_name  # noqa: E402
 
 from calozoo.serialization import atomic_path  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:
@@ -91,6 +83,7 @@ def main() -> None:
     with atomic_path(DOCS) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     print(DOCS.read_text())
+    bench_evaluation.main()  # 10k vs 10k showers; writes its block into docs/evaluation.md
 
 
 if __name__ == "__main__":
