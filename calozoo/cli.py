@@ -328,15 +328,15 @@ def _parse_point(value: str | None) -> list[float] | None:
     return parts
 
 
-def _stream(showers, output: str, file_format: str, label: str, batch_size: int, transform) -> None:
+def _stream(batches, n_showers: int, output: str, file_format: str, label: str, transform) -> None:
     """Apply ``transform`` batch by batch with a progress bar, writing each result to ``output``."""
     from tqdm.auto import tqdm
 
     from .io import ShowerWriter
 
-    with ShowerWriter(output, len(showers), format=file_format) as writer:
-        with tqdm(total=len(showers), unit="shower", desc=label) as bar:
-            for batch in showers.batches(batch_size):
+    with ShowerWriter(output, n_showers, format=file_format) as writer:
+        with tqdm(total=n_showers, unit="shower", desc=label) as bar:
+            for batch in batches:
                 writer.write(transform(batch))
                 bar.update(len(batch))
 
@@ -392,7 +392,7 @@ def preprocess(
         batch_size=batch_size,
         progress=True,
     )
-    _stream(points, output, file_format, "writing", batch_size, lambda batch: batch)
+    _stream(points.batches(batch_size), len(points), output, file_format, "writing", lambda batch: batch)
     click.echo(f"wrote {len(points)} showers to {output}: {points.num_points.mean():.0f} points per shower")
 
 
@@ -412,28 +412,32 @@ def project(input_file, output, geometry_name, incident_point, batch_size, file_
     """Project training points into the cells of a geometry (one point per hit cell)."""
     import calozoo
 
-    from .io import read_showers
+    from .io import count_showers, iter_showers, read_showers
 
     geo = calozoo.geometry(geometry_name)
     point = _parse_point(incident_point)
-    showers = read_showers(input_file)
-    if showers.z_units != "layer":
+    z_units = read_showers(input_file, stop=1).z_units
+    if z_units != "layer":
         raise click.ClickException(
-            f"{input_file}: holds z in {showers.z_units}; project needs training "
+            f"{input_file}: holds z in {z_units}; project needs training "
             "points with z in layer units (run `calozoo preprocess` first)"
         )
-    before = float(showers.visible_energy_mev.sum())
-    after = 0.0
+    before = after = 0.0
 
     def to_cells(batch):
-        nonlocal after
+        nonlocal before, after
         cells = geo.project(batch, point).showers
+        before += float(batch.visible_energy_mev.sum())
         after += float(cells.visible_energy_mev.sum())
         return cells
 
-    _stream(showers, output, file_format, f"projecting into {geometry_name}", batch_size, to_cells)
+    # Streamed: memory is bounded by one batch, whatever the size of the file.
+    batches = iter_showers(input_file, batch_size)
+    _stream(
+        batches, count_showers(input_file), output, file_format, f"projecting into {geometry_name}", to_cells
+    )
     click.echo(
-        f"wrote {len(showers)} showers to {output}: {after / max(before, 1e-30):.1%} of the energy "
+        f"wrote {count_showers(output)} showers to {output}: {after / max(before, 1e-30):.1%} of the energy "
         f"kept in cells above {geo.threshold_mev:g} MeV"
     )
 

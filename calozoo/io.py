@@ -53,6 +53,8 @@ __all__ = [
     "detect_format",
     "read_showers",
     "write_showers",
+    "iter_showers",
+    "count_showers",
     "ShowerWriter",
     "read_calochallenge",
     "write_calochallenge",
@@ -155,12 +157,16 @@ def detect_format(path: PathLike) -> str:
     )
 
 
-def read_showers(path: PathLike, format: str | None = None) -> Showers:
+def read_showers(
+    path: PathLike, format: str | None = None, *, start: int = 0, stop: int | None = None
+) -> Showers:
     """Read point-cloud showers from a ``"caloclouds"`` or ``"showerdata"`` file.
 
     Args:
         path: the HDF5 file.
         format: ``"caloclouds"``, ``"showerdata"`` or ``None`` to detect it from the keys.
+        start, stop: read only showers ``start`` to ``stop - 1`` (Python slice semantics for
+            non-negative indices; ``stop=None`` reads to the end). See :func:`iter_showers`.
 
     Returns:
         :class:`Showers` with point energies in MeV, incident energies in GeV, padding at the
@@ -183,7 +189,32 @@ def read_showers(path: PathLike, format: str | None = None) -> Showers:
             "holds CaloChallenge voxel showers ('incident_energies', 'showers'), not point clouds; "
             "read it with calozoo.io.read_calochallenge",
         )
-    return _read_caloclouds(path) if found == "caloclouds" else _read_showerdata(path)
+    if start < 0 or (stop is not None and stop < start):
+        raise ValueError(f"need 0 <= start <= stop, got start={start}, stop={stop}")
+    window = slice(start, stop)
+    return _read_caloclouds(path, window) if found == "caloclouds" else _read_showerdata(path, window)
+
+
+def count_showers(path: PathLike) -> int:
+    """Number of showers in a point-cloud file, without reading the points."""
+    path = Path(path)
+    found = detect_format(path)
+    key = {"caloclouds": "events", "showerdata": "energies", "calochallenge": "showers"}[found]
+    with _open(path) as file:
+        return int(_dataset(file, path, key, found).shape[0])
+
+
+def iter_showers(path: PathLike, batch_size: int = 1000, format: str | None = None) -> Iterator[Showers]:
+    """Read a point-cloud file batch by batch (memory bounded by a batch, not by the file).
+
+    >>> for batch in iter_showers("big.h5", batch_size=500):   # doctest: +SKIP
+    ...     cells = geometry.project(batch)
+    """
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    total = count_showers(path)
+    for start in range(0, total, batch_size):
+        yield read_showers(path, format, start=start, stop=min(start + batch_size, total))
 
 
 def write_showers(path: PathLike, showers: Showers, format: str = "caloclouds", **options: Any) -> Path:
@@ -289,12 +320,12 @@ def _load(file: h5py.File, path: Path, key: str, layout: str) -> np.ndarray:
     return _read_numeric(_dataset(file, path, key, layout), path, key)
 
 
-def _read_numeric(dataset: h5py.Dataset, path: Path, key: str) -> np.ndarray:
+def _read_numeric(dataset: h5py.Dataset, path: Path, key: str, window: slice | None = None) -> np.ndarray:
     # Check the dtype before reading, so a dataset of strings or variable-length rows is not loaded.
     if dataset.dtype.kind not in "fiu":
         raise FileFormatError(path, key, f"holds {dataset.dtype} values; expected numbers")
     try:
-        return np.asarray(dataset[()])
+        return np.asarray(dataset[()] if window is None else dataset[window])
     except OSError as err:
         raise FileFormatError(path, key, f"cannot be read (truncated or corrupt file?): {err}") from None
 
@@ -316,23 +347,25 @@ def _string_attr(attrs: h5py.AttributeManager, path: Path, key: str, accepted: S
 
 
 # ---------------------------------------------------------------------------------- CaloClouds
-def _read_caloclouds(path: Path) -> Showers:
+def _read_caloclouds(path: Path, window: slice = slice(None)) -> Showers:
     with _open(path) as file:
         events = _dataset(file, path, "events", "caloclouds")
         axis_order = _axis_order(events.shape, file.attrs, path)  # from the shape: fails before reading
-        raw = _read_numeric(events, path, "events")
+        raw = _read_numeric(events, path, "events", window)
         energy = _load(file, path, "energy", "caloclouds")
         direction = _optional(file, path, "p_norm_local", "caloclouds")
         pdg = _optional(file, path, "pdg", "caloclouds")
         z_units = _string_attr(file.attrs, path, "z_units", Z_UNITS) or "layer"
-    n = raw.shape[0]
+        n = events.shape[0]
+    # The per-shower datasets are small: check them whole (their shape against all N showers),
+    # then keep the window.
     points, num_points = _compact_events(raw, axis_order, path)
     return Showers(
         points,
         num_points,
-        _incident_energies(energy, n, path, "energy", "events", "GeV"),
-        _directions(direction, n, path, "p_norm_local", "events"),
-        _pdg(pdg, n, path, "pdg", "events"),
+        _incident_energies(energy, n, path, "energy", "events", "GeV")[window],
+        _directions(direction, n, path, "p_norm_local", "events")[window],
+        _pdg(pdg, n, path, "pdg", "events")[window],
         z_units,
     )
 
@@ -453,7 +486,7 @@ class _CaloCloudsBackend:
 
 
 # ---------------------------------------------------------------------------------- showerdata
-def _read_showerdata(path: Path) -> Showers:
+def _read_showerdata(path: Path, window: slice = slice(None)) -> Showers:
     with _open(path) as file:
         for key in _SHOWERDATA_KEYS:
             _dataset(file, path, key, "showerdata")
@@ -461,7 +494,7 @@ def _read_showerdata(path: Path) -> Showers:
         # showerdata's metadata (add_metadata / load_metadata) are the file's root attributes.
         z_units = _string_attr(file.attrs, path, "z_units", Z_UNITS) or "layer"
     try:
-        data = showerdata.load(path)
+        data = showerdata.load(path, start=window.start or 0, stop=window.stop)
         loaded = Showers.from_showerdata(data, z_units)
     except (KeyError, ValueError, TypeError, OSError) as err:
         # What the shape checks above cannot see: the point clouds themselves.

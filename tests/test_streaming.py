@@ -58,3 +58,18 @@ def test_too_few_or_too_many_showers_are_refused(tmp_path):
         with ShowerWriter(tmp_path / "long.h5", 1) as writer:
             writer.write(batch)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", ["caloclouds", "showerdata"])
+def test_reading_in_batches_gives_the_whole_file(tmp_path, fmt):
+    from calozoo.io import count_showers, iter_showers
+
+    showers = BlobModel().sample(ENERGIES, [0.0, 0.6, 0.8], seed=2)
+    path = write_showers(tmp_path / "s.h5", showers, format=fmt)
+    assert count_showers(path) == len(ENERGIES)
+    batches = list(iter_showers(path, batch_size=4))
+    assert [len(b) for b in batches] == [4, 4, 3]
+    assert concatenate(batches) == read_showers(path)
+    assert read_showers(path, start=3, stop=5) == read_showers(path)[3:5]
+    with pytest.raises(ValueError, match="start <= stop"):
+        read_showers(path, start=5, stop=3)
