@@ -19,7 +19,7 @@ from .errors import CalozooError
 __all__ = ["main"]
 
 
-def _friendly_errors(command):
+def friendly_errors(command):
     """Turn calozoo's own errors into a one-line message and exit status 1 (no traceback)."""
 
     @functools.wraps(command)
@@ -145,7 +145,7 @@ def list_calibrators(as_json: bool) -> None:
 @main.command()
 @click.argument("name")
 @click.option("--load", "load_it", is_flag=True, help="Also load it and describe what it accepts.")
-@_friendly_errors
+@friendly_errors
 def info(name: str, load_it: bool) -> None:
     """Describe the model, geometry or calibrator NAME."""
     registry = _registry()
@@ -263,7 +263,7 @@ _FORMAT_OPTION = click.option(
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output HDF5 file.")
 @_FORMAT_OPTION
-@_friendly_errors
+@friendly_errors
 def generate(
     model_name, n_showers, energy, theta, phi, direction, pdg, seed, batch_size, weights, output, file_format
 ) -> None:
@@ -366,7 +366,7 @@ def _stream(batches, n_showers: int, output: str, file_format: str, label: str, 
 )
 @click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True)
 @_FORMAT_OPTION
-@_friendly_errors
+@friendly_errors
 def preprocess(
     input_file, output, geometry_name, seed, sub_cells, trim_mm, max_points, batch_size, file_format
 ) -> None:
@@ -407,7 +407,7 @@ def preprocess(
 )
 @click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True)
 @_FORMAT_OPTION
-@_friendly_errors
+@friendly_errors
 def project(input_file, output, geometry_name, incident_point, batch_size, file_format) -> None:
     """Project training points into the cells of a geometry (one point per hit cell)."""
     import calozoo

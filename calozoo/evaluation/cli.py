@@ -6,28 +6,14 @@ with ``main.add_command(evaluate_command)``.
 
 from __future__ import annotations
 
-import functools
 import time
 from pathlib import Path
 
 import click
 
-from ..errors import CalozooError
+from ..cli import friendly_errors as _friendly_errors
 
 __all__ = ["evaluate_command", "parse_samples"]
-
-
-def _friendly_errors(command):
-    """calozoo's own errors become a one-line message and exit status 1 (no traceback)."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except CalozooError as err:
-            raise click.ClickException(str(err)) from err
-
-    return wrapper
 
 
 def parse_samples(arguments: tuple[str, ...]) -> dict[str, list[Path]]:
