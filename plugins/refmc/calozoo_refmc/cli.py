@@ -1,0 +1,73 @@
+"""``calozoo simulate``: write a data set of reference-MC showers (the heavy imports happen inside)."""
+
+from __future__ import annotations
+
+import click
+
+__all__ = ["simulate_command"]
+
+
+@click.command("simulate")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("-n", "--n-showers", type=click.IntRange(min=1), required=True, help="Number of showers.")
+@click.option(
+    "--preset",
+    type=click.Choice(["cc3-training", "none"]),
+    default="cc3-training",
+    show_default=True,
+    help="Incident conditions: the CaloClouds3 training set, or 'none' for --energy/--theta/--phi.",
+)
+@click.option(
+    "--energy", "energy_gev", type=float, multiple=True, help="Fixed energy in GeV (repeat: drawn)."
+)
+@click.option("--theta", type=float, default=90.0, show_default=True, help="Polar angle to the beam, deg.")
+@click.option("--phi", type=float, default=90.0, show_default=True, help="Azimuth, deg (90/90: normal).")
+@click.option("--pdg", type=click.Choice(["22", "11"]), default="22", show_default=True, help="Particle.")
+@click.option("--seed", type=int, default=0, show_default=True, help="The data set's seed.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes [default: all cores].")
+@click.option("--shard-size", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--raw", is_flag=True, help="Also write the raw hits (z in mm) next to the point clouds.")
+@click.option("--max-points", type=click.IntRange(min=1), default=None, help="Points kept per shower.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def simulate_command(
+    out_dir,
+    n_showers,
+    preset,
+    energy_gev,
+    theta,
+    phi,
+    pdg,
+    seed,
+    workers,
+    shard_size,
+    raw,
+    max_points,
+    no_progress,
+):
+    """Simulate reference-MC showers into OUT_DIR as CaloClouds point-cloud shards (resumable)."""
+    from calozoo.conditions import direction_from_angles
+
+    from .dataset import simulate_dataset
+
+    if preset == "none" and not energy_gev:
+        raise click.UsageError("--preset none needs at least one --energy")
+    if preset != "none" and energy_gev:
+        raise click.UsageError("--energy is for fixed conditions: add --preset none")
+    try:
+        shards = simulate_dataset(
+            out_dir,
+            n_showers,
+            preset=None if preset == "none" else preset,
+            energy_gev=list(energy_gev) or None,
+            direction=tuple(direction_from_angles(theta, phi).tolist()),
+            pdg=int(pdg),
+            seed=seed,
+            workers=workers,
+            shard_size=shard_size,
+            raw=raw,
+            max_points=max_points,
+            progress=not no_progress,
+        )
+    except ValueError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"{len(shards)} shards in {out_dir}")

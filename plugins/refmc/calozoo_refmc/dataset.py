@@ -1,0 +1,194 @@
+"""Data sets of reference-MC showers: sharded, parallel over cores, reproducible and resumable.
+
+Shard ``i`` holds showers ``[i * shard_size, (i + 1) * shard_size)``; its incident conditions and
+showers come from child ``i`` of ``numpy.random.SeedSequence(seed)``, so the data set does not
+depend on the number of workers, and an interrupted run keeps its finished shards (each is
+written atomically) and makes only the missing ones when started again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["simulate_dataset", "cc3_training_conditions", "STAVE_INNER_RADIUS_MM", "PRESETS"]
+
+#: Distance of the top barrel stave's inner face from the beam, mm (specs/geometry.md).
+STAVE_INNER_RADIUS_MM = 1804.8
+#: Named condition sets (``None`` in a field means "given by the caller").
+PRESETS = ("cc3-training",)
+
+
+def cc3_training_conditions(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The CaloClouds3 training distribution: ``(n,)`` energies (GeV) and ``(n, 3)`` local directions.
+
+    Photons of 1-127 GeV (uniform), coming from the interaction point and hitting the top barrel
+    stave with a uniform density on its inner face (at 1804.8 mm) within 30° < θ < 150° and
+    80° < φ < 110° (θ to the beam, φ the azimuth, θ = φ = 90° normal incidence). The face is
+    not cut at the barrel's half-length: the angular window alone defines the set.
+    """
+    from calozoo.conditions import direction_from_angles
+
+    energy = rng.uniform(1.0, 127.0, n)
+    radius = STAVE_INNER_RADIUS_MM
+    across_lo, across_hi = radius / np.tan(np.radians(110.0)), radius / np.tan(np.radians(80.0))
+    along_max = np.hypot(radius, max(abs(across_lo), abs(across_hi))) / np.tan(np.radians(30.0))
+    theta, phi = np.empty(0), np.empty(0)
+    while len(theta) < n:  # uniform on the face, keep the points inside the θ window
+        across = rng.uniform(across_lo, across_hi, 2 * n)
+        along = rng.uniform(-along_max, along_max, 2 * n)
+        t = np.degrees(np.arctan2(np.hypot(radius, across), along))
+        p = np.degrees(np.arctan2(radius, across))
+        keep = (t > 30.0) & (t < 150.0)
+        theta, phi = np.concatenate([theta, t[keep]]), np.concatenate([phi, p[keep]])
+    return energy, direction_from_angles(theta[:n], phi[:n])
+
+
+def _shard_conditions(settings: dict[str, Any], n: int, rng: np.random.Generator):
+    if settings["preset"] == "cc3-training":
+        energy, direction = cc3_training_conditions(n, rng)
+        return energy, direction, np.full(n, 22)
+    energies = np.asarray(settings["energy_gev"], dtype=np.float64).reshape(-1)
+    energy = rng.choice(energies, n) if len(energies) > 1 else np.full(n, energies[0])
+    direction = np.tile(np.asarray(settings["direction"], dtype=np.float64), (n, 1))
+    return energy, direction, np.full(n, int(settings["pdg"]))
+
+
+_MODEL = None
+
+
+def _model(settings: dict[str, Any]):
+    global _MODEL
+    if _MODEL is None:
+        from .model import ReferenceMC
+
+        _MODEL = ReferenceMC(output="raw", geometry=settings["geometry"], max_points=settings["max_points"])
+    return _MODEL
+
+
+def _make_shard(job: tuple[int, int, dict[str, Any], str]) -> int:
+    """Simulate and write one shard (in a worker process); returns the number of showers."""
+    from calozoo.io import write_showers
+    from calozoo.preprocessing import preprocess
+
+    index, n, settings, out_dir = job
+    seed = np.random.SeedSequence(settings["seed"]).spawn(index + 1)[index]
+    rng = np.random.default_rng(seed)
+    model = _model(settings)
+    energy, direction, pdg = _shard_conditions(settings, n, rng)
+    model.conditions.validate(energy, direction, pdg)
+    raw, _ = model.simulate_raw(energy, direction, pdg, rng)
+    points = preprocess(raw, model.geometry, seed=int(rng.integers(2**63)), max_points=settings["max_points"])
+    out = Path(out_dir)
+    if settings["raw"]:
+        write_showers(out / f"raw-{index:05d}.h5", raw)
+    write_showers(out / f"shard-{index:05d}.h5", points)  # last: its presence marks the shard done
+    return n
+
+
+def simulate_dataset(
+    out_dir: str | os.PathLike,
+    n_showers: int,
+    *,
+    preset: str | None = "cc3-training",
+    energy_gev: float | list[float] | None = None,
+    direction: tuple[float, float, float] | None = None,
+    pdg: int = 22,
+    seed: int = 0,
+    workers: int | None = None,
+    shard_size: int = 1000,
+    raw: bool = False,
+    max_points: int | None = None,
+    geometry: str = "ild-ecal-regular",
+    progress: bool = True,
+) -> list[Path]:
+    """Write ``n_showers`` reference-MC showers as CaloClouds point-cloud shards into ``out_dir``.
+
+    Args:
+        out_dir: folder for ``shard-00000.h5``, … (training points, CaloClouds layout) and, with
+            ``raw=True``, ``raw-00000.h5``, … (raw hits, z in mm); created if missing.
+        n_showers: total number of showers.
+        preset: ``"cc3-training"`` (see :func:`cc3_training_conditions`) or ``None`` for fixed
+            conditions given by ``energy_gev`` (one value, or several drawn uniformly),
+            ``direction`` (local unit vector, default normal incidence) and ``pdg``.
+        seed: the data set's seed; the same seed and ``shard_size`` give the same files.
+        workers: processes (default: all cores).
+        shard_size: showers per file.
+        raw: also write the raw hits.
+        max_points: training points kept per shower (CaloClouds3 uses 6000); ``None`` keeps all.
+        geometry: a registered geometry with a material stack.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        The paths of all point-cloud shards.
+
+    Raises:
+        ValueError: bad settings, or ``out_dir`` holds a data set made with other settings.
+    """
+    import multiprocessing
+
+    from tqdm.auto import tqdm
+
+    if not isinstance(n_showers, (int, np.integer)) or n_showers < 1:
+        raise ValueError(f"n_showers must be a positive integer, got {n_showers!r}")
+    if not isinstance(shard_size, (int, np.integer)) or shard_size < 1:
+        raise ValueError(f"shard_size must be a positive integer, got {shard_size!r}")
+    if preset is not None and preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; known: {PRESETS} (or None with energy_gev)")
+    if preset is None:
+        if energy_gev is None:
+            raise ValueError("without a preset, give energy_gev (and optionally direction, pdg)")
+        energy_gev = [float(e) for e in np.atleast_1d(energy_gev)]
+        direction = [float(v) for v in (direction if direction is not None else (0.0, 0.0, 1.0))]
+    settings = {
+        "n_showers": int(n_showers),
+        "shard_size": int(shard_size),
+        "preset": preset,
+        "energy_gev": energy_gev,
+        "direction": direction,
+        "pdg": int(pdg),
+        "seed": int(seed),
+        "raw": bool(raw),
+        "max_points": max_points,
+        "geometry": geometry,
+    }
+    # the conditions are checked here, before any worker starts
+    from .model import ReferenceMC
+
+    model = ReferenceMC(output="raw", geometry=geometry)
+    if preset is None:
+        model.conditions.validate(energy_gev, np.asarray(direction), np.full(len(energy_gev), pdg))
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = out / "reference-mc.json"
+    if manifest.exists():
+        previous = json.loads(manifest.read_text())
+        if previous != settings:
+            raise ValueError(
+                f"{out} holds a data set made with other settings ({manifest}); use another folder"
+            )
+    else:
+        manifest.write_text(json.dumps(settings, indent=2))
+
+    sizes = [min(shard_size, n_showers - start) for start in range(0, n_showers, shard_size)]
+    shards = [out / f"shard-{i:05d}.h5" for i in range(len(sizes))]
+    todo = [(i, n, settings, str(out)) for i, n in enumerate(sizes) if not shards[i].exists()]
+    workers = min(workers or os.cpu_count() or 1, max(len(todo), 1))
+    done = n_showers - sum(job[1] for job in todo)
+    with tqdm(total=n_showers, initial=done, unit="shower", disable=not progress, desc="reference-mc") as bar:
+        if workers == 1:
+            for job in todo:
+                bar.update(_make_shard(job))
+        elif todo:
+            # fork where there is one (fast start, the tables are inherited); spawn elsewhere
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+            with context.Pool(workers) as pool:
+                for n in pool.imap_unordered(_make_shard, todo):
+                    bar.update(n)
+    return shards

@@ -1,0 +1,309 @@
+"""Cross-section and stopping-power tables of the reference Monte Carlo (built once, in numpy).
+
+Every quantity is tabulated per *medium* (a material with its cuts) on a logarithmic energy grid
+and interpolated by the compiled transport (:mod:`calozoo_refmc.transport`). Sources:
+
+- Pair production: screened Bethe–Heitler cross section with the Thomas–Fermi screening
+  functions of Butcher & Messel (Nucl. Phys. 20 (1960) 15) in the form used by GEANT4's
+  ``G4BetheHeitlerModel`` and the Davies–Bethe–Maximon Coulomb correction; integrated here over
+  the energy sharing and normalised to ``7 / (9 X0)`` at infinite energy (Tsai, Rev. Mod. Phys.
+  46 (1974) 815, eq. 3.83), so the rise from threshold comes from the screened spectrum itself.
+- Compton scattering: Klein–Nishina (free electrons).
+- Photoelectric absorption: NIST attenuation of tungsten (see :mod:`calozoo_refmc.materials`),
+  scaled to other materials per atom as ``Z^4.5`` (a rough rule: in the light materials Compton
+  dominates above the 70 keV photon cut anyway).
+- Bremsstrahlung: Bethe–Heitler spectrum with the screening functions Φ1, Φ2 of Butcher & Messel
+  as in EGS4 (Nelson, Hirayama, Rogers, SLAC-265 (1985), eq. 2.7.x), normalised so that the
+  complete-screening radiative loss is ``E / X0`` (Tsai 1974).
+- Ionisation: restricted stopping power of Berger & Seltzer (NBSIR 82-2550; ICRU 37) for
+  electrons (Møller) and positrons (Bhabha), with the Sternheimer density effect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .materials import (
+    AVOGADRO,
+    MATERIALS,
+    Material,
+    SlabStack,
+    klein_nishina_cm2_per_electron,
+    photoelectric_w_cm2_g,
+)
+
+__all__ = ["ELECTRON_MASS_MEV", "Cuts", "Tables", "build_tables"]
+
+ELECTRON_MASS_MEV = 0.51099895
+FINE_STRUCTURE = 1 / 137.035999
+#: 2π r_e² m_e c² in MeV mm² (prefactor of Møller/Bhabha cross sections and stopping powers).
+TWO_PI_MC2_RE2_MEV_MM2 = 2 * np.pi * ELECTRON_MASS_MEV * (2.8179403262e-12) ** 2
+
+#: K-shell binding energies (MeV) of the materials where they matter above the 70 keV photon cut
+#: (X-ray data booklet, LBNL); the photo-electron gets the rest, fluorescence is not simulated.
+K_SHELL_BINDING_MEV = {"W": 0.069525, "Cu": 0.008979}
+
+#: Energy grids (natural log of MeV) shared by all tables.
+LN_E_MIN, LN_E_MAX, N_GRID = np.log(1e-3), np.log(2e6), 600
+
+
+@dataclass(frozen=True)
+class Cuts:
+    """Production and tracking cuts (MeV, mm) with the defaults of the reference MC.
+
+    GEANT4's default is a 0.7 mm range cut for every material, i.e. about 0.1 MeV photons and
+    1 MeV electrons in tungsten. We keep more structure where it is seen (the silicon) and stay
+    fast where it is not (the tungsten):
+
+    Attributes:
+        photon_cut_mev: photons below this are absorbed on the spot. 70 keV: just above the
+            tungsten K edge (the photoelectric parametrisation is valid there); such a photon
+            travels 0.1 mm in tungsten.
+        brems_cut_mev: bremsstrahlung photons below this are part of the continuous loss.
+        electron_range_cut_mm: electrons whose CSDA range is below this are stopped on the spot;
+            0.1 mm gives about 0.25 MeV in tungsten and 0.1 MeV in silicon: such electrons
+            cannot reach the next sensor.
+        min_electron_cut_mev: floor of the electron tracking cut (light materials and air).
+        delta_cut_sensitive_mev: Møller/Bhabha production cut in sensitive slabs. 10 keV is about
+            one Landau width ξ of a 0.525 mm silicon sensor: explicit delta rays make the
+            Landau tail, the restricted loss below the cut (with Bohr straggling) the peak.
+    """
+
+    photon_cut_mev: float = 0.07
+    brems_cut_mev: float = 0.1
+    electron_range_cut_mm: float = 0.1
+    min_electron_cut_mev: float = 0.01
+    delta_cut_sensitive_mev: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.photon_cut_mev < 0.07:
+            raise ValueError(
+                "photon_cut_mev must be >= 0.07 MeV (the photoelectric model stops at the W K edge)"
+            )
+        for name in (
+            "brems_cut_mev",
+            "electron_range_cut_mm",
+            "min_electron_cut_mev",
+            "delta_cut_sensitive_mev",
+        ):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class Tables:
+    """Everything the compiled transport needs, as plain arrays (one row per medium).
+
+    Attributes:
+        params: ``(M, 11)`` per medium: X0 [mm], Z, electron density [1/mm³], delta cut,
+            electron tracking cut, brems cut, photon cut [MeV], sensitive flag, Bmax (brems
+            rejection bound), Coulomb/screening constant ``ln Z / 3 + f_c``, K-shell binding
+            energy [MeV] (left on the spot by photoelectric absorption).
+        photon: ``(M, 3, N)`` attenuation per mm of photoelectric, Compton, pair on the grid.
+        electron: ``(M, 3, N)`` restricted dE/dx (MeV/mm) of e−, of e+, brems cross section
+            above the cut (1/mm).
+        slab_medium: ``(S,)`` medium of each slab of the stack.
+    """
+
+    params: np.ndarray
+    photon: np.ndarray
+    electron: np.ndarray
+    slab_medium: np.ndarray
+
+
+# ---------------------------------------------------------------- helpers
+def grid() -> np.ndarray:
+    """The energies (MeV) of the table grid."""
+    return np.exp(np.linspace(LN_E_MIN, LN_E_MAX, N_GRID))
+
+
+def coulomb_correction(z: float) -> float:
+    """Davies–Bethe–Maximon Coulomb correction ``f_c(Z)`` (PDG eq. 34.27)."""
+    a2 = (FINE_STRUCTURE * z) ** 2
+    return a2 * (1 / (1 + a2) + 0.20206 - 0.0369 * a2 + 0.0083 * a2**2 - 0.002 * a2**3)
+
+
+def pair_screen_1(delta):
+    """``3Φ1 − Φ2``-type screening function of G4BetheHeitlerModel (Butcher & Messel)."""
+    return np.where(
+        delta > 1, 42.24 - 8.368 * np.log(delta + 0.952), 42.392 - delta * (7.796 - 1.961 * delta)
+    )
+
+
+def pair_screen_2(delta):
+    """``1.5Φ1 + 0.5Φ2``-type screening function of G4BetheHeitlerModel."""
+    return np.where(
+        delta > 1, 42.24 - 8.368 * np.log(delta + 0.952), 41.405 - delta * (5.828 - 0.8945 * delta)
+    )
+
+
+def pair_fz(z: float, k_mev):
+    """``F(Z) = 8 (ln Z / 3 + f_c)``, the Coulomb correction applied above 50 MeV (GEANT4's choice)."""
+    return 8 * (np.log(z) / 3 + np.where(np.asarray(k_mev) > 50.0, coulomb_correction(z), 0.0))
+
+
+def pair_sharing_density(eps, k_mev, z: float):
+    """Unnormalised screened Bethe–Heitler density of the electron's energy fraction ``eps``."""
+    fz = pair_fz(z, k_mev)
+    delta = 136.0 * ELECTRON_MASS_MEV / k_mev / z ** (1 / 3) / (eps * (1 - eps))
+    f1 = np.maximum(pair_screen_1(delta) - fz, 0.0)
+    f2 = np.maximum(pair_screen_2(delta) - fz, 0.0)
+    return (eps - 0.5) ** 2 * f1 + 0.5 * f2
+
+
+def pair_attenuation_per_mm(material: Material, k_mev: np.ndarray) -> np.ndarray:
+    """Pair-production attenuation (1/mm): 7/(9 X0) times the screened rise from threshold."""
+    k = np.asarray(k_mev, dtype=np.float64)
+    out = np.zeros_like(k)
+    u = (np.arange(400) + 0.5) / 400
+    for i, ki in enumerate(k):
+        if ki <= 2 * ELECTRON_MASS_MEV * 1.0001:
+            continue
+        eps0 = ELECTRON_MASS_MEV / ki
+        eps = eps0 + (1 - 2 * eps0) * u
+        out[i] = (1 - 2 * eps0) * np.mean(pair_sharing_density(eps, ki, material.z))
+    # complete screening, with the Coulomb correction: ∫ (ε−½)² F1 + F2/2 dε = F1/12 + F2/2
+    fz = pair_fz(material.z, 1e9)
+    asymptote = (42.392 - fz) / 12 + (41.405 - fz) / 2
+    return 7 / 9 / material.x0_mm * out / asymptote
+
+
+def brems_phi(delta):
+    """EGS4 screening functions ``(Φ1, Φ2)`` of Butcher & Messel."""
+    far = 21.12 - 4.184 * np.log(delta + 0.952)
+    phi1 = np.where(delta > 1, far, 20.867 - 3.242 * delta + 0.625 * delta**2)
+    phi2 = np.where(delta > 1, far, 20.029 - 1.930 * delta - 0.086 * delta**2)
+    return phi1, phi2
+
+
+def brems_shape(y, total_energy_mev, z: float, c: float):
+    """``k dσ/dk`` up to the constant: ``[1+(1−y)²](Φ1/4 − c) − ⅔(1−y)(Φ2/4 − c)``, y = k/E."""
+    delta = 136.0 * ELECTRON_MASS_MEV / z ** (1 / 3) * y / (total_energy_mev * (1 - y))
+    phi1, phi2 = brems_phi(delta)
+    return np.maximum((1 + (1 - y) ** 2) * (phi1 / 4 - c) - 2 / 3 * (1 - y) * (phi2 / 4 - c), 0.0)
+
+
+def brems_norm(c: float) -> float:
+    """``∫₀¹ shape dy`` at complete screening: dσ/dk = shape / (norm X0 k) gives dE/dx = E/X0."""
+    return 4 / 3 * (20.867 / 4 - c) - 1 / 3 * (20.029 / 4 - c)
+
+
+def brems_tables(material: Material, cut_mev: float, t_mev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bremsstrahlung cross section above ``cut_mev`` (1/mm) and radiative loss below it (MeV/mm)."""
+    c = np.log(material.z) / 3 + coulomb_correction(material.z)
+    norm = brems_norm(c) * material.x0_mm
+    sigma, loss = np.zeros_like(t_mev), np.zeros_like(t_mev)
+    u = (np.arange(200) + 0.5) / 200
+    for i, t in enumerate(t_mev):
+        e = t + ELECTRON_MASS_MEV
+        kmax_low = min(cut_mev, t)
+        # loss below the cut: ∫₀^kc shape/(norm) dk, linear grid in k
+        k = kmax_low * u
+        loss[i] = kmax_low * np.mean(brems_shape(k / e, e, material.z, c)) / norm
+        if t > cut_mev:
+            k = cut_mev * (t / cut_mev) ** u  # log grid: ∫ shape/k dk = ln(T/kc) <shape>
+            sigma[i] = np.log(t / cut_mev) * np.mean(brems_shape(k / e, e, material.z, c)) / norm
+    return sigma, loss
+
+
+def density_effect(material: Material, beta_gamma):
+    """Sternheimer density-effect correction δ(βγ) (Sternheimer, Berger & Seltzer 1984)."""
+    cbar, x0, x1, a, k, delta0 = material.sternheimer
+    x = np.log10(beta_gamma)
+    mid = 2 * np.log(10) * x - cbar + a * np.clip(x1 - x, 0, None) ** k
+    return np.where(x >= x1, 2 * np.log(10) * x - cbar, np.where(x >= x0, mid, delta0 * 10 ** (2 * (x - x0))))
+
+
+def restricted_dedx(material: Material, t_mev, cut_mev: float, positron: bool) -> np.ndarray:
+    """Restricted collision stopping power (MeV/mm) of Berger & Seltzer for e− (Møller) or e+ (Bhabha)."""
+    t = np.asarray(t_mev, dtype=np.float64)
+    tau = t / ELECTRON_MASS_MEV
+    gam = tau + 1
+    bg2 = tau * (tau + 2)
+    beta2 = bg2 / gam**2
+    eexc2 = (material.i_ev * 1e-6 / ELECTRON_MASS_MEV) ** 2
+    tmax = t if positron else 0.5 * t
+    d = np.minimum(cut_mev, tmax) / ELECTRON_MASS_MEV
+    if positron:
+        d2 = d * d * 0.5
+        d3 = d2 * d / 1.5
+        d4 = d3 * d * 0.75
+        y = 1 / (1 + gam)
+        f = (
+            np.log(tau * d)
+            - beta2 * (tau + 2 * d - y * (3 * d2 + y * (d - d3 + y * (d2 - tau * d3 + d4)))) / tau
+        )
+    else:
+        f = (
+            -1
+            - beta2
+            + np.log((tau - d) * d)
+            + tau / (tau - d)
+            + (0.5 * d * d + (2 * tau + 1) * np.log1p(-d / tau)) / gam**2
+        )
+    dedx = np.log(2 * (tau + 2) / eexc2) + f - density_effect(material, np.sqrt(bg2))
+    dedx *= TWO_PI_MC2_RE2_MEV_MM2 * material.electron_density_per_mm3 / beta2
+    return np.maximum(dedx, 0.0)
+
+
+def electron_cut_from_range(
+    material: Material, range_mm: float, floor_mev: float, t_mev: np.ndarray
+) -> float:
+    """Kinetic energy (MeV) whose CSDA range (unrestricted collision + radiative loss) is ``range_mm``."""
+    dedx = restricted_dedx(material, t_mev, 1e9, positron=False)
+    _, rad = brems_tables(material, 1e9, t_mev)
+    total = dedx + rad
+    inv = 1 / total
+    ranges = np.concatenate(
+        [[t_mev[0] * inv[0]], t_mev[0] * inv[0] + np.cumsum(0.5 * (inv[1:] + inv[:-1]) * np.diff(t_mev))]
+    )
+    return float(max(np.interp(range_mm, ranges, t_mev), floor_mev))
+
+
+def build_tables(stack: SlabStack, cuts: Cuts = Cuts()) -> Tables:
+    """Tables for every medium (material × sensitive) of ``stack`` with ``cuts``."""
+    media: list[tuple[str, bool]] = []
+    slab_medium = np.empty(len(stack.materials), dtype=np.int32)
+    for i, (name, layer) in enumerate(zip(stack.materials, stack.layer)):
+        key = (name, bool(layer >= 0))
+        if key not in media:
+            media.append(key)
+        slab_medium[i] = media.index(key)
+
+    energies = grid()
+    fine = np.exp(np.linspace(np.log(1e-3), np.log(20.0), 400))
+    params = np.zeros((len(media), 11))
+    photon = np.zeros((len(media), 3, N_GRID))
+    electron = np.zeros((len(media), 3, N_GRID))
+    w = MATERIALS["W"]
+    for m, (name, sensitive) in enumerate(media):
+        mat = MATERIALS[name]
+        e_cut = electron_cut_from_range(mat, cuts.electron_range_cut_mm, cuts.min_electron_cut_mev, fine)
+        delta_cut = cuts.delta_cut_sensitive_mev if sensitive else e_cut
+        c = np.log(mat.z) / 3 + coulomb_correction(mat.z)
+        bmax = 2 * (20.867 / 4 - c) - 2 / 3 * (20.029 / 4 - c)
+        params[m] = [
+            mat.x0_mm,
+            mat.z,
+            mat.electron_density_per_mm3,
+            delta_cut,
+            e_cut,
+            cuts.brems_cut_mev,
+            cuts.photon_cut_mev,
+            float(sensitive),
+            bmax,
+            c,
+            K_SHELL_BINDING_MEV.get(name, 0.0),
+        ]
+        # photons: photoelectric per atom scaled from tungsten as Z^4.5
+        pe_per_atom_mm2 = photoelectric_w_cm2_g(energies) * 100 * (183.84 / AVOGADRO) * (mat.z / w.z) ** 4.5
+        photon[m, 0] = pe_per_atom_mm2 * mat.atom_density_per_mm3
+        photon[m, 1] = klein_nishina_cm2_per_electron(energies) * 100 * mat.electron_density_per_mm3
+        photon[m, 2] = pair_attenuation_per_mm(mat, energies)
+        sigma_b, rad_loss = brems_tables(mat, cuts.brems_cut_mev, energies)
+        electron[m, 0] = restricted_dedx(mat, energies, delta_cut, positron=False) + rad_loss
+        electron[m, 1] = restricted_dedx(mat, energies, delta_cut, positron=True) + rad_loss
+        electron[m, 2] = sigma_b
+    return Tables(params, photon, electron, slab_medium)
