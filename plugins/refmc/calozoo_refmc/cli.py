@@ -18,7 +18,11 @@ __all__ = ["simulate_command"]
     help="Incident conditions: the CaloClouds3 training set, or 'none' for --energy/--theta/--phi.",
 )
 @click.option(
-    "--energy", "energy_gev", type=float, multiple=True, help="Fixed energy in GeV (repeat: drawn)."
+    "--energy",
+    "energy_gev",
+    type=float,
+    multiple=True,
+    help="Fixed energy in GeV (repeat it: equal shares of each energy).",
 )
 @click.option("--theta", type=float, default=90.0, show_default=True, help="Polar angle to the beam, deg.")
 @click.option("--phi", type=float, default=90.0, show_default=True, help="Azimuth, deg (90/90: normal).")

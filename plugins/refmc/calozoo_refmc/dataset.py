@@ -53,7 +53,8 @@ def _shard_conditions(settings: dict[str, Any], n: int, rng: np.random.Generator
         energy, direction = cc3_training_conditions(n, rng)
         return energy, direction, np.full(n, 22)
     energies = np.asarray(settings["energy_gev"], dtype=np.float64).reshape(-1)
-    energy = rng.choice(energies, n) if len(energies) > 1 else np.full(n, energies[0])
+    # Several fixed energies take equal shares of every shard (a test set per energy, in one run).
+    energy = np.resize(energies, n)
     direction = np.tile(np.asarray(settings["direction"], dtype=np.float64), (n, 1))
     return energy, direction, np.full(n, int(settings["pdg"]))
 
@@ -113,7 +114,7 @@ def simulate_dataset(
             ``raw=True``, ``raw-00000.h5``, … (raw hits, z in mm); created if missing.
         n_showers: total number of showers.
         preset: ``"cc3-training"`` (see :func:`cc3_training_conditions`) or ``None`` for fixed
-            conditions given by ``energy_gev`` (one value, or several drawn uniformly),
+            conditions given by ``energy_gev`` (one value, or several sharing every shard equally),
             ``direction`` (local unit vector, default normal incidence) and ``pdg``.
         seed: the data set's seed; the same seed and ``shard_size`` give the same files.
         workers: processes (default: all cores).
