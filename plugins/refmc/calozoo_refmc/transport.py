@@ -246,6 +246,21 @@ def _sample_brems(t, kcut, z, c, bmax):
     return k
 
 
+@njit(cache=True, inline="always")
+def _push(st_kind, st_e, st_pos, st_dir, st_slab, top, kind, energy, x, y, z, ux, uy, uz, slab):
+    """Put a secondary on the particle stack at ``top``; returns the new stack height."""
+    st_kind[top] = kind
+    st_e[top] = energy
+    st_pos[top, 0] = x
+    st_pos[top, 1] = y
+    st_pos[top, 2] = z
+    st_dir[top, 0] = ux
+    st_dir[top, 1] = uy
+    st_dir[top, 2] = uz
+    st_slab[top] = slab
+    return top + 1
+
+
 @njit(cache=True)
 def _add_hit(hits, n, x, y, z, e, layer):
     if n >= hits.shape[0]:
@@ -369,16 +384,24 @@ def simulate_shower(
                     for j in range(2):
                         e_tot = eps * t if j == 0 else (1.0 - eps) * t
                         ex, ey, ez = _rotate(dx, dy, dz, math.cos(_tsai_angle(e_tot)), phi + j * math.pi)
-                        st_kind[top] = ELECTRON if j == 0 else POSITRON
-                        st_e[top] = max(e_tot - ME, 0.0)
-                        st_pos[top, 0] = x
-                        st_pos[top, 1] = y
-                        st_pos[top, 2] = z
-                        st_dir[top, 0] = ex
-                        st_dir[top, 1] = ey
-                        st_dir[top, 2] = ez
-                        st_slab[top] = s
-                        top += 1
+                        kind = ELECTRON if j == 0 else POSITRON
+                        top = _push(
+                            st_kind,
+                            st_e,
+                            st_pos,
+                            st_dir,
+                            st_slab,
+                            top,
+                            kind,
+                            max(e_tot - ME, 0.0),
+                            x,
+                            y,
+                            z,
+                            ex,
+                            ey,
+                            ez,
+                            s,
+                        )
                 elif r < mu_p + mu_c:  # Compton scattering
                     eps, cost = _sample_compton(t)
                     k1 = eps * t
@@ -386,26 +409,45 @@ def simulate_shower(
                     gx, gy, gz = _rotate(dx, dy, dz, cost, phi)
                     px, py, pz = t * dx - k1 * gx, t * dy - k1 * gy, t * dz - k1 * gz
                     pn = math.sqrt(px * px + py * py + pz * pz)
-                    for j in range(2):
-                        st_kind[top] = PHOTON if j == 0 else ELECTRON
-                        st_e[top] = k1 if j == 0 else t - k1
-                        st_pos[top, 0] = x
-                        st_pos[top, 1] = y
-                        st_pos[top, 2] = z
-                        if j == 0:
-                            st_dir[top, 0] = gx
-                            st_dir[top, 1] = gy
-                            st_dir[top, 2] = gz
-                        elif pn > 0.0:
-                            st_dir[top, 0] = px / pn
-                            st_dir[top, 1] = py / pn
-                            st_dir[top, 2] = pz / pn
-                        else:
-                            st_dir[top, 0] = dx
-                            st_dir[top, 1] = dy
-                            st_dir[top, 2] = dz
-                        st_slab[top] = s
-                        top += 1
+                    top = _push(
+                        st_kind, st_e, st_pos, st_dir, st_slab, top, PHOTON, k1, x, y, z, gx, gy, gz, s
+                    )
+                    if pn > 0.0:  # the electron takes the momentum the photon lost
+                        top = _push(
+                            st_kind,
+                            st_e,
+                            st_pos,
+                            st_dir,
+                            st_slab,
+                            top,
+                            ELECTRON,
+                            t - k1,
+                            x,
+                            y,
+                            z,
+                            px / pn,
+                            py / pn,
+                            pz / pn,
+                            s,
+                        )
+                    else:
+                        top = _push(
+                            st_kind,
+                            st_e,
+                            st_pos,
+                            st_dir,
+                            st_slab,
+                            top,
+                            ELECTRON,
+                            t - k1,
+                            x,
+                            y,
+                            z,
+                            dx,
+                            dy,
+                            dz,
+                            s,
+                        )
                 else:  # photoelectric absorption: the K-shell binding stays here, an isotropic photo-electron
                     binding = params[m, 10] if t > params[m, 10] else 0.0
                     local += binding
@@ -415,16 +457,24 @@ def simulate_shower(
                     cost = 2.0 * np.random.random() - 1.0
                     sint = math.sqrt(1.0 - cost * cost)
                     phi = 2.0 * math.pi * np.random.random()
-                    st_kind[top] = ELECTRON
-                    st_e[top] = t - binding
-                    st_pos[top, 0] = x
-                    st_pos[top, 1] = y
-                    st_pos[top, 2] = z
-                    st_dir[top, 0] = sint * math.cos(phi)
-                    st_dir[top, 1] = sint * math.sin(phi)
-                    st_dir[top, 2] = cost
-                    st_slab[top] = s
-                    top += 1
+                    ux, uy = sint * math.cos(phi), sint * math.sin(phi)
+                    top = _push(
+                        st_kind,
+                        st_e,
+                        st_pos,
+                        st_dir,
+                        st_slab,
+                        top,
+                        ELECTRON,
+                        t - binding,
+                        x,
+                        y,
+                        z,
+                        ux,
+                        uy,
+                        cost,
+                        s,
+                    )
                 if top > _STACK_SIZE - 4:
                     raise RuntimeError("reference MC particle stack overflow")
             continue
@@ -447,16 +497,10 @@ def simulate_shower(
                     phi = 2.0 * math.pi * np.random.random()
                     for j in range(2):
                         sign = 1.0 if j == 0 else -1.0
-                        st_kind[top] = PHOTON
-                        st_e[top] = ME
-                        st_pos[top, 0] = x
-                        st_pos[top, 1] = y
-                        st_pos[top, 2] = z
-                        st_dir[top, 0] = sign * sint * math.cos(phi)
-                        st_dir[top, 1] = sign * sint * math.sin(phi)
-                        st_dir[top, 2] = sign * cost
-                        st_slab[top] = s
-                        top += 1
+                        ux, uy, uz = sign * sint * math.cos(phi), sign * sint * math.sin(phi), sign * cost
+                        top = _push(
+                            st_kind, st_e, st_pos, st_dir, st_slab, top, PHOTON, ME, x, y, z, ux, uy, uz, s
+                        )
                 break
             x0 = params[m, 0]
             n_e = params[m, 2]
@@ -623,16 +667,9 @@ def simulate_shower(
                     ex, ey, ez = _rotate(
                         dx, dy, dz, math.cos(_tsai_angle(e_tot)), 2.0 * math.pi * np.random.random()
                     )
-                    st_kind[top] = PHOTON
-                    st_e[top] = k
-                    st_pos[top, 0] = x
-                    st_pos[top, 1] = y
-                    st_pos[top, 2] = z
-                    st_dir[top, 0] = ex
-                    st_dir[top, 1] = ey
-                    st_dir[top, 2] = ez
-                    st_slab[top] = s
-                    top += 1
+                    top = _push(
+                        st_kind, st_e, st_pos, st_dir, st_slab, top, PHOTON, k, x, y, z, ex, ey, ez, s
+                    )
                     t -= k
                 else:
                     frac = _sample_delta(t, delta_cut, positron)
@@ -652,16 +689,9 @@ def simulate_shower(
                             hits = _add_hit(hits, n_hits, x, y, z, td, layer)
                             n_hits += 1
                     else:
-                        st_kind[top] = ELECTRON
-                        st_e[top] = td
-                        st_pos[top, 0] = x
-                        st_pos[top, 1] = y
-                        st_pos[top, 2] = z
-                        st_dir[top, 0] = ex
-                        st_dir[top, 1] = ey
-                        st_dir[top, 2] = ez
-                        st_slab[top] = s
-                        top += 1
+                        top = _push(
+                            st_kind, st_e, st_pos, st_dir, st_slab, top, ELECTRON, td, x, y, z, ex, ey, ez, s
+                        )
                     dx, dy, dz = _rotate(dx, dy, dz, cos1, phi + math.pi)
                     t = t1
                 if top > _STACK_SIZE - 4:
