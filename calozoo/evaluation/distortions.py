@@ -16,6 +16,8 @@ works on training points and on cell hits alike.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ..showers import Showers
@@ -41,14 +43,7 @@ def scale_energies(showers: Showers, factor: float) -> Showers:
     """Every point (or cell) energy times ``factor``: a miscalibrated energy scale."""
     points = showers.points.copy()
     points[..., 3] *= factor
-    return Showers(
-        points,
-        showers.num_points,
-        showers.incident_energy_gev,
-        showers.direction,
-        showers.pdg,
-        showers.z_units,
-    )
+    return replace(showers, points=points)
 
 
 def shift_points(showers: Showers, dx_mm: float = 0.0, dy_mm: float = 0.0) -> Showers:
@@ -57,14 +52,7 @@ def shift_points(showers: Showers, dx_mm: float = 0.0, dy_mm: float = 0.0) -> Sh
     mask = showers.padding_mask
     points[..., 0][mask] += dx_mm
     points[..., 1][mask] += dy_mm
-    return Showers(
-        points,
-        showers.num_points,
-        showers.incident_energy_gev,
-        showers.direction,
-        showers.pdg,
-        showers.z_units,
-    )
+    return replace(showers, points=points)
 
 
 def empty_layer(showers: Showers, layer: int) -> Showers:

@@ -412,42 +412,11 @@ def simulate_shower(
                     top = _push(
                         st_kind, st_e, st_pos, st_dir, st_slab, top, PHOTON, k1, x, y, z, gx, gy, gz, s
                     )
-                    if pn > 0.0:  # the electron takes the momentum the photon lost
-                        top = _push(
-                            st_kind,
-                            st_e,
-                            st_pos,
-                            st_dir,
-                            st_slab,
-                            top,
-                            ELECTRON,
-                            t - k1,
-                            x,
-                            y,
-                            z,
-                            px / pn,
-                            py / pn,
-                            pz / pn,
-                            s,
-                        )
-                    else:
-                        top = _push(
-                            st_kind,
-                            st_e,
-                            st_pos,
-                            st_dir,
-                            st_slab,
-                            top,
-                            ELECTRON,
-                            t - k1,
-                            x,
-                            y,
-                            z,
-                            dx,
-                            dy,
-                            dz,
-                            s,
-                        )
+                    # the electron takes the momentum the photon lost (along the photon if none)
+                    ux, uy, uz = (px / pn, py / pn, pz / pn) if pn > 0.0 else (dx, dy, dz)
+                    top = _push(
+                        st_kind, st_e, st_pos, st_dir, st_slab, top, ELECTRON, t - k1, x, y, z, ux, uy, uz, s
+                    )
                 else:  # photoelectric absorption: the K-shell binding stays here, an isotropic photo-electron
                     binding = params[m, 10] if t > params[m, 10] else 0.0
                     local += binding
