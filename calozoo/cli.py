@@ -444,3 +444,50 @@ def project(input_file, output, geometry_name, incident_point, batch_size, file_
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+def _model_subcommand(hook: str, verb: str):
+    """A core command ``calozoo VERB MODEL [ARGS...]`` that hands over to the model plugin's own.
+
+    A plugin offers it by registering the model with the metadata ``hook="module:command"``
+    (a ``click.Command``, imported only when used).
+    """
+
+    @click.command(
+        verb,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        add_help_option=False,
+    )
+    @click.argument("model_name", metavar="MODEL", required=False)
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    @click.pass_context
+    @friendly_errors
+    def command(ctx: click.Context, model_name: str | None, args: tuple[str, ...]) -> None:
+        offering = [r.name for r in _registry().registrations("model") if r.metadata.get(hook)]
+        if model_name is None or model_name in ("-h", "--help"):
+            click.echo(ctx.get_help())
+            click.echo(f"\nModels with a `{verb}` command: {', '.join(offering) or 'none installed'}")
+            return
+        registration = _registry().get("model", model_name)
+        target = registration.metadata.get(hook)
+        if not target:
+            raise click.ClickException(
+                f"model {model_name!r} has no `{verb}` command; "
+                f"models with one: {', '.join(offering) or 'none installed'}"
+            )
+        from .registry import Registration
+
+        sub = Registration("command", f"{verb} {model_name}", target, registration.plugin).resolve()
+        if not isinstance(sub, click.Command):
+            raise click.ClickException(f"{model_name}'s {verb} command {target!r} is not a click.Command")
+        sub.main(args=list(args), prog_name=f"calozoo {verb} {model_name}", standalone_mode=True)
+
+    return command
+
+
+_TRAIN = _model_subcommand("train_command", "train")
+_TRAIN.help = "Train MODEL: `calozoo train MODEL --help` shows the model's own options."
+_IMPORT = _model_subcommand("import_command", "import")
+_IMPORT.help = "Import a checkpoint written by MODEL's original authors into a calozoo model folder."
+main.add_command(_TRAIN)
+main.add_command(_IMPORT)

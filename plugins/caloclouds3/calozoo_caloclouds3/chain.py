@@ -1,0 +1,115 @@
+"""The deterministic half of CaloClouds3 generation, in plain torch (TorchScript-compatible).
+
+Given ShowerFlow's targets and the one-step point model's output, these functions do the
+paper's calibration chain; the Python model (:mod:`.model`) and the exported TorchScript module
+(:mod:`.export`) both call them, so the two cannot drift apart.
+
+Points are kept *flat*: all points of a batch in one ``(M, 4)`` tensor, ``owner[m]`` the shower
+of point ``m`` (no padding while computing; padded only at the end).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = ["layer_targets", "point_context", "denoise_flat", "assemble_points", "tilt_shift", "pad_points"]
+
+N_LAYERS = 30
+COUNT_SCALE = 7864.0 / N_LAYERS
+LAYER_ENERGY_SCALE_MEV = 3400.0 / N_LAYERS
+
+
+def layer_targets(targets: torch.Tensor, occupancy_factor: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """ShowerFlow output ``(B, 60)`` -> points ``(B, 30)`` int64 and energy ``(B, 30)`` MeV per layer.
+
+    Negative outputs are clipped to zero; counts are ``floor(n x f_occ)`` (step 1 and 2 of the chain).
+    """
+    t = targets.clamp_min(0.0)
+    counts = torch.floor(t[:, :N_LAYERS] * COUNT_SCALE * occupancy_factor).to(torch.int64)
+    return counts, t[:, N_LAYERS:] * LAYER_ENERGY_SCALE_MEV
+
+
+def denoise_flat(
+    net: torch.nn.Module,
+    noise: torch.Tensor,
+    owner: torch.Tensor,
+    cond: torch.Tensor,
+    sigma: float,
+    sigma_data: float,
+    sigma_min: float,
+) -> torch.Tensor:
+    """The consistency student's one step ``D(sigma eps; sigma)`` for flat points.
+
+    ``net`` must provide ``forward_flat(x, c_noise, cond, owner)``; the boundary scalings are
+    the consistency model's (identity at ``sigma_min``).
+    """
+    sd2 = sigma_data * sigma_data
+    c_skip = sd2 / ((sigma - sigma_min) ** 2 + sd2)
+    c_out = (sigma - sigma_min) * sigma_data / math.sqrt(sigma * sigma + sd2)
+    c_in = 1.0 / math.sqrt(sigma * sigma + sd2)
+    x = noise * sigma
+    c_noise = torch.full((cond.shape[0],), math.log(sigma) / 4.0)
+    return c_skip * x + c_out * net.forward_flat(c_in * x, c_noise, cond, owner)
+
+
+def point_context(counts: torch.Tensor) -> torch.Tensor:
+    """``owner`` ``(M,)``: the shower of each point for ``M = counts.sum()`` points."""
+    return torch.repeat_interleave(torch.arange(counts.shape[0]), counts.sum(1))
+
+
+def assemble_points(
+    features: torch.Tensor,
+    owner: torch.Tensor,
+    counts: torch.Tensor,
+    layer_energy_mev: torch.Tensor,
+    within_layer: torch.Tensor,
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    widening: float,
+    energy_factor: float,
+) -> torch.Tensor:
+    """Generated features -> points ``(M, 4)`` (x, y mm; z layer units; e MeV), flat, shower-major.
+
+    Sorts each shower's points by generated ``z``, hands the first ``n_0`` to layer 0, the next
+    ``n_1`` to layer 1, and so on; ``z`` becomes ``layer + within_layer`` (``within_layer`` in
+    ``[0, 1)``); ``x, y`` are de-normalised and widened; energies are de-normalised, rescaled so
+    each layer sums to the flow's layer energy, and multiplied by ``energy_factor``.
+    """
+    n_showers = counts.shape[0]
+    # Sort by z inside each shower: a stable sort on z, then a stable sort on the owner.
+    order = torch.argsort(features[:, 2], stable=True)
+    order = order[torch.argsort(owner[order], stable=True)]
+    f = features[order]
+    layer = torch.repeat_interleave(torch.arange(N_LAYERS).repeat(n_showers), counts.reshape(-1))
+    x = (f[:, 0] * 2 * std[0] + mean[0]) * widening
+    y = (f[:, 1] * 2 * std[1] + mean[1]) * widening
+    e = torch.exp(f[:, 3] * 2 * std[3] + mean[3])
+    group = owner * N_LAYERS + layer
+    sums = torch.zeros(n_showers * N_LAYERS, dtype=e.dtype).index_add_(0, group, e)
+    e = e * (layer_energy_mev.reshape(-1)[group] / sums[group].clamp_min(1e-30)) * energy_factor
+    z = layer.to(f.dtype) + within_layer
+    return torch.stack([x, y, z, e], 1)
+
+
+def tilt_shift(layer_depth_mm: torch.Tensor, direction: torch.Tensor) -> torch.Tensor:
+    """``(B, 30, 2)`` shift of each layer's points for showers with ``(B, 3)`` directions.
+
+    At depth ``d`` the trajectory sits at ``d (p_x / p_z, p_y / p_z)``.
+    """
+    slope = direction[:, :2] / direction[:, 2:3]
+    return layer_depth_mm[None, :, None] * slope[:, None, :]
+
+
+def pad_points(
+    points: torch.Tensor, owner: torch.Tensor, n_showers: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flat shower-major points -> ``(B, P, 4)`` zero padded, and ``(B,)`` counts."""
+    num = torch.bincount(owner, minlength=n_showers)
+    width = int(num.max()) if n_showers > 0 and owner.numel() > 0 else 0
+    start = torch.cumsum(num, 0) - num
+    position = torch.arange(owner.shape[0]) - start[owner]
+    out = torch.zeros(n_showers, width, 4, dtype=points.dtype)
+    out[owner, position] = points
+    return out, num

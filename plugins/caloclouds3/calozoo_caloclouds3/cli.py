@@ -1,0 +1,194 @@
+"""``calozoo train caloclouds3`` and ``calozoo import caloclouds3`` (reached through the core's commands)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from calozoo.cli import friendly_errors
+
+__all__ = ["train_command", "import_command"]
+
+_DEFAULT_STEPS = {"flow": 2500, "teacher": 8000, "distill": 3000}
+
+
+@click.command("train")
+@click.option(
+    "--data",
+    type=click.Path(exists=True),
+    help="Training set: a CaloClouds-layout .h5 or a folder of shards.",
+)
+@click.option(
+    "--stage",
+    type=click.Choice(["flow", "teacher", "distill", "assemble", "calibrate"]),
+    required=True,
+    help="flow, teacher, distill: train (resumable); assemble: write WORK/model; calibrate: fit it.",
+)
+@click.option(
+    "--work",
+    type=click.Path(file_okay=False),
+    default="caloclouds3-work",
+    show_default=True,
+    help="Work folder of the run.",
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    help="Total steps of the stage (flow 2500, teacher 8000, distill 3000).",
+)
+@click.option("--lr", type=float, help="Peak learning rate (cosine decay to 1e-5).")
+@click.option("--batch-size", type=click.IntRange(min=1), help="flow: showers per step (2048).")
+@click.option(
+    "--points-per-batch", type=click.IntRange(min=1), help="teacher/distill: padded points per step."
+)
+@click.option(
+    "--max-points",
+    type=click.IntRange(min=1),
+    help="teacher/distill: random subset of at most this many points per shower.",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="Use only the first N showers of the data.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), help="torch CPU threads.")
+@click.option(
+    "--reference", type=click.Path(exists=True), help="calibrate: reference showers (training points)."
+)
+@click.option(
+    "--geometry", default="ild-ecal-barrel", show_default=True, help="calibrate: geometry to calibrate for."
+)
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False),
+    help="assemble/calibrate: model folder to write (default WORK/model).",
+)
+@friendly_errors
+def train_command(
+    data,
+    stage,
+    work,
+    steps,
+    lr,
+    batch_size,
+    points_per_batch,
+    max_points,
+    limit,
+    seed,
+    threads,
+    reference,
+    geometry,
+    output,
+):
+    """Train CaloClouds3 stage by stage; every stage resumes from its last checkpoint.
+
+    \b
+    calozoo train caloclouds3 --data TRAIN --stage flow
+    calozoo train caloclouds3 --data TRAIN --stage teacher
+    calozoo train caloclouds3 --data TRAIN --stage distill
+    calozoo train caloclouds3 --stage assemble
+    calozoo train caloclouds3 --stage calibrate --reference REF.h5 --geometry ild-ecal-barrel
+    """
+    import torch
+
+    from . import training
+
+    if threads:
+        torch.set_num_threads(threads)
+    if stage == "assemble":
+        click.echo(f"wrote {training.assemble(work, output)}")
+        return
+    if stage == "calibrate":
+        _calibrate(work, reference, geometry, output, seed)
+        return
+    if data is None:
+        raise click.UsageError(f"--data is required for the {stage} stage")
+    from .data import TrainingSet
+
+    settings_class = {
+        "flow": training.FlowSettings,
+        "teacher": training.TeacherSettings,
+        "distill": training.DistillSettings,
+    }[stage]
+    options = {
+        "steps": steps,
+        "lr": lr,
+        "seed": seed,
+        "batch_size": batch_size,
+        "points_per_batch": points_per_batch,
+        "max_points": max_points,
+    }
+    fields = settings_class.__dataclass_fields__
+    for name, value in options.items():
+        if value is not None and name not in fields:
+            raise click.UsageError(f"--{name.replace('_', '-')} does not apply to the {stage} stage")
+    settings = settings_class(**{k: v for k, v in options.items() if v is not None})
+    train_set = TrainingSet.read(data, limit=limit)
+    click.echo(f"{stage}: {len(train_set)} showers, {len(train_set.points)} points; work folder {work}")
+    run = {"flow": training.train_flow, "teacher": training.train_teacher, "distill": training.train_distill}[
+        stage
+    ]
+    folder = run(train_set, work, settings)
+    click.echo(f"{stage}: checkpoint {folder}; losses in {Path(work) / stage / 'log.jsonl'}")
+
+
+def _calibrate(work, reference, geometry, output, seed) -> None:
+    from calozoo.io import read_showers
+
+    from .calibration import CaloClouds3Calibrator
+    from .data import data_files
+    from .model import CaloClouds3
+
+    if reference is None:
+        raise click.UsageError("--reference is required for the calibrate stage")
+    folder = Path(output) if output else Path(work) / "model"
+    model = CaloClouds3.load(folder)
+    showers = read_showers(data_files(reference)[0])
+    calibrator = CaloClouds3Calibrator(geometry, seed=seed)
+    calibrated = calibrator.calibrate(model, showers, seed=seed)
+    calibrated.save(folder)
+    calibrator.save(folder.parent / f"{folder.name}-calibrator")
+    click.echo(json.dumps(calibrator.report_, indent=1))
+    click.echo(
+        f"f_occ = {calibrator.occupancy_factor_:.4f}, widening = {calibrator.widening_:.4f}, "
+        f"f_E = {calibrator.energy_factor_:.4f}; wrote {folder}"
+    )
+
+
+@click.command("import")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "-o", "--output", type=click.Path(file_okay=False), required=True, help="Model folder to write."
+)
+@click.option(
+    "--base",
+    type=click.Path(exists=True, file_okay=False),
+    help="Model whose flow and calibration to keep (default: the shipped one).",
+)
+@friendly_errors
+def import_command(checkpoint, output, base):
+    """Import the authors' distilled CaloClouds3 point network (a torch pickle) without running pickled code.
+
+    The point network comes from CHECKPOINT (its EMA weights); ShowerFlow and the calibration
+    come from --base; the point normalisation is the authors' (their training-set constants).
+    """
+    from .checkpoint import load_authors_point_network
+    from .features import AUTHORS_POINT_SCALER
+    from .model import CaloClouds3, load_pretrained
+
+    net, info = load_authors_point_network(checkpoint)
+    model = load_pretrained(base)
+    imported = CaloClouds3(
+        model.flow,
+        net,
+        AUTHORS_POINT_SCALER,
+        model.occupancy_factor,
+        model.widening,
+        model.energy_factor,
+        {
+            **model.calibration,
+            "note": "calibrated for calozoo's own point network, not refitted for the imported one",
+        },
+        training={"imported_from": str(checkpoint), **{k: str(v) for k, v in info.items()}},
+    )
+    imported.save(output)
+    click.echo(f"imported {checkpoint} ({info}) into {output}")

@@ -1,0 +1,169 @@
+"""The training set in memory, and batches of showers of similar size.
+
+A data set is one CaloClouds-layout file or a folder of them (what ``calozoo simulate``
+writes: ``shard-*.h5``). :class:`TrainingSet` holds all points in one flat ``(M, 4)`` array with
+per-shower offsets (no padding in memory), plus the conditions.
+
+:func:`bucket_batches` sorts showers by size and cuts the order into batches of about
+``points_per_batch`` points, so a padded batch wastes little; batches are shuffled each epoch.
+With ``max_points`` a shower larger than that contributes a random subset of its points (the
+points are i.i.d. given the conditions, so a subset is an unbiased sample of the same
+distribution — a cheaper step on a CPU).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from calozoo.errors import FileFormatError
+from calozoo.io import read_showers
+from calozoo.showers import Showers
+
+from .features import conditioning, flow_targets, layer_summaries
+
+__all__ = ["data_files", "TrainingSet", "bucket_batches"]
+
+
+def data_files(path: str | os.PathLike) -> list[Path]:
+    """The HDF5 files of a data set: ``path`` itself, or the ``*.h5`` files in the folder ``path``."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("*.h5"))
+        if not files:
+            raise FileFormatError(
+                path, None, "the folder holds no *.h5 files (expected shards from `calozoo simulate`)"
+            )
+        return files
+    if not path.exists():
+        raise FileNotFoundError(
+            f"training data {str(path)!r} does not exist (give an .h5 file or a folder of them)"
+        )
+    return [path]
+
+
+@dataclass
+class TrainingSet:
+    """All showers of a data set, points flat.
+
+    Attributes:
+        points: ``(M, 4)`` float32 training points (x, y mm; z layer units; e MeV).
+        offsets: ``(N + 1,)`` start of each shower in ``points``.
+        energy_gev: ``(N,)``; direction: ``(N, 3)``.
+        flow_targets: ``(N, 60)`` ShowerFlow targets.
+    """
+
+    points: np.ndarray
+    offsets: np.ndarray
+    energy_gev: np.ndarray
+    direction: np.ndarray
+    flow_targets: np.ndarray
+
+    @classmethod
+    def from_showers(cls, parts: list[Showers]) -> TrainingSet:
+        points, counts, energies, directions, targets = [], [], [], [], []
+        for s in parts:
+            mask = s.padding_mask
+            points.append(s.points[mask].astype(np.float32))
+            counts.append(s.num_points)
+            energies.append(s.incident_energy_gev)
+            directions.append(s.direction)
+            targets.append(flow_targets(*layer_summaries(s)))
+        num = np.concatenate(counts).astype(np.int64)
+        return cls(
+            points=np.concatenate(points),
+            offsets=np.concatenate([[0], np.cumsum(num)]),
+            energy_gev=np.concatenate(energies).astype(np.float64),
+            direction=np.concatenate(directions).astype(np.float64),
+            flow_targets=np.concatenate(targets),
+        )
+
+    @classmethod
+    def read(cls, path: str | os.PathLike, limit: int | None = None, progress: bool = True) -> TrainingSet:
+        """Read a file or a folder of shards (at most ``limit`` showers)."""
+        parts, total = [], 0
+        for file in tqdm(data_files(path), desc="reading", unit="file", disable=not progress):
+            showers = read_showers(file)
+            if showers.z_units != "layer":
+                raise FileFormatError(
+                    file, None, "training needs preprocessed points (z in layer units), not raw hits"
+                )
+            parts.append(showers)
+            total += len(showers)
+            if limit is not None and total >= limit:
+                break
+        data = cls.from_showers(parts)
+        return data if limit is None else data.subset(np.arange(min(limit, len(data))))
+
+    def __len__(self) -> int:
+        return len(self.energy_gev)
+
+    @property
+    def num_points(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def conditioning(self, index: np.ndarray | None = None) -> np.ndarray:
+        index = slice(None) if index is None else index
+        return conditioning(self.energy_gev[index], self.direction[index])
+
+    def subset(self, index: np.ndarray) -> TrainingSet:
+        index = np.asarray(index)
+        parts = [self.points[self.offsets[i] : self.offsets[i + 1]] for i in index]
+        num = np.array([len(p) for p in parts], dtype=np.int64)
+        return TrainingSet(
+            points=np.concatenate(parts) if parts else np.zeros((0, 4), np.float32),
+            offsets=np.concatenate([[0], np.cumsum(num)]),
+            energy_gev=self.energy_gev[index],
+            direction=self.direction[index],
+            flow_targets=self.flow_targets[index],
+        )
+
+    def split(self, validation_fraction: float, seed: int) -> tuple[TrainingSet, TrainingSet]:
+        """A fixed random split into training and validation showers."""
+        order = np.random.default_rng(seed).permutation(len(self))
+        n_val = int(round(validation_fraction * len(self)))
+        return self.subset(np.sort(order[n_val:])), self.subset(np.sort(order[:n_val]))
+
+    def padded(
+        self, index: np.ndarray, rng: np.random.Generator, max_points: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(B, N, 4)`` points of the showers ``index`` (zero padded), ``(B, N)`` mask of real ones."""
+        sizes = self.num_points[index]
+        if max_points is not None:
+            sizes = np.minimum(sizes, max_points)
+        out = np.zeros((len(index), int(sizes.max()), 4), np.float32)
+        mask = np.zeros(out.shape[:2], bool)
+        for row, (i, n) in enumerate(zip(index, sizes)):
+            pts = self.points[self.offsets[i] : self.offsets[i + 1]]
+            if n < len(pts):
+                pts = pts[rng.choice(len(pts), n, replace=False)]
+            out[row, :n] = pts
+            mask[row, :n] = True
+        return out, mask
+
+
+def bucket_batches(
+    num_points: np.ndarray, points_per_batch: int, rng: np.random.Generator, max_points: int | None = None
+) -> list[np.ndarray]:
+    """Shower indices in batches of similar size, about ``points_per_batch`` padded points each.
+
+    Showers are sorted by size (ties and neighbours jittered so batches differ between epochs),
+    cut greedily so that ``batch size x largest shower`` stays under the budget, then the batches
+    are shuffled.
+    """
+    sizes = np.asarray(num_points, dtype=np.int64)
+    if max_points is not None:
+        sizes = np.minimum(sizes, max_points)
+    order = np.argsort(sizes + rng.uniform(0, 0.2 * sizes.max() / max(len(sizes), 1) + 1, len(sizes)))
+    batches, start = [], 0
+    while start < len(order):
+        stop = start + 1
+        while stop < len(order) and (stop - start + 1) * sizes[order[stop]] <= points_per_batch:
+            stop += 1
+        batches.append(order[start:stop])
+        start = stop
+    return [batches[i] for i in rng.permutation(len(batches))]

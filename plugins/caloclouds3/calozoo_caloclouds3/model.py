@@ -1,0 +1,261 @@
+"""CaloClouds3: ShowerFlow + a one-step point model + the calibration chain.
+
+Generation of a batch (the paper's section on generation, step by step):
+
+1. ShowerFlow samples 60 numbers per shower given ``c = [E / 127, p_x, p_y, p_z]``
+   (unphysical draws redrawn); negatives clip to 0: points and visible energy per layer.
+2. Counts become ``floor(n_l x f_occ)`` (occupancy factor, fitted by the calibrator).
+3. The distilled student turns ``80 eps`` into ``N = sum n_l`` normalised points in one step.
+4. Each shower's points are sorted by their generated ``z`` and handed out to the layers in
+   order; ``z`` becomes the layer index plus a uniform offset inside the layer.
+5. ``x, y`` are de-normalised and widened (``widening``), energies de-normalised.
+6. Each layer's energies are rescaled to the flow's layer energy, then multiplied by ``f_E``.
+
+The output is training points (tilt removed, calozoo's convention); a geometry's ``project``
+re-applies the tilt. Steps 2-6 live in :mod:`.chain`, shared with the TorchScript export.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from calozoo.conditions import Conditions, angles_from_direction
+from calozoo.errors import InvalidConditionError, ModelFolderError
+from calozoo.interfaces import ShowerModel
+from calozoo.showers import Showers
+
+from . import chain
+from .features import ENERGY_SCALE_GEV, PointScaler, conditioning
+from .pointnet import SIGMA_DATA, SIGMA_MAX, SIGMA_MIN, PointwiseNet
+from .showerflow import ShowerFlow
+
+__all__ = ["CaloClouds3", "load_pretrained", "SHIPPED_WEIGHTS", "TRAINING_RANGE"]
+
+#: The trained and calibrated model inside the installed package.
+SHIPPED_WEIGHTS = Path(__file__).parent / "weights" / "caloclouds3"
+
+#: What the model was trained on (the CaloClouds3 preset of ``calozoo simulate``).
+TRAINING_RANGE = {"energy_gev": (1.0, 127.0), "theta_deg": (30.0, 150.0), "phi_deg": (80.0, 110.0)}
+#: Slack on the angular range, degrees (directions written as rounded floats still pass).
+ANGLE_SLACK_DEG = 0.5
+#: Energies accepted with ``extrapolate=True``.
+EXTRAPOLATE_RANGE_GEV = (0.1, 500.0)
+
+
+class CaloClouds3(ShowerModel):
+    """The CaloClouds3 shower model (photons; 1-127 GeV; θ 30-150°, φ 80-110° in the local frame).
+
+    Args:
+        flow: the trained :class:`~.showerflow.ShowerFlow`.
+        net: the distilled one-step :class:`~.pointnet.PointwiseNet`.
+        scaler: the point-feature normalisation of the training set.
+        occupancy_factor, widening, energy_factor: the calibration (1, 1, 1 = uncalibrated).
+        calibration: what the factors were fitted for (geometry, reference, figures).
+        extrapolate: accept energies outside 1-127 GeV (0.1-500 GeV), at the user's risk.
+        training: provenance of the weights (data, steps, losses).
+    """
+
+    name: ClassVar[str] = "caloclouds3"
+
+    def __init__(
+        self,
+        flow: ShowerFlow,
+        net: PointwiseNet,
+        scaler: PointScaler,
+        occupancy_factor: float = 1.0,
+        widening: float = 1.0,
+        energy_factor: float = 1.0,
+        calibration: dict[str, Any] | None = None,
+        extrapolate: bool = False,
+        training: dict[str, Any] | None = None,
+    ):
+        self.flow = flow.eval()
+        self.net = net.eval()
+        self.scaler = scaler
+        self.occupancy_factor = float(occupancy_factor)
+        self.widening = float(widening)
+        self.energy_factor = float(energy_factor)
+        self.calibration = dict(calibration or {})
+        self.extrapolate = bool(extrapolate)
+        self.training = dict(training or {})
+        for label, value in [
+            ("occupancy_factor", occupancy_factor),
+            ("widening", widening),
+            ("energy_factor", energy_factor),
+        ]:
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"{label} must be a positive number, got {value!r}")
+
+    # ------------------------------------------------------------------ conditions
+    @property
+    def conditions(self) -> Conditions:
+        low, high = EXTRAPOLATE_RANGE_GEV if self.extrapolate else TRAINING_RANGE["energy_gev"]
+        return Conditions(low, high, pdg=(22,), max_angle_deg=61.5)
+
+    def iter_sample(self, energy, direction=None, *, pdg=None, **kwargs):
+        """As :meth:`calozoo.ShowerModel.iter_sample`, also refusing directions outside the training range."""
+        try:
+            _, checked, _ = self.conditions.validate(energy, direction, pdg)
+        except InvalidConditionError as err:
+            if "energy out of range" in str(err) and not self.extrapolate:
+                raise InvalidConditionError(
+                    f"{err} (caloclouds3 was trained on 1-127 GeV; load it with extrapolate=True "
+                    "to go beyond, at your own risk)"
+                ) from None
+            raise
+        self._check_angles(checked)
+        return super().iter_sample(energy, direction, pdg=pdg, **kwargs)
+
+    @staticmethod
+    def _check_angles(direction: np.ndarray) -> None:
+        theta, phi = angles_from_direction(direction)
+        for label, values, (low, high) in [
+            ("theta", theta, TRAINING_RANGE["theta_deg"]),
+            ("phi", phi, TRAINING_RANGE["phi_deg"]),
+        ]:
+            bad = (values < low - ANGLE_SLACK_DEG) | (values > high + ANGLE_SLACK_DEG)
+            if np.any(bad):
+                raise InvalidConditionError(
+                    "direction outside the training range: local "
+                    f"{label} = {np.unique(values[bad])[:3].round(2).tolist()} deg; "
+                    "caloclouds3 was trained on theta 30-150 deg, phi 80-110 deg "
+                    "(direction = (cos theta, sin theta cos phi, sin theta sin phi); "
+                    "normal incidence is theta = phi = 90)"
+                )
+
+    # ------------------------------------------------------------------ generation
+    @torch.no_grad()
+    def generate(self, energy_gev, direction, pdg, rng: np.random.Generator) -> Showers:
+        gen = torch.Generator().manual_seed(int(rng.integers(0, 2**63 - 1)))
+        cond = torch.from_numpy(conditioning(energy_gev, direction))
+        targets = self.flow.sample(cond, gen)
+        counts, layer_energy = chain.layer_targets(targets, self.occupancy_factor)
+        owner = chain.point_context(counts)
+        noise = torch.randn(len(owner), 4, generator=gen)
+        within = torch.rand(len(owner), generator=gen)
+        points = self._points(cond, counts, layer_energy, owner, noise, within)
+        padded, num = chain.pad_points(points, owner, len(cond))
+        return Showers(
+            points=padded.numpy(),
+            num_points=num.numpy(),
+            incident_energy_gev=np.asarray(energy_gev, dtype=np.float64),
+            direction=np.asarray(direction, dtype=np.float64),
+            pdg=np.asarray(pdg),
+            z_units="layer",
+        )
+
+    def _points(self, cond, counts, layer_energy, owner, noise, within) -> torch.Tensor:
+        """Steps 3-6 for given noise: flat ``(M, 4)`` points, shower-major."""
+        features = chain.denoise_flat(self.net, noise, owner, cond, SIGMA_MAX, SIGMA_DATA, SIGMA_MIN)
+        mean = torch.tensor(self.scaler.mean, dtype=torch.float32)
+        std = torch.tensor(self.scaler.std, dtype=torch.float32)
+        return chain.assemble_points(
+            features, owner, counts, layer_energy, within, mean, std, self.widening, self.energy_factor
+        )
+
+    @torch.no_grad()
+    def sample_layers(
+        self, energy_gev, direction=None, seed: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """ShowerFlow alone: ``(N, 30)`` points (before ``f_occ``) and energies (MeV) per layer."""
+        energy, direction, _ = self.conditions.validate(energy_gev, direction)
+        gen = torch.Generator().manual_seed(int(np.random.SeedSequence(seed).generate_state(1)[0]))
+        targets = self.flow.sample(torch.from_numpy(conditioning(energy, direction)), gen)
+        counts, energy_mev = chain.layer_targets(targets, 1.0)
+        return counts.numpy(), energy_mev.numpy().astype(np.float64)
+
+    def with_calibration(
+        self, occupancy_factor: float, widening: float, energy_factor: float, **info: Any
+    ) -> CaloClouds3:
+        """A copy sharing the networks, with new calibration factors."""
+        return CaloClouds3(
+            self.flow,
+            self.net,
+            self.scaler,
+            occupancy_factor,
+            widening,
+            energy_factor,
+            info,
+            self.extrapolate,
+            self.training,
+        )
+
+    # ------------------------------------------------------------------ saving
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "flow": self.flow.settings,
+            "net": {"widths": list(self.net.widths), "context_features": self.net.context_features},
+            "scaler": self.scaler.to_dict(),
+            "occupancy_factor": self.occupancy_factor,
+            "widening": self.widening,
+            "energy_factor": self.energy_factor,
+            "calibration": self.calibration,
+            "energy_scale_gev": ENERGY_SCALE_GEV,
+            "training": self.training,
+        }
+
+    def get_tensors(self) -> dict[str, Any]:
+        tensors = {f"flow.{k}": v for k, v in self.flow.state_dict().items()}
+        tensors.update({f"net.{k}": v for k, v in self.net.state_dict().items()})
+        return tensors
+
+    @classmethod
+    def from_saved(
+        cls, config: dict[str, Any], tensors: dict[str, np.ndarray], extrapolate: bool = False
+    ) -> CaloClouds3:
+        try:
+            flow = ShowerFlow(**config["flow"])
+            net = PointwiseNet(tuple(config["net"]["widths"]), config["net"]["context_features"])
+            _load_state(flow, "flow", tensors)
+            _load_state(net, "net", tensors)
+            scaler = PointScaler(config["scaler"]["mean"], config["scaler"]["std"])
+            return cls(
+                flow,
+                net,
+                scaler,
+                config["occupancy_factor"],
+                config["widening"],
+                config["energy_factor"],
+                config.get("calibration"),
+                extrapolate,
+                config.get("training"),
+            )
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            raise ModelFolderError(
+                f"saved caloclouds3 does not fit this version's architecture: {err}"
+            ) from err
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, extrapolate: bool = False) -> CaloClouds3:
+        from calozoo.serialization import load_folder
+
+        config, tensors = load_folder(path, expected=cls)
+        return cls.from_saved(config, tensors, extrapolate=extrapolate)
+
+
+def _load_state(module: torch.nn.Module, prefix: str, tensors: dict[str, np.ndarray]) -> None:
+    state = {
+        k[len(prefix) + 1 :]: torch.as_tensor(np.asarray(v))
+        for k, v in tensors.items()
+        if k.startswith(prefix + ".")
+    }
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ValueError(
+            f"{prefix} weights: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
+        )
+
+
+def load_pretrained(path: str | os.PathLike | None = None, extrapolate: bool = False) -> CaloClouds3:
+    """Factory registered as ``caloclouds3``: the shipped, calibrated weights or a saved folder."""
+    folder = SHIPPED_WEIGHTS if path is None else Path(path)
+    if path is None and not (folder / "config.json").exists():
+        raise ModelFolderError(
+            f"the shipped caloclouds3 weights are missing from {str(folder)!r}; reinstall calozoo-caloclouds3"
+        )
+    return CaloClouds3.load(folder, extrapolate=extrapolate)

@@ -1,0 +1,509 @@
+"""The three training stages of CaloClouds3, each resumable from its last checkpoint.
+
+A training run lives in one work folder::
+
+    WORK/flow/       ShowerFlow             (negative log-likelihood)
+    WORK/teacher/    the EDM point model    (denoising loss, EMA weights)
+    WORK/distill/    the one-step student   (consistency distillation from the teacher's EMA)
+    WORK/model/      the assembled CaloClouds3 (after flow and distill)
+
+Each stage folder holds ``checkpoint/`` (weights, EMA, optimizer moments and the step, as
+safetensors + JSON, written atomically — no pickles) and ``log.jsonl`` (one line per logged
+step: loss, learning rate, seconds). Running a stage again continues from its checkpoint up to
+the requested number of steps. Randomness is derived from ``(seed, step)``, so a resumed run
+draws the same batches and noise as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from calozoo.errors import ModelFolderError
+from calozoo.serialization import atomic_folder
+
+from .data import TrainingSet, bucket_batches
+from .features import PointScaler
+from .pointnet import Denoiser, PointwiseNet, heun_step, karras_sigmas
+
+__all__ = [
+    "FlowSettings",
+    "TeacherSettings",
+    "DistillSettings",
+    "train_flow",
+    "train_teacher",
+    "train_distill",
+    "assemble",
+]
+
+STAGES = ("flow", "teacher", "distill")
+
+
+# ------------------------------------------------------------------ settings
+@dataclass
+class FlowSettings:
+    steps: int = 3000
+    batch_size: int = 2048
+    lr: float = 5e-4
+    lr_final: float = 1e-5
+    weight_decay: float = 0.0
+    grad_clip: float = 10.0
+    validation_fraction: float = 0.05
+    seed: int = 0
+    log_every: int = 25
+    checkpoint_every: int = 200
+
+
+@dataclass
+class TeacherSettings:
+    steps: int = 6000
+    points_per_batch: int = 65536
+    max_points: int | None = 1024
+    lr: float = 1e-3
+    lr_final: float = 1e-5
+    grad_clip: float = 10.0
+    seed: int = 0
+    log_every: int = 25
+    checkpoint_every: int = 250
+    widths: tuple[int, ...] = (4, 32, 64, 128, 64, 32, 4)
+
+
+@dataclass
+class DistillSettings:
+    steps: int = 3000
+    points_per_batch: int = 32768
+    max_points: int | None = 1024
+    lr: float = 1e-4
+    lr_final: float = 1e-5
+    grad_clip: float = 10.0
+    target_ema: float = 0.95
+    grid_steps: int = 20
+    seed: int = 0
+    log_every: int = 25
+    checkpoint_every: int = 250
+
+
+# ------------------------------------------------------------------ checkpoints
+def save_checkpoint(
+    folder: Path, tensors: dict[str, torch.Tensor], optimizer: torch.optim.Optimizer, state: dict
+) -> None:
+    """Weights, optimizer moments and JSON state into ``folder`` atomically (no pickles)."""
+    opt = optimizer.state_dict()
+    flat = {f"model.{k}": v.detach().contiguous() for k, v in tensors.items()}
+    scalars: dict[str, Any] = {}
+    for pid, slots in opt["state"].items():
+        for name, value in slots.items():
+            if torch.is_tensor(value) and value.dim() > 0:
+                flat[f"optim.{pid}.{name}"] = value.contiguous()
+            else:
+                scalars[f"{pid}.{name}"] = float(value)
+    with atomic_folder(folder) as tmp:
+        save_file(flat, str(tmp / "tensors.safetensors"))
+        (tmp / "state.json").write_text(
+            json.dumps(
+                {"state": state, "optimizer_scalars": scalars, "param_groups": opt["param_groups"]}, indent=1
+            )
+        )
+
+
+def load_checkpoint(
+    folder: Path, optimizer: torch.optim.Optimizer | None = None
+) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read what :func:`save_checkpoint` wrote; restores ``optimizer`` in place when given."""
+    try:
+        flat = load_file(str(folder / "tensors.safetensors"))
+        meta = json.loads((folder / "state.json").read_text())
+    except (OSError, ValueError) as err:
+        raise ModelFolderError(f"checkpoint {str(folder)!r} is unreadable or incomplete: {err}") from err
+    tensors = {k[len("model.") :]: v for k, v in flat.items() if k.startswith("model.")}
+    if optimizer is not None:
+        state: dict[int, dict[str, Any]] = {}
+        for key, value in flat.items():
+            if key.startswith("optim."):
+                _, pid, name = key.split(".", 2)
+                state.setdefault(int(pid), {})[name] = value
+        for key, value in meta["optimizer_scalars"].items():
+            pid, name = key.split(".", 1)
+            state.setdefault(int(pid), {})[name] = torch.tensor(value)
+        optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    return tensors, meta["state"]
+
+
+def _prefixed(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {f"{prefix}.{k}": v for k, v in module.state_dict().items()}
+
+
+def _unprefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+
+
+class _Log:
+    """Appends one JSON line per logged step to ``log.jsonl``."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, **record: Any) -> None:
+        with self.path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+def _cosine(step: int, total: int, lr: float, lr_final: float) -> float:
+    return lr_final + 0.5 * (lr - lr_final) * (1 + math.cos(math.pi * min(step, total) / max(total, 1)))
+
+
+def _step_rng(seed: int, step: int) -> tuple[np.random.Generator, torch.Generator]:
+    ss = np.random.SeedSequence([seed, step])
+    return np.random.default_rng(ss), torch.Generator().manual_seed(
+        int(ss.generate_state(1, np.uint64)[0] >> 1)
+    )
+
+
+def _loop(
+    stage: str,
+    work: Path,
+    total_steps: int,
+    start: int,
+    step_fn: Callable[[int], float],
+    save_fn: Callable[[int], None],
+    log_every: int,
+    checkpoint_every: int,
+    lr_fn: Callable[[int], float],
+    progress: bool,
+) -> None:
+    """Run ``step_fn`` from ``start`` to ``total_steps`` with logging, progress and checkpoints."""
+    log = _Log(work / stage / "log.jsonl")
+    running, t0 = None, time.perf_counter()
+    bar = tqdm(total=total_steps, initial=start, desc=stage, unit="step", disable=not progress)
+    try:
+        for step in range(start, total_steps):
+            loss = step_fn(step)
+            if not math.isfinite(loss):
+                raise FloatingPointError(
+                    f"{stage}: loss became {loss} at step {step}; lower the learning rate"
+                )
+            running = loss if running is None else 0.98 * running + 0.02 * loss
+            bar.update(1)
+            bar.set_postfix(loss=f"{running:.4f}")
+            if (step + 1) % log_every == 0 or step + 1 == total_steps:
+                log.write(
+                    step=step + 1,
+                    loss=loss,
+                    loss_smooth=running,
+                    lr=lr_fn(step),
+                    seconds=time.perf_counter() - t0,
+                )
+            if (step + 1) % checkpoint_every == 0 or step + 1 == total_steps:
+                save_fn(step + 1)
+    finally:
+        bar.close()
+
+
+def _resume(folder: Path, optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor] | None, dict]:
+    if (folder / "state.json").exists():
+        return load_checkpoint(folder, optimizer)
+    return None, {"step": 0}
+
+
+# ------------------------------------------------------------------ flow
+def train_flow(
+    data: TrainingSet, work: str | os.PathLike, settings: FlowSettings, progress: bool = True
+) -> Path:
+    """Stage ``flow``: ShowerFlow by maximum likelihood on the 60 per-layer targets."""
+    from .showerflow import ShowerFlow
+
+    work = Path(work)
+    folder = work / "flow" / "checkpoint"
+    torch.manual_seed(settings.seed)
+    flow = ShowerFlow(seed=settings.seed)
+    optimizer = torch.optim.Adam(flow.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    tensors, state = _resume(folder, optimizer)
+    if tensors is not None:
+        flow.load_state_dict(_unprefixed("flow", tensors))
+    train, val = data.split(settings.validation_fraction, settings.seed)
+    x_all = torch.from_numpy(train.flow_targets)
+    c_all = torch.from_numpy(train.conditioning())
+    x_val = torch.from_numpy(val.flow_targets)
+    c_val = torch.from_numpy(val.conditioning())
+    lr_fn = lambda step: _cosine(step, settings.steps, settings.lr, settings.lr_final)  # noqa: E731
+
+    def step_fn(step: int) -> float:
+        rng, gen = _step_rng(settings.seed, step)
+        idx = torch.from_numpy(rng.integers(0, len(x_all), settings.batch_size))
+        x = flow.dequantise(x_all[idx], gen)
+        for group in optimizer.param_groups:
+            group["lr"] = lr_fn(step)
+        loss = -flow.log_prob(x, c_all[idx]).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(flow.parameters(), settings.grad_clip)
+        optimizer.step()
+        return loss.item()
+
+    def save_fn(step: int) -> None:
+        with torch.no_grad():
+            gen = torch.Generator().manual_seed(settings.seed)
+            val_nll = (
+                float(-flow.log_prob(flow.dequantise(x_val, gen), c_val).mean())
+                if len(x_val)
+                else float("nan")
+            )
+        _Log(work / "flow" / "log.jsonl").write(step=step, validation_nll=val_nll)
+        save_checkpoint(
+            folder, _prefixed("flow", flow), optimizer, {"step": step, "settings": asdict(settings)}
+        )
+
+    _loop(
+        "flow",
+        work,
+        settings.steps,
+        state["step"],
+        step_fn,
+        save_fn,
+        settings.log_every,
+        settings.checkpoint_every,
+        lr_fn,
+        progress,
+    )
+    return folder
+
+
+# ------------------------------------------------------------------ teacher
+def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    with torch.no_grad():
+        for e, p in zip(ema.parameters(), model.parameters()):
+            e.lerp_(p, 1 - decay)
+
+
+def _batch(
+    data: TrainingSet,
+    scaler: PointScaler,
+    index: np.ndarray,
+    rng: np.random.Generator,
+    max_points: int | None,
+):
+    points, mask = data.padded(index, rng, max_points)
+    x = torch.from_numpy(scaler.normalise(points)) * torch.from_numpy(mask[..., None])
+    return x, torch.from_numpy(mask), torch.from_numpy(data.conditioning(index))
+
+
+def _epoch_batch(
+    data: TrainingSet, seed: int, step: int, points_per_batch: int, max_points: int | None, cache: dict
+):
+    """The batch of shower indices for ``step``: epochs of size-bucketed batches, reproducible."""
+    while True:
+        epoch, first = cache.get("epoch", (0, 0))
+        batches = cache.get("batches")
+        if batches is None:
+            batches = bucket_batches(
+                data.num_points, points_per_batch, np.random.default_rng([seed, 7, epoch]), max_points
+            )
+            cache["batches"] = batches
+        if step - first < len(batches):
+            return batches[step - first]
+        cache["epoch"] = (epoch + 1, first + len(batches))
+        cache["batches"] = None
+
+
+def train_teacher(
+    data: TrainingSet, work: str | os.PathLike, settings: TeacherSettings, progress: bool = True
+) -> Path:
+    """Stage ``teacher``: the EDM point model, with an EMA copy used for sampling and distillation."""
+    work = Path(work)
+    folder = work / "teacher" / "checkpoint"
+    torch.manual_seed(settings.seed)
+    net = PointwiseNet(settings.widths, seed=settings.seed)
+    ema = PointwiseNet(settings.widths, seed=settings.seed)
+    ema.load_state_dict(net.state_dict())
+    denoiser = Denoiser(net)
+    optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)
+    tensors, state = _resume(folder, optimizer)
+    if tensors is not None:
+        net.load_state_dict(_unprefixed("net", tensors))
+        ema.load_state_dict(_unprefixed("ema", tensors))
+        scaler = PointScaler(tensors["scaler.mean"].numpy(), tensors["scaler.std"].numpy())
+    else:
+        scaler = PointScaler.fit(data.points[:: max(1, len(data.points) // 2_000_000)])
+    lr_fn = lambda step: _cosine(step, settings.steps, settings.lr, settings.lr_final)  # noqa: E731
+    cache: dict = {}
+
+    def step_fn(step: int) -> float:
+        rng, gen = _step_rng(settings.seed, step)
+        index = _epoch_batch(data, settings.seed, step, settings.points_per_batch, settings.max_points, cache)
+        x, mask, cond = _batch(data, scaler, index, rng, settings.max_points)
+        for group in optimizer.param_groups:
+            group["lr"] = lr_fn(step)
+        loss = denoiser.loss(x, cond, mask, gen)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), settings.grad_clip)
+        optimizer.step()
+        _ema_update(ema, net, min(0.9999, 1 - (1 + step) ** -0.667))
+        return loss.item()
+
+    def save_fn(step: int) -> None:
+        tensors = {**_prefixed("net", net), **_prefixed("ema", ema), **_scaler_tensors(scaler)}
+        save_checkpoint(folder, tensors, optimizer, {"step": step, "settings": asdict(settings)})
+
+    _loop(
+        "teacher",
+        work,
+        settings.steps,
+        state["step"],
+        step_fn,
+        save_fn,
+        settings.log_every,
+        settings.checkpoint_every,
+        lr_fn,
+        progress,
+    )
+    return folder
+
+
+def _scaler_tensors(scaler: PointScaler) -> dict[str, torch.Tensor]:
+    return {"scaler.mean": torch.tensor(scaler.mean), "scaler.std": torch.tensor(scaler.std)}
+
+
+def load_teacher(work: str | os.PathLike) -> tuple[PointwiseNet, PointScaler, dict]:
+    """The teacher's EMA network and the point scaler from a work folder."""
+    folder = Path(work) / "teacher" / "checkpoint"
+    if not (folder / "state.json").exists():
+        raise ModelFolderError(f"no teacher checkpoint in {str(folder)!r}: run the teacher stage first")
+    tensors, state = load_checkpoint(folder)
+    net = PointwiseNet(tuple(state["settings"]["widths"]))
+    net.load_state_dict(_unprefixed("ema", tensors))
+    return net, PointScaler(tensors["scaler.mean"].numpy(), tensors["scaler.std"].numpy()), state
+
+
+# ------------------------------------------------------------------ distillation
+def train_distill(
+    data: TrainingSet, work: str | os.PathLike, settings: DistillSettings, progress: bool = True
+) -> Path:
+    """Stage ``distill``: consistency distillation of the teacher's EMA into a one-step student.
+
+    Student, target and teacher start from the teacher's EMA weights. Per shower an adjacent
+    pair ``t_n > t_(n+1)`` of the Karras grid is drawn; ``x_t = x + t_n eps``; one Heun step of the
+    teacher gives ``x`` at ``t_(n+1)``; the student at ``(x_t, t_n)`` is pulled towards the
+    target network at ``(x_(n+1), t_(n+1))``; the target follows the student by EMA.
+    """
+    work = Path(work)
+    folder = work / "distill" / "checkpoint"
+    teacher_net, scaler, teacher_state = load_teacher(work)
+    widths = tuple(teacher_state["settings"]["widths"])
+    teacher = Denoiser(teacher_net).requires_grad_(False)
+    student_net = PointwiseNet(widths)
+    target_net = PointwiseNet(widths)
+    student_net.load_state_dict(teacher_net.state_dict())
+    target_net.load_state_dict(teacher_net.state_dict())
+    student = Denoiser(student_net, boundary=True)
+    target = Denoiser(target_net, boundary=True).requires_grad_(False)
+    optimizer = torch.optim.Adam(student_net.parameters(), lr=settings.lr)
+    tensors, state = _resume(folder, optimizer)
+    if tensors is not None:
+        student_net.load_state_dict(_unprefixed("student", tensors))
+        target_net.load_state_dict(_unprefixed("target", tensors))
+    sigmas = karras_sigmas(settings.grid_steps)
+    lr_fn = lambda step: _cosine(step, settings.steps, settings.lr, settings.lr_final)  # noqa: E731
+    cache: dict = {}
+
+    def step_fn(step: int) -> float:
+        rng, gen = _step_rng(settings.seed, step)
+        index = _epoch_batch(data, settings.seed, step, settings.points_per_batch, settings.max_points, cache)
+        x, mask, cond = _batch(data, scaler, index, rng, settings.max_points)
+        n = torch.randint(0, settings.grid_steps - 1, (len(x),), generator=gen)
+        t, t_next = sigmas[n], sigmas[n + 1]
+        x_t = x + t[:, None, None] * torch.randn(x.shape, generator=gen)
+        with torch.no_grad():
+            x_next = heun_step(teacher, x_t, t, t_next, cond)
+            aim = target(x_next, t_next, cond)
+        for group in optimizer.param_groups:
+            group["lr"] = lr_fn(step)
+        out = student(x_t, t, cond)
+        m = mask.to(out.dtype)
+        loss = (((out - aim) ** 2).mean(-1) * m).sum() / m.sum().clamp_min(1)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(student_net.parameters(), settings.grad_clip)
+        optimizer.step()
+        _ema_update(target_net, student_net, settings.target_ema)
+        return loss.item()
+
+    def save_fn(step: int) -> None:
+        tensors = {
+            **_prefixed("student", student_net),
+            **_prefixed("target", target_net),
+            **_scaler_tensors(scaler),
+        }
+        save_checkpoint(
+            folder, tensors, optimizer, {"step": step, "settings": asdict(settings), "widths": list(widths)}
+        )
+
+    _loop(
+        "distill",
+        work,
+        settings.steps,
+        state["step"],
+        step_fn,
+        save_fn,
+        settings.log_every,
+        settings.checkpoint_every,
+        lr_fn,
+        progress,
+    )
+    return folder
+
+
+# ------------------------------------------------------------------ assembling
+def assemble(work: str | os.PathLike, output: str | os.PathLike | None = None) -> Path:
+    """Build the CaloClouds3 model folder from the flow and distill checkpoints of ``work``.
+
+    The model is uncalibrated (factors 1, 1, 1) until a calibrator is fitted.
+    """
+    from .model import CaloClouds3
+    from .showerflow import ShowerFlow
+
+    work = Path(work)
+    output = work / "model" if output is None else Path(output)
+    for stage in ("flow", "distill"):
+        if not (work / stage / "checkpoint" / "state.json").exists():
+            raise ModelFolderError(
+                f"no {stage} checkpoint in {str(work / stage)!r}: run the {stage} stage first"
+            )
+    flow_tensors, flow_state = load_checkpoint(work / "flow" / "checkpoint")
+    distill_tensors, distill_state = load_checkpoint(work / "distill" / "checkpoint")
+    flow = ShowerFlow(seed=flow_state["settings"]["seed"])
+    flow.load_state_dict(_unprefixed("flow", flow_tensors))
+    net = PointwiseNet(tuple(distill_state["widths"]))
+    net.load_state_dict(_unprefixed("student", distill_tensors))
+    scaler = PointScaler(distill_tensors["scaler.mean"].numpy(), distill_tensors["scaler.std"].numpy())
+    teacher = work / "teacher" / "checkpoint"
+    training = {
+        "flow": {"steps": flow_state["step"], **_last_losses(work / "flow" / "log.jsonl")},
+        "teacher": {"steps": load_checkpoint(teacher)[1]["step"]} if teacher.exists() else {},
+        "distill": {"steps": distill_state["step"], **_last_losses(work / "distill" / "log.jsonl")},
+    }
+    CaloClouds3(flow, net, scaler, training=training).save(output)
+    return output
+
+
+def _last_losses(log: Path) -> dict[str, float]:
+    out: dict[str, float] = {}
+    if log.exists():
+        for line in log.read_text().splitlines():
+            record = json.loads(line)
+            for key in ("loss_smooth", "validation_nll"):
+                if key in record:
+                    out[key] = record[key]
+    return out
