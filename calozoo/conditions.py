@@ -55,12 +55,17 @@ class Conditions:
         pdg: PDG ids of the incident particles the model simulates (22 = photon).
         max_angle_deg: the largest angle between the direction and the layer normal ``+z``;
             ``0`` means normal incidence only (CaloClouds2), ``90`` any forward direction.
+        theta_deg, phi_deg: optional ``(low, high)`` ranges of the local polar and azimuthal
+            angles (:func:`angles_from_direction`; normal incidence is θ = φ = 90°), for models
+            trained on a window of directions (CaloClouds3: θ 30-150°, φ 80-110°).
     """
 
     energy_min_gev: float
     energy_max_gev: float
     pdg: tuple[int, ...] = (22,)
     max_angle_deg: float = 90.0
+    theta_deg: tuple[float, float] | None = None
+    phi_deg: tuple[float, float] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,7 +76,11 @@ class Conditions:
             if self.max_angle_deg == 0
             else (f"directions within {self.max_angle_deg:g} deg of the layer normal")
         )
-        return f"E = {self.energy_min_gev:g}-{self.energy_max_gev:g} GeV, pdg {list(self.pdg)}, {angle}"
+        text = f"E = {self.energy_min_gev:g}-{self.energy_max_gev:g} GeV, pdg {list(self.pdg)}, {angle}"
+        for label, window in (("theta", self.theta_deg), ("phi", self.phi_deg)):
+            if window is not None:
+                text += f", {label} {window[0]:g}-{window[1]:g} deg"
+        return text
 
     def validate(self, energy, direction=None, pdg=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Check and broadcast user input to ``(N,)`` energies, ``(N, 3)`` directions, ``(N,)`` pdg.
@@ -138,6 +147,7 @@ class Conditions:
                 )
             )
 
+        self._check_window(direction)
         if pdg is None:
             pdg = self.pdg[0]
         pdg = np.asarray(pdg, dtype=np.int64)
@@ -150,3 +160,20 @@ class Conditions:
                 f"particle(s) {unknown} not simulated; this model accepts pdg {list(self.pdg)}"
             )
         return energy.copy(), np.array(direction), pdg.astype(np.int32)
+
+    def _check_window(self, direction: np.ndarray) -> None:
+        """Refuse directions outside :attr:`theta_deg` / :attr:`phi_deg` (with 0.01° of slack)."""
+        if self.theta_deg is None and self.phi_deg is None:
+            return
+        theta, phi = angles_from_direction(direction)
+        for label, values, window in (("theta", theta, self.theta_deg), ("phi", phi, self.phi_deg)):
+            if window is None:
+                continue
+            bad = (values < window[0] - 1e-2) | (values > window[1] + 1e-2)
+            if np.any(bad):
+                raise InvalidConditionError(
+                    f"direction outside the trained window: local {label} = "
+                    f"{np.unique(values[bad])[:3].round(2).tolist()} deg; this model accepts {label} "
+                    f"{window[0]:g}-{window[1]:g} deg (direction = (cos theta, sin theta cos phi, "
+                    "sin theta sin phi); normal incidence is theta = phi = 90)"
+                )

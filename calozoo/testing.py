@@ -43,9 +43,12 @@ def _test_conditions(model: ShowerModel) -> tuple[np.ndarray, np.ndarray]:
     direction = np.tile([0.0, 0.0, 1.0], (4, 1))
     if cond.max_angle_deg > 0:
         tilt = min(cond.max_angle_deg, 40.0) * 0.75
-        # tilted along x (the beam) and along y (bending plane) in the local frame
-        direction[1] = direction_from_angles(90.0 - tilt, 90.0)
-        direction[2] = direction_from_angles(90.0, 90.0 - tilt)
+        # tilted along x (the beam) and along y (bending plane) in the local frame, inside the
+        # model's angular windows if it has them
+        tilt_theta = tilt if cond.theta_deg is None else min(tilt, 0.75 * (90.0 - cond.theta_deg[0]))
+        tilt_phi = tilt if cond.phi_deg is None else min(tilt, 0.75 * (90.0 - cond.phi_deg[0]))
+        direction[1] = direction_from_angles(90.0 - tilt_theta, 90.0)
+        direction[2] = direction_from_angles(90.0, 90.0 - tilt_phi)
     return energy, direction
 
 
@@ -132,6 +135,9 @@ def bad_conditions(model: ShowerModel) -> list[tuple[str, dict, str]]:
     if cond.max_angle_deg < 89:
         too_steep = direction_from_angles(90.0 - min(cond.max_angle_deg + 10.0, 85.0), 90.0)
         cases.append(("direction beyond the allowed angle", {"energy": [mid], "direction": too_steep}, "deg"))
+    if cond.phi_deg is not None and cond.phi_deg[0] > 1.0:
+        outside = direction_from_angles(90.0, max(cond.phi_deg[0] - 10.0, 0.5 * cond.phi_deg[0]))
+        cases.append(("direction outside the phi window", {"energy": [mid], "direction": outside}, "phi"))
     return cases
 
 

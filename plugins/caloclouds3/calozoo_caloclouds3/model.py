@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from calozoo.conditions import Conditions, angles_from_direction
+from calozoo.conditions import Conditions
 from calozoo.errors import InvalidConditionError, ModelFolderError
 from calozoo.interfaces import ShowerModel
 from calozoo.showers import Showers
@@ -41,8 +41,6 @@ SHIPPED_WEIGHTS = Path(__file__).parent / "weights" / "caloclouds3"
 
 #: What the model was trained on (the CaloClouds3 preset of ``calozoo simulate``).
 TRAINING_RANGE = {"energy_gev": (1.0, 127.0), "theta_deg": (30.0, 150.0), "phi_deg": (80.0, 110.0)}
-#: Slack on the angular range, degrees (directions written as rounded floats still pass).
-ANGLE_SLACK_DEG = 0.5
 #: Energies accepted with ``extrapolate=True``.
 EXTRAPOLATE_RANGE_GEV = (0.1, 500.0)
 
@@ -95,12 +93,19 @@ class CaloClouds3(ShowerModel):
     @property
     def conditions(self) -> Conditions:
         low, high = EXTRAPOLATE_RANGE_GEV if self.extrapolate else TRAINING_RANGE["energy_gev"]
-        return Conditions(low, high, pdg=(22,), max_angle_deg=61.5)
+        return Conditions(
+            low,
+            high,
+            pdg=(22,),
+            max_angle_deg=61.5,
+            theta_deg=TRAINING_RANGE["theta_deg"],
+            phi_deg=TRAINING_RANGE["phi_deg"],
+        )
 
     def iter_sample(self, energy, direction=None, *, pdg=None, **kwargs):
-        """As :meth:`calozoo.ShowerModel.iter_sample`, also refusing directions outside the training range."""
+        """As :meth:`calozoo.ShowerModel.iter_sample`; the energy error says how to extrapolate."""
         try:
-            _, checked, _ = self.conditions.validate(energy, direction, pdg)
+            self.conditions.validate(energy, direction, pdg)
         except InvalidConditionError as err:
             if "energy out of range" in str(err) and not self.extrapolate:
                 raise InvalidConditionError(
@@ -108,25 +113,7 @@ class CaloClouds3(ShowerModel):
                     "to go beyond, at your own risk)"
                 ) from None
             raise
-        self._check_angles(checked)
         return super().iter_sample(energy, direction, pdg=pdg, **kwargs)
-
-    @staticmethod
-    def _check_angles(direction: np.ndarray) -> None:
-        theta, phi = angles_from_direction(direction)
-        for label, values, (low, high) in [
-            ("theta", theta, TRAINING_RANGE["theta_deg"]),
-            ("phi", phi, TRAINING_RANGE["phi_deg"]),
-        ]:
-            bad = (values < low - ANGLE_SLACK_DEG) | (values > high + ANGLE_SLACK_DEG)
-            if np.any(bad):
-                raise InvalidConditionError(
-                    "direction outside the training range: local "
-                    f"{label} = {np.unique(values[bad])[:3].round(2).tolist()} deg; "
-                    "caloclouds3 was trained on theta 30-150 deg, phi 80-110 deg "
-                    "(direction = (cos theta, sin theta cos phi, sin theta sin phi); "
-                    "normal incidence is theta = phi = 90)"
-                )
 
     # ------------------------------------------------------------------ generation
     @torch.no_grad()

@@ -1,0 +1,200 @@
+"""Training CaloClouds3 as a user runs it: data loading, size buckets, the three stages, resuming."""
+
+import numpy as np
+import pytest
+import torch
+from calozoo_caloclouds3 import training
+from calozoo_caloclouds3.data import TrainingSet, bucket_batches, data_files
+from calozoo_caloclouds3.features import COUNT_SCALE, PointScaler, flow_targets, layer_summaries
+from calozoo_caloclouds3.model import CaloClouds3
+from calozoo_caloclouds3.pointnet import Denoiser, PointwiseNet, karras_sigmas
+from calozoo_caloclouds3.showerflow import ShowerFlow
+from calozoo_toyflow.gamma import ToyGammaShowers
+from click.testing import CliRunner
+
+from calozoo.cli import main
+from calozoo.errors import FileFormatError, ModelFolderError
+from calozoo.io import write_showers
+
+
+@pytest.fixture(scope="module")
+def showers():
+    energy = np.random.default_rng(0).uniform(5, 40, 60)
+    return ToyGammaShowers().sample(energy=energy, seed=3)
+
+
+@pytest.fixture(scope="module")
+def data_path(tmp_path_factory, showers):
+    folder = tmp_path_factory.mktemp("data")
+    write_showers(folder / "shard-00000.h5", showers[:30])
+    write_showers(folder / "shard-00001.h5", showers[30:])
+    return folder
+
+
+def test_training_set_reads_a_folder_of_shards_without_losing_points(data_path, showers):
+    data = TrainingSet.read(data_path, progress=False)
+    assert len(data) == 60
+    assert data.points.shape == (int(showers.num_points.sum()), 4)
+    np.testing.assert_array_equal(data.num_points, showers.num_points)
+    counts, energy = layer_summaries(showers)
+    assert counts.sum() == showers.num_points.sum()
+    np.testing.assert_allclose(energy.sum(1), showers.visible_energy_mev, rtol=1e-5)
+    np.testing.assert_allclose(data.flow_targets, flow_targets(counts, energy), rtol=1e-6)
+    assert data.flow_targets[0, :30].sum() * COUNT_SCALE == pytest.approx(showers.num_points[0], rel=1e-5)
+
+
+def test_missing_or_empty_data_is_refused_clearly(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        data_files(tmp_path / "nothing.h5")
+    with pytest.raises(FileFormatError, match="no \\*.h5 files"):
+        data_files(tmp_path)
+
+
+def test_bucket_batches_cover_every_shower_once_with_little_padding():
+    rng = np.random.default_rng(1)
+    sizes = rng.integers(50, 5000, 1000)
+    batches = bucket_batches(sizes, 20000, rng)
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(1000))
+    padded = sum(len(b) * sizes[b].max() for b in batches)
+    assert padded < 1.15 * sizes.sum()  # random batches of this size pad about 2x
+    assert all(len(b) * sizes[b].max() <= 20000 or len(b) == 1 for b in batches)
+
+
+def test_padded_batches_subsample_large_showers(data_path):
+    data = TrainingSet.read(data_path, progress=False)
+    points, mask = data.padded(np.arange(5), np.random.default_rng(0), max_points=40)
+    assert points.shape[1] == min(40, data.num_points[:5].max())
+    np.testing.assert_array_equal(mask.sum(1), np.minimum(data.num_points[:5], 40))
+    assert np.all(points[~mask] == 0)
+
+
+def test_point_scaler_round_trips_and_has_the_paper_form():
+    pts = np.array([[1.0, -2.0, 3.5, 0.5], [-4.0, 6.0, 12.2, 2.0], [0.0, 0.0, 20.9, 0.05]])
+    scaler = PointScaler.fit(pts)
+    feats = scaler.normalise(pts)
+    np.testing.assert_allclose(feats.std(0), 0.5, rtol=1e-5)  # (v - mu) / (2 sigma)
+    np.testing.assert_allclose(scaler.denormalise(feats), pts, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="positive widths"):
+        PointScaler([0, 0, 0, 0], [1, 0, 1, 1])
+
+
+def test_stages_resume_exactly_where_they_stopped(data_path, tmp_path, monkeypatch):
+    data = TrainingSet.read(data_path, progress=False)
+    settings = training.TeacherSettings(
+        steps=4, points_per_batch=2000, max_points=200, checkpoint_every=2, log_every=1
+    )
+    straight = training.train_teacher(data, tmp_path / "a", settings, progress=False)
+
+    # The same command, killed during its third step (after the checkpoint at step 2), then run again.
+    calls = {"n": 0}
+    real_loss = Denoiser.loss
+
+    def crashing_loss(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real_loss(self, *args)
+
+    monkeypatch.setattr(Denoiser, "loss", crashing_loss)
+    with pytest.raises(KeyboardInterrupt):
+        training.train_teacher(data, tmp_path / "b", settings, progress=False)
+    monkeypatch.setattr(Denoiser, "loss", real_loss)
+    resumed = training.train_teacher(data, tmp_path / "b", settings, progress=False)
+
+    a, state_a = training.load_checkpoint(straight)
+    b, state_b = training.load_checkpoint(resumed)
+    assert state_a["step"] == state_b["step"] == 4
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    log = (tmp_path / "b" / "teacher" / "log.jsonl").read_text().splitlines()
+    assert len(log) == 4  # steps 1-2 from the first run, 3-4 from the second
+
+
+def test_whole_pipeline_from_the_command_line(data_path, tmp_path):
+    work = str(tmp_path / "work")
+    runner = CliRunner()
+    for stage, extra in [
+        ("flow", ["--batch-size", "32"]),
+        ("teacher", ["--points-per-batch", "4000"]),
+        ("distill", []),
+    ]:
+        result = runner.invoke(
+            main,
+            [
+                "train",
+                "caloclouds3",
+                "--data",
+                str(data_path),
+                "--stage",
+                stage,
+                "--steps",
+                "2",
+                "--work",
+                work,
+                *extra,
+            ],
+        )
+        assert result.exit_code == 0, result.output
+    result = runner.invoke(main, ["train", "caloclouds3", "--stage", "assemble", "--work", work])
+    assert result.exit_code == 0, result.output
+    model = CaloClouds3.load(tmp_path / "work" / "model")
+    assert model.training["distill"]["steps"] == 2
+    showers = model.sample(20.0, seed=0)
+    assert len(showers) == 1 and showers.z_units == "layer"
+
+
+def test_cli_refuses_options_of_another_stage_and_missing_inputs(data_path, tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(
+        main, ["train", "caloclouds3", "--data", str(data_path), "--stage", "flow", "--max-points", "5"]
+    )
+    assert result.exit_code != 0 and "does not apply to the flow stage" in result.output
+    result = runner.invoke(main, ["train", "caloclouds3", "--stage", "teacher"])
+    assert result.exit_code != 0 and "--data is required" in result.output
+    result = runner.invoke(
+        main,
+        ["train", "caloclouds3", "--stage", "distill", "--data", str(data_path), "--work", str(tmp_path)],
+    )
+    assert result.exit_code != 0 and "run the teacher stage first" in result.output
+    result = runner.invoke(main, ["train", "caloclouds33", "--stage", "flow"])
+    assert result.exit_code != 0 and "caloclouds3" in result.output  # suggestion
+    result = runner.invoke(main, ["train", "toy-gamma"])
+    assert result.exit_code != 0 and "has no `train` command" in result.output
+    with pytest.raises(ModelFolderError, match="no flow checkpoint"):
+        training.assemble(tmp_path / "empty")
+
+
+def test_edm_preconditioning_and_the_consistency_boundary():
+    net = PointwiseNet(seed=1)
+    x = torch.randn(2, 7, 4)
+    cond = torch.rand(2, 4)
+    student = Denoiser(net, boundary=True)
+    # The consistency model is the identity at sigma_min, whatever the network says.
+    torch.testing.assert_close(student(x, torch.full((2,), 0.002), cond), x)
+    c_skip, c_out, c_in = Denoiser(net).scalings(torch.tensor([0.5]))
+    assert float(c_skip) == pytest.approx(0.5) and float(c_out) == pytest.approx(0.5**0.5 / 2)
+    sigmas = karras_sigmas(20)
+    assert float(sigmas[0]) == pytest.approx(80.0) and float(sigmas[-1]) == pytest.approx(0.002)
+    assert torch.all(sigmas[:-1] > sigmas[1:])
+    # Points are denoised independently: a point's output does not depend on its neighbours.
+    out_all = net(x, torch.zeros(2), cond)
+    out_one = net(x[:, :1], torch.zeros(2), cond)
+    torch.testing.assert_close(out_all[:, :1], out_one)
+    owner = torch.tensor([0] * 7 + [1] * 7)
+    flat = net.forward_flat(x.reshape(14, 4), torch.zeros(2), cond, owner)
+    torch.testing.assert_close(flat, out_all.reshape(14, 4), rtol=1e-5, atol=1e-6)
+
+
+def test_showerflow_is_invertible_and_keeps_its_permutations(tmp_path):
+    flow = ShowerFlow(seed=3)
+    assert 5.5e6 < sum(p.numel() for p in flow.parameters()) < 6.5e6  # the paper: about 6.0 M
+    x = torch.rand(5, 60)
+    c = torch.rand(5, 4)
+    z = flow.flow.inverse(x, c)
+    torch.testing.assert_close(flow(z, c), x, rtol=1e-4, atol=1e-4)
+    other = ShowerFlow(seed=4)
+    other.load_state_dict(flow.state_dict())  # permutations travel with the weights
+    torch.testing.assert_close(other.log_prob(x, c), flow.log_prob(x, c))
+    with pytest.raises(ValueError, match="context must have shape"):
+        flow.log_prob(x, torch.rand(5, 3))
