@@ -43,6 +43,7 @@ The result is the checkpoint with real CPU tensors and placeholders for everythi
 
 from __future__ import annotations
 
+import _compat_pickle
 import io
 import os
 import pickle
@@ -288,15 +289,13 @@ _SAFE_GLOBALS: dict[tuple[str, str], Any] = {
     ("_codecs", "encode"): _codecs_encode,
     ("builtins", "bytes"): _bytes,
     ("builtins", "bytearray"): _bytearray,
-    **{("builtins", t.__name__): t for t in (set, frozenset, slice, complex, int, float, bool, str)},
-    **{("builtins", t.__name__): t for t in (list, dict, tuple, object)},
+    # The builtin values a pickle builds with REDUCE (the others have their own opcodes).
+    **{("builtins", t.__name__): t for t in (set, frozenset, slice, complex)},
     # torch pickles a dtype as the global ``torch.float32``; vars() does not trigger lazy imports.
     **{("torch", name): value for name, value in vars(torch).items() if isinstance(value, torch.dtype)},
     **{("torch", name): _StorageType(name, dtype) for name, dtype in _STORAGE_DTYPES.items()},
     ("torch.storage", "UntypedStorage"): _StorageType("UntypedStorage", torch.uint8),
 }
-# Python 2 spellings, which protocol-2 pickles (the torch.save default) still use.
-_MODULE_ALIASES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
 
 
 def _reconstructor(cls: Any, base: Any, state: Any) -> Any:
@@ -331,7 +330,11 @@ class RestrictedUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         """An allow-listed object, or an inert :class:`Placeholder` subclass; never an import."""
-        module = _MODULE_ALIASES.get(module, module)
+        # Protocol-2 pickles (the torch.save default) use Python 2 names such as ``__builtin__``;
+        # translate them as pickle itself does (a plain table lookup, no import).
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         safe = _SAFE_GLOBALS.get((module, name))
         if safe is not None:
             return safe
@@ -415,13 +418,13 @@ def _read_zip(path: Path) -> Any:
                 if root + record not in names:
                     raise FileFormatError(path, record, "storage record is missing (incomplete archive)")
                 data = _read_record(path, archive, root + record)
-                nbytes = numel * _itemsize(dtype)
+                nbytes = numel * dtype.itemsize
                 if len(data) != nbytes:
                     raise FileFormatError(
                         path, record, f"storage record holds {len(data)} bytes, the pickle expects {nbytes}"
                     )
                 untyped = _untyped_from_bytes(data)
-                if byteorder != sys.byteorder and _itemsize(dtype) > 1:
+                if byteorder != sys.byteorder and dtype.itemsize > 1:
                     untyped.byteswap(dtype)
                 loaded[key] = untyped
             return _typed(loaded[key], dtype)
@@ -436,10 +439,6 @@ def _read_record(path: Path, archive: zipfile.ZipFile, name: str) -> bytes:
     except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError) as exc:
         key = name.split("/", 1)[-1]
         raise FileFormatError(path, key, f"record is corrupt ({exc})") from None
-
-
-def _itemsize(dtype: torch.dtype) -> int:
-    return torch.empty((), dtype=dtype).element_size()
 
 
 def _untyped_from_bytes(data: bytes | bytearray) -> torch.UntypedStorage:
@@ -475,7 +474,7 @@ def _read_legacy(path: Path) -> Any:
             if _ascii(pid[0]) == "module":  # a whole nn.Module saved with its source: keep the placeholder
                 return pid[1] if len(pid) > 1 else None
             dtype, key, numel = _storage_fields(pid, 6)
-            nbytes = numel * _itemsize(dtype)
+            nbytes = numel * dtype.itemsize
             if nbytes > file_size:
                 raise FileFormatError(
                     path, f"storage {key}", f"claims {nbytes} bytes, more than the file holds"
@@ -490,8 +489,8 @@ def _read_legacy(path: Path) -> Any:
                 raise pickle.UnpicklingError(f"malformed storage view {view!r}")
             view_key, view_offset, view_numel = _ascii(view[0]), *_check_ints("view", view[1:])
             if view_key not in views:
-                start = view_offset * _itemsize(dtype)
-                stop = start + view_numel * _itemsize(dtype)
+                start = view_offset * dtype.itemsize
+                stop = start + view_numel * dtype.itemsize
                 if stop > untyped.nbytes():
                     raise pickle.UnpicklingError(f"storage view {view!r} runs past its storage")
                 views[view_key] = untyped[start:stop]
@@ -509,7 +508,7 @@ def _read_legacy(path: Path) -> Any:
             if len(header) != 8:
                 raise FileFormatError(path, f"storage {key}", "is missing: the file is truncated")
             (numel,) = struct.unpack("<q", header)
-            nbytes = numel * _itemsize(dtype)
+            nbytes = numel * dtype.itemsize
             if nbytes != untyped.nbytes():
                 raise FileFormatError(
                     path, f"storage {key}", f"holds {nbytes} bytes, the pickle expects {untyped.nbytes()}"
@@ -520,7 +519,7 @@ def _read_legacy(path: Path) -> Any:
             if nbytes:
                 # Legacy storages are always little-endian on disk.
                 source = _untyped_from_bytes(data)
-                if sys.byteorder != "little" and _itemsize(dtype) > 1:
+                if sys.byteorder != "little" and dtype.itemsize > 1:
                     source.byteswap(dtype)
                 untyped.copy_(source)
         if roots:
@@ -656,17 +655,17 @@ def _network_weights(path: Path, where: str, state: Any) -> tuple[dict[str, torc
         elif not bool(torch.isfinite(value).all()):
             bad.append(f"{name} holds NaN or infinite values")
     if missing or unexpected or bad:
-        problems = [
-            f"is not the CaloClouds3 point network ({len(expected)} tensors named {NETWORK_PREFIX}...)"
-        ]
+        hint = _width_hint(found)
+        problems = [f"is not the CaloClouds3 point network ({len(expected)} tensors '{NETWORK_PREFIX}*')"]
+        if hint:
+            problems.append(hint)
         if missing:
             problems.append(f"{len(missing)} missing: {_listed(missing)}")
         if unexpected:
             problems.append(f"{len(unexpected)} unexpected: {_listed(unexpected)}")
         if bad:
             problems.append(f"{len(bad)} wrong: {_listed(bad)}")
-        hint = _width_hint(found)
-        raise FileFormatError(path, where, "; ".join(problems) + (f". {hint}" if hint else ""))
+        raise FileFormatError(path, where, "; ".join(problems))
     weights = {name: value.detach().to(torch.float32) for name, value in found.items()}
     return weights, sorted(prefixes)
 
@@ -685,8 +684,8 @@ def _width_hint(found: dict[str, Any]) -> str:
     first = found["layers.0._layer.weight"].shape[0]
     cc3 = " -> ".join(map(str, CC3_WIDTHS))
     if first == 128:
-        return f"This looks like a CaloClouds2 network (widths {seen}); CaloClouds3 uses {cc3}"
-    return f"The layer widths are {seen}; CaloClouds3 uses {cc3}"
+        return f"this looks like a CaloClouds2 network (widths {seen}; CaloClouds3 uses {cc3})"
+    return f"the layer widths are {seen} (CaloClouds3 uses {cc3})"
 
 
 def load_authors_point_network(path: str | os.PathLike[str]) -> tuple[PointwiseNet, dict[str, Any]]:
@@ -699,7 +698,8 @@ def load_authors_point_network(path: str | os.PathLike[str]) -> tuple[PointwiseN
     Returns:
         The network (float32, CPU, eval mode) and an info dict: ``path``, ``format``
         (``"zip"``/``"legacy"``), ``source`` (``"others.model_ema"`` or ``"state_dict"``),
-        ``key_prefixes``, ``source_dtypes``, ``n_parameters``, ``top_level_keys``,
+        ``key_prefixes``, ``source_dtypes``, ``n_values`` (numbers in the 33 tensors),
+        ``top_level_keys``,
         ``others_keys``, ``args_class`` (the config's ``module.name``), ``args_state`` (its
         recorded attributes, or ``None``) and ``placeholder_classes`` (every unknown global met).
 
@@ -724,7 +724,7 @@ def load_authors_point_network(path: str | os.PathLike[str]) -> tuple[PointwiseN
         "source": source,
         "key_prefixes": prefixes,
         "source_dtypes": sorted({str(state_value.dtype) for state_value in _tensors(state)}),
-        "n_parameters": sum(w.numel() for w in weights.values()),
+        "n_values": sum(w.numel() for w in weights.values()),
         "top_level_keys": [str(k) for k in obj],
         "others_keys": [str(k) for k in others] if isinstance(others, Mapping) else [],
         "args_class": args.qualified_name() if isinstance(args, Placeholder) else type(args).__name__,
