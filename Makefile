@@ -15,8 +15,12 @@ $(STAMP): pyproject.toml plugins/toyflow/pyproject.toml geometries/ild/pyproject
 	$(BIN)/python -m pip install --quiet -e ".[test]" -e plugins/toyflow -e geometries/ild -e plugins/refmc -e plugins/caloclouds3
 	touch $(STAMP)
 
-demo: install  ## generate 1000 toy-flow showers into showers.h5
-	$(BIN)/calozoo generate toyflow --n 1000 --energy 10:100 --theta 90 --phi 90 --seed 1 -o showers.h5
+demo: install  ## CaloClouds3 showers in the ILD barrel, summarised against reference-MC showers
+	$(BIN)/calozoo generate caloclouds3 --n 1000 --energy 50 --theta 90 --phi 90 --seed 1 -o demo/caloclouds3.h5
+	$(BIN)/calozoo project demo/caloclouds3.h5 demo/caloclouds3_barrel.h5 --geometry ild-ecal-barrel
+	$(BIN)/calozoo simulate demo/reference -n 500 --preset none --energy 50 --seed 2
+	$(BIN)/calozoo evaluate caloclouds3=demo/caloclouds3.h5 --reference demo/reference/shard-00000.h5 \
+		--geometry ild-ecal-barrel --report demo/report
 
 test: install  ## lint, then every test (core and plugins)
 	$(BIN)/ruff check .
@@ -33,4 +37,4 @@ bench: install  ## timing benchmarks; results go to docs/benchmarks.md
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache showers.h5
+	rm -rf $(VENV) .pytest_cache .ruff_cache showers.h5 demo

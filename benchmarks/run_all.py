@@ -10,12 +10,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import bench_caloclouds3  # noqa: E402
 import bench_evaluation  # noqa: E402
 import bench_generate  # noqa: E402
 import bench_geometry  # noqa: E402
 import bench_startup  # noqa: E402
 from machine import cpu_name  # noqa: E402
 
+from calozoo.errors import ModelFolderError, UnknownNameError  # noqa: E402
 from calozoo.serialization import atomic_path  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -80,6 +82,13 @@ def main() -> None:
             f"| {row['energy_gev']:g} | {row['raw_hits']:.0f} | {row['points']:.0f} | "
             f"{row['ms_per_shower']:.2f} |"
         )
+    lines += ["", "## CaloClouds3", ""]
+    try:
+        caloclouds3 = bench_caloclouds3.run()
+    except (ModelFolderError, UnknownNameError) as err:  # plugin or shipped weights not installed
+        lines.append(f"Not measured: {err}")
+    else:
+        lines += bench_caloclouds3.markdown(caloclouds3)
     with atomic_path(DOCS) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     print(DOCS.read_text())

@@ -1,0 +1,164 @@
+"""The shipped CaloClouds3 as a user meets it: the calozoo contract, the generation chain, the
+calibration, clear errors, importing the authors' network, and fidelity against the reference MC."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from calozoo_caloclouds3 import chain
+from calozoo_caloclouds3.calibration import CaloClouds3Calibrator, _transform, summarise_cells
+from calozoo_caloclouds3.features import layer_summaries
+from calozoo_caloclouds3.model import SHIPPED_WEIGHTS, CaloClouds3, load_pretrained
+from click.testing import CliRunner
+
+import calozoo
+from calozoo.cli import main
+from calozoo.conditions import direction_from_angles
+from calozoo.errors import InvalidConditionError, ModelFolderError
+from calozoo.testing import check_model
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.set_num_threads(1)
+    return load_pretrained()
+
+
+@pytest.fixture(scope="module")
+def barrel():
+    return calozoo.geometry("ild-ecal-barrel")
+
+
+def test_the_shipped_model_honours_the_calozoo_contract(model, tmp_path):
+    check_model(model, tmp_path)
+
+
+def test_loaded_by_name_and_calibrated_for_the_barrel():
+    model = calozoo.load("caloclouds3")
+    assert isinstance(model, CaloClouds3)
+    assert model.calibration["geometry"] == "ild-ecal-barrel"
+    assert 0.05 < model.occupancy_factor < 1.0  # sub-cell points merge into cells
+    assert 0.8 < model.widening < 1.3 and 0.8 < model.energy_factor < 1.25
+
+
+def test_layers_get_the_flows_counts_and_energies(model, monkeypatch):
+    recorded = {}
+    real_sample = model.flow.sample
+
+    def spy(context, generator, **kw):
+        recorded["targets"] = out = real_sample(context, generator, **kw)
+        return out
+
+    monkeypatch.setattr(model.flow, "sample", spy)
+    direction = direction_from_angles([90.0, 60.0, 120.0], [90.0, 85.0, 100.0])
+    showers = model.sample([10.0, 50.0, 100.0], direction, seed=4)
+    counts, energy = chain.layer_targets(recorded["targets"], model.occupancy_factor)
+    got_counts, got_energy = layer_summaries(showers)
+    np.testing.assert_array_equal(got_counts, counts.numpy())
+    expected = energy.numpy() * model.energy_factor
+    filled = got_counts > 0
+    np.testing.assert_allclose(got_energy[filled], expected[filled], rtol=2e-4)
+    # energy of a layer the flow gave no points is lost, as in the paper's chain
+    assert np.all(got_energy[~filled] == 0)
+
+
+def test_same_seed_same_showers_other_seed_other_showers(model):
+    a = model.sample([20.0, 80.0], seed=11)
+    assert a == model.sample([20.0, 80.0], seed=11)
+    assert a != model.sample([20.0, 80.0], seed=12)
+
+
+def test_energies_outside_the_training_range_need_an_explicit_opt_in(model):
+    for energy in (0.5, 130.0):
+        with pytest.raises(InvalidConditionError, match="extrapolate=True"):
+            model.sample(energy, seed=0)
+    bold = load_pretrained(extrapolate=True)
+    assert bold.sample(150.0, seed=0).num_points[0] > 0
+    assert calozoo.load("caloclouds3", extrapolate=True).conditions.energy_max_gev > 127
+
+
+def test_directions_outside_the_training_window_are_refused(model):
+    with pytest.raises(InvalidConditionError, match="phi = \\[60.0\\] deg.*phi 80-110"):
+        model.sample(50.0, direction_from_angles(90.0, 60.0), seed=0)
+    with pytest.raises(InvalidConditionError, match="theta"):
+        model.sample(50.0, direction_from_angles(20.0, 90.0), seed=0)
+
+
+def test_corrupt_or_mismatched_weight_files_are_refused(tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(SHIPPED_WEIGHTS, broken)
+    weights = broken / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-1000])
+    with pytest.raises(ModelFolderError):
+        load_pretrained(broken)
+    shapes = tmp_path / "shapes"
+    shutil.copytree(SHIPPED_WEIGHTS, shapes)
+    config = json.loads((shapes / "config.json").read_text())
+    config["config"]["net"]["widths"] = [4, 128, 256, 512, 256, 128, 4]
+    (shapes / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelFolderError, match="architecture"):
+        load_pretrained(shapes)
+    with pytest.raises(ModelFolderError):
+        load_pretrained(Path(calozoo.__file__).parent.parent / "plugins" / "toyflow" / "calozoo_toyflow" / "weights" / "toyflow")
+
+
+def test_calibrator_thinning_keeps_layer_energies_and_recovers_known_factors(model, barrel):
+    raw = model.with_calibration(1.0, 1.0, 1.0)
+    generated = raw.sample(np.full(60, 40.0), seed=2)
+    same = _transform(generated, 1.0, 1.0, 1.0, seed=0)
+    np.testing.assert_array_equal(same.num_points, generated.num_points)
+    half = _transform(generated, 0.5, 1.0, 1.0, seed=0)
+    counts, energy = layer_summaries(generated)
+    half_counts, half_energy = layer_summaries(half)
+    np.testing.assert_array_equal(half_counts, np.floor(counts * 0.5))
+    kept = half_counts > 0
+    np.testing.assert_allclose(half_energy[kept], energy[kept], rtol=1e-4)
+    # A "reference" made from the same showers with known factors: the fit finds them again.
+    reference = _transform(generated, 0.45, 1.1, 0.95, seed=5)
+    calibrator = CaloClouds3Calibrator(rounds=2).fit(generated, reference, barrel)
+    assert calibrator.occupancy_factor_ == pytest.approx(0.45, abs=0.03)
+    assert calibrator.widening_ == pytest.approx(1.1, abs=0.03)
+    assert calibrator.energy_factor_ == pytest.approx(0.95, abs=0.02)
+    after = summarise_cells(calibrator.apply(generated), barrel)
+    target = summarise_cells(reference, barrel)
+    assert after.occupancy == pytest.approx(target.occupancy, rel=0.02)
+    assert after.visible_energy_mev == pytest.approx(target.visible_energy_mev, rel=0.01)
+    with pytest.raises(ValueError, match="share their incident conditions"):
+        calibrator.fit(generated[:10], reference[:20], barrel)
+
+
+def test_fidelity_at_50_gev_normal_incidence_in_the_barrel(model, barrel):
+    """1000 showers against the reference MC's (numbers from docs/caloclouds3.md's study)."""
+    reference = json.loads((HERE / "reference_barrel_50gev.json").read_text())
+    showers = model.sample(np.full(1000, 50.0), seed=2024, batch_size=100)
+    cells = barrel.project(showers).showers
+    visible = cells.visible_energy_mev.mean()
+    occupancy = cells.num_points.mean()
+    layer = np.floor(cells.points[..., 2]).astype(int)
+    profile = np.array([(cells.points[..., 3] * (layer == i)).sum(1).mean() for i in range(30)])
+    assert visible == pytest.approx(reference["visible_energy_mev"], rel=0.03)
+    assert occupancy == pytest.approx(reference["occupancy"], rel=0.05)
+    ref_profile = np.array(reference["layer_energy_mev"])
+    core = ref_profile > 0.02 * ref_profile.max()
+    np.testing.assert_allclose(profile[core], ref_profile[core], rtol=0.1)
+
+
+def test_importing_the_authors_network(tmp_path):
+    from test_cc3_checkpoint import authors_state, full_checkpoint, random_net, save_authors
+
+    ema, live = random_net(1), random_net(2)
+    path = save_authors(tmp_path / "authors.pt", full_checkpoint(ema, live))
+    out = tmp_path / "imported"
+    result = CliRunner().invoke(main, ["import", "caloclouds3", str(path), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    imported = CaloClouds3.load(out)
+    for key, value in ema.state_dict().items():
+        torch.testing.assert_close(imported.net.state_dict()[key], value)
+    assert imported.scaler.mean[2] == pytest.approx(12.35925)  # the authors' normalisation
+    assert len(imported.sample(50.0, seed=0)) == 1
+    assert authors_state  # the helper used to build the file is the checkpoint tests' own
