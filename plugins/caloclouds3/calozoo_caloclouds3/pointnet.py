@@ -130,22 +130,28 @@ class PointwiseNet(nn.Module):
     ) -> torch.Tensor:
         """Like :meth:`forward` for flat points: ``x`` ``(M, 4)``, ``owner`` ``(M,)`` the shower of each.
 
-        Each layer's gate and context bias are computed once per shower and gathered per point,
-        so showers of very different sizes share a batch without padding.
+        The points must be shower-major (``owner`` sorted, as :func:`~.chain.point_context` makes
+        it). Inference path: per shower, each layer's gate and context bias fold into its weights,
+        ``(W h + b) * g + H c = (g W) h + (g b + H c)``, so a layer is one matrix product per shower
+        and showers of any sizes share a batch without padding.
         """
         ctx = self.context(c_noise, cond)
-        h = x
-        last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            gate = torch.sigmoid(layer._hyper_gate(ctx))
-            bias = layer._hyper_bias(ctx)
-            if gate.shape[0] == 1:
-                h = torch.addcmul(bias, layer._layer(h), gate)
-            else:
-                h = torch.addcmul(bias[owner], layer._layer(h), gate[owner])
-            if i < last:
-                h = self.act(h)
-        return h
+        weights: list[torch.Tensor] = []
+        biases: list[torch.Tensor] = []
+        for layer in self.layers:
+            gate = torch.sigmoid(layer._hyper_gate(ctx))  # (B, out)
+            weights.append(gate[:, :, None] * layer._layer.weight[None])  # (B, out, in)
+            biases.append(gate * layer._layer.bias[None] + layer._hyper_bias(ctx))  # (B, out)
+        sizes: list[int] = torch.bincount(owner, minlength=cond.shape[0]).tolist()
+        out: list[torch.Tensor] = []
+        last = len(weights) - 1
+        for b, h in enumerate(torch.split(x, sizes)):
+            for i in range(len(weights)):
+                h = torch.addmm(biases[i][b], h, weights[i][b].t())
+                if i < last:
+                    h = torch.nn.functional.leaky_relu(h, 0.01, inplace=True)
+            out.append(h)
+        return torch.cat(out, 0) if len(out) > 0 else x.new_zeros((0, self.widths[-1]))
 
 
 class Denoiser(nn.Module):
