@@ -10,48 +10,31 @@ of point ``m`` (no padding while computing; padded only at the end).
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-__all__ = ["layer_targets", "point_context", "denoise_flat", "assemble_points", "tilt_shift", "pad_points"]
+__all__ = ["layer_targets", "point_context", "assemble_points", "tilt_shift", "pad_points"]
 
 N_LAYERS = 30
 COUNT_SCALE = 7864.0 / N_LAYERS
 LAYER_ENERGY_SCALE_MEV = 3400.0 / N_LAYERS
 
 
-def layer_targets(targets: torch.Tensor, occupancy_factor: float) -> tuple[torch.Tensor, torch.Tensor]:
+def layer_targets(
+    targets: torch.Tensor,
+    occupancy_factor: float,
+    count_scale: float = COUNT_SCALE,
+    energy_scale_mev: float = LAYER_ENERGY_SCALE_MEV,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """ShowerFlow output ``(B, 60)`` -> points ``(B, 30)`` int64 and energy ``(B, 30)`` MeV per layer.
 
     Negative outputs are clipped to zero; counts are ``floor(n x f_occ)`` (step 1 and 2 of the chain).
+    The flow's units are arguments with CaloClouds3's defaults (TorchScript reads defaults as
+    constants, not module globals).
     """
+    n_layers = targets.shape[1] // 2
     t = targets.clamp_min(0.0)
-    counts = torch.floor(t[:, :N_LAYERS] * COUNT_SCALE * occupancy_factor).to(torch.int64)
-    return counts, t[:, N_LAYERS:] * LAYER_ENERGY_SCALE_MEV
-
-
-def denoise_flat(
-    net: torch.nn.Module,
-    noise: torch.Tensor,
-    owner: torch.Tensor,
-    cond: torch.Tensor,
-    sigma: float,
-    sigma_data: float,
-    sigma_min: float,
-) -> torch.Tensor:
-    """The consistency student's one step ``D(sigma eps; sigma)`` for flat points.
-
-    ``net`` must provide ``forward_flat(x, c_noise, cond, owner)``; the boundary scalings are
-    the consistency model's (identity at ``sigma_min``).
-    """
-    sd2 = sigma_data * sigma_data
-    c_skip = sd2 / ((sigma - sigma_min) ** 2 + sd2)
-    c_out = (sigma - sigma_min) * sigma_data / math.sqrt(sigma * sigma + sd2)
-    c_in = 1.0 / math.sqrt(sigma * sigma + sd2)
-    x = noise * sigma
-    c_noise = torch.full((cond.shape[0],), math.log(sigma) / 4.0)
-    return c_skip * x + c_out * net.forward_flat(c_in * x, c_noise, cond, owner)
+    counts = torch.floor(t[:, :n_layers] * count_scale * occupancy_factor).to(torch.int64)
+    return counts, t[:, n_layers:] * energy_scale_mev
 
 
 def point_context(counts: torch.Tensor) -> torch.Tensor:
@@ -77,17 +60,17 @@ def assemble_points(
     ``[0, 1)``); ``x, y`` are de-normalised and widened; energies are de-normalised, rescaled so
     each layer sums to the flow's layer energy, and multiplied by ``energy_factor``.
     """
-    n_showers = counts.shape[0]
+    n_showers, n_layers = counts.shape[0], counts.shape[1]
     # Sort by z inside each shower: a stable sort on z, then a stable sort on the owner.
     order = torch.argsort(features[:, 2], stable=True)
     order = order[torch.argsort(owner[order], stable=True)]
     f = features[order]
-    layer = torch.repeat_interleave(torch.arange(N_LAYERS).repeat(n_showers), counts.reshape(-1))
+    layer = torch.repeat_interleave(torch.arange(n_layers).repeat(n_showers), counts.reshape(-1))
     x = (f[:, 0] * 2 * std[0] + mean[0]) * widening
     y = (f[:, 1] * 2 * std[1] + mean[1]) * widening
     e = torch.exp(f[:, 3] * 2 * std[3] + mean[3])
-    group = owner * N_LAYERS + layer
-    sums = torch.zeros(n_showers * N_LAYERS, dtype=e.dtype).index_add_(0, group, e)
+    group = owner * n_layers + layer
+    sums = torch.zeros(n_showers * n_layers, dtype=e.dtype).index_add_(0, group, e)
     e = e * (layer_energy_mev.reshape(-1)[group] / sums[group].clamp_min(1e-30)) * energy_factor
     z = layer.to(f.dtype) + within_layer
     return torch.stack([x, y, z, e], 1)

@@ -31,7 +31,7 @@ from calozoo.showers import Showers
 
 from . import chain
 from .features import ENERGY_SCALE_GEV, PointScaler, conditioning
-from .pointnet import SIGMA_DATA, SIGMA_MAX, SIGMA_MIN, PointwiseNet
+from .pointnet import OneStep, PointwiseNet
 from .showerflow import ShowerFlow
 
 __all__ = ["CaloClouds3", "load_pretrained", "SHIPPED_WEIGHTS", "TRAINING_RANGE"]
@@ -138,7 +138,7 @@ class CaloClouds3(ShowerModel):
 
     def _points(self, cond, counts, layer_energy, owner, noise, within) -> torch.Tensor:
         """Steps 3-6 for given noise: flat ``(M, 4)`` points, shower-major."""
-        features = chain.denoise_flat(self.net, noise, owner, cond, SIGMA_MAX, SIGMA_DATA, SIGMA_MIN)
+        features = OneStep(self.net)(noise, owner, cond)
         mean = torch.tensor(self.scaler.mean, dtype=torch.float32)
         std = torch.tensor(self.scaler.std, dtype=torch.float32)
         return chain.assemble_points(
@@ -223,6 +223,15 @@ class CaloClouds3(ShowerModel):
 
         config, tensors = load_folder(path, expected=cls)
         return cls.from_saved(config, tensors, extrapolate=extrapolate)
+
+    def export(self, path: str | os.PathLike, **options) -> Path:
+        """TorchScript for DDFastShowerML, calibration and tilt inside (:func:`.export.export_torchscript`).
+
+        Options: ``geometry`` (name or object; default ``"ild-ecal-barrel"``), ``max_rounds``.
+        """
+        from .export import export_torchscript
+
+        return export_torchscript(self, path, **options)
 
 
 def _load_state(module: torch.nn.Module, prefix: str, tensors: dict[str, np.ndarray]) -> None:

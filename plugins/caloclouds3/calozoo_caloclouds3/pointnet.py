@@ -34,6 +34,7 @@ __all__ = [
     "ConcatSquashLinear",
     "PointwiseNet",
     "Denoiser",
+    "OneStep",
     "karras_sigmas",
     "heun_sample",
     "consistency_sample",
@@ -202,6 +203,31 @@ class Denoiser(nn.Module):
         per_point = ((out - target) ** 2).mean(-1)
         m = mask.to(per_point.dtype)
         return (per_point * m).sum() / m.sum().clamp_min(1)
+
+
+class OneStep(nn.Module):
+    """The distilled student's single step for flat points: ``x_0 = D(sigma eps; sigma)``, ``sigma = 80``.
+
+    The consistency-model scalings (identity at ``sigma_min``) are constants here, so the module
+    is TorchScript-compatible and is what both :class:`~.model.CaloClouds3` and the export run.
+    Inputs: ``noise`` ``(M, 4)`` standard normal, ``owner`` ``(M,)`` sorted shower index,
+    ``cond`` ``(B, C)``.
+    """
+
+    def __init__(self, net: PointwiseNet, sigma: float = SIGMA_MAX, sigma_data: float = SIGMA_DATA):
+        super().__init__()
+        self.net = net
+        sd2 = sigma_data**2
+        self.sigma = float(sigma)
+        self.c_skip = sd2 / ((sigma - SIGMA_MIN) ** 2 + sd2)
+        self.c_out = (sigma - SIGMA_MIN) * sigma_data / math.sqrt(sigma**2 + sd2)
+        self.c_in = 1.0 / math.sqrt(sigma**2 + sd2)
+        self.c_noise = math.log(sigma) / 4
+
+    def forward(self, noise: torch.Tensor, owner: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        x = noise * self.sigma
+        c_noise = torch.full((cond.shape[0],), self.c_noise)
+        return self.c_skip * x + self.c_out * self.net.forward_flat(self.c_in * x, c_noise, cond, owner)
 
 
 def karras_sigmas(

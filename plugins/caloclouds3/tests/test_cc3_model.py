@@ -12,6 +12,7 @@ from calozoo_caloclouds3 import chain
 from calozoo_caloclouds3.calibration import CaloClouds3Calibrator, _transform, summarise_cells
 from calozoo_caloclouds3.features import layer_summaries
 from calozoo_caloclouds3.model import SHIPPED_WEIGHTS, CaloClouds3, load_pretrained
+from calozoo_toyflow.model import SHIPPED_WEIGHTS as TOYFLOW_WEIGHTS
 from click.testing import CliRunner
 
 import calozoo
@@ -104,7 +105,7 @@ def test_corrupt_or_mismatched_weight_files_are_refused(tmp_path):
     with pytest.raises(ModelFolderError, match="architecture"):
         load_pretrained(shapes)
     with pytest.raises(ModelFolderError):
-        load_pretrained(Path(calozoo.__file__).parent.parent / "plugins" / "toyflow" / "calozoo_toyflow" / "weights" / "toyflow")
+        load_pretrained(TOYFLOW_WEIGHTS)  # another model's folder
 
 
 def test_calibrator_thinning_keeps_layer_energies_and_recovers_known_factors(model, barrel):
