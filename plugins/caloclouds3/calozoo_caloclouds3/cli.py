@@ -52,6 +52,9 @@ _DEFAULT_STEPS = {"flow": 2500, "teacher": 8000, "distill": 3000}
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), help="torch CPU threads.")
 @click.option(
+    "--device", default="cpu", show_default=True, help="torch device for the training stages (cpu, cuda)."
+)
+@click.option(
     "--reference", type=click.Path(exists=True), help="calibrate: reference showers (training points)."
 )
 @click.option(
@@ -75,6 +78,7 @@ def train_command(
     limit,
     seed,
     threads,
+    device,
     reference,
     geometry,
     output,
@@ -127,7 +131,7 @@ def train_command(
     run = {"flow": training.train_flow, "teacher": training.train_teacher, "distill": training.train_distill}[
         stage
     ]
-    folder = run(train_set, work, settings)
+    folder = run(train_set, work, settings, device=device)
     click.echo(f"{stage}: checkpoint {folder}; losses in {Path(work) / stage / 'log.jsonl'}")
 
 

@@ -194,8 +194,9 @@ class Denoiser(nn.Module):
         One ``sigma ~ LogNormal(-1.2, 1.2)`` per shower; the network output is regressed on
         ``(x - c_skip x_noisy) / c_out``, which weights every noise level equally.
         """
-        sigma = torch.exp(-1.2 + 1.2 * torch.randn(len(x), generator=generator))
-        noise = torch.randn(x.shape, generator=generator)
+        # Drawn on the CPU generator, then moved: the same seed gives the same noise on any device.
+        sigma = torch.exp(-1.2 + 1.2 * torch.randn(len(x), generator=generator)).to(x.device)
+        noise = torch.randn(x.shape, generator=generator).to(x.device)
         noisy = x + sigma[:, None, None] * noise
         c_skip, c_out, c_in = self.scalings(sigma)
         target = (x - c_skip * noisy) / c_out

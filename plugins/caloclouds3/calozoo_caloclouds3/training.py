@@ -100,12 +100,12 @@ def save_checkpoint(
 ) -> None:
     """Weights, optimizer moments and JSON state into ``folder`` atomically (no pickles)."""
     opt = optimizer.state_dict()
-    flat = {f"model.{k}": v.detach().contiguous() for k, v in tensors.items()}
+    flat = {f"model.{k}": v.detach().cpu().contiguous() for k, v in tensors.items()}
     scalars: dict[str, Any] = {}
     for pid, slots in opt["state"].items():
         for name, value in slots.items():
             if torch.is_tensor(value) and value.dim() > 0:
-                flat[f"optim.{pid}.{name}"] = value.contiguous()
+                flat[f"optim.{pid}.{name}"] = value.detach().cpu().contiguous()
             else:
                 scalars[f"{pid}.{name}"] = float(value)
     with atomic_folder(folder) as tmp:
@@ -219,7 +219,11 @@ def _resume(folder: Path, optimizer: torch.optim.Optimizer) -> tuple[dict[str, t
 
 # ------------------------------------------------------------------ flow
 def train_flow(
-    data: TrainingSet, work: str | os.PathLike, settings: FlowSettings, progress: bool = True
+    data: TrainingSet,
+    work: str | os.PathLike,
+    settings: FlowSettings,
+    progress: bool = True,
+    device: str = "cpu",
 ) -> Path:
     """Stage ``flow``: ShowerFlow by maximum likelihood on the 60 per-layer targets."""
     from .showerflow import ShowerFlow
@@ -227,7 +231,7 @@ def train_flow(
     work = Path(work)
     folder = work / "flow" / "checkpoint"
     torch.manual_seed(settings.seed)
-    flow = ShowerFlow(seed=settings.seed)
+    flow = ShowerFlow(seed=settings.seed).to(device)
     optimizer = torch.optim.Adam(flow.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     tensors, state = _resume(folder, optimizer)
     if tensors is not None:
@@ -242,10 +246,10 @@ def train_flow(
     def step_fn(step: int) -> float:
         rng, gen = _step_rng(settings.seed, step)
         idx = torch.from_numpy(rng.integers(0, len(x_all), settings.batch_size))
-        x = flow.dequantise(x_all[idx], gen)
+        x = flow.dequantise(x_all[idx], gen).to(device)
         for group in optimizer.param_groups:
             group["lr"] = lr_fn(step)
-        loss = -flow.log_prob(x, c_all[idx]).mean()
+        loss = -flow.log_prob(x, c_all[idx].to(device)).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(flow.parameters(), settings.grad_clip)
@@ -256,7 +260,7 @@ def train_flow(
         with torch.no_grad():
             gen = torch.Generator().manual_seed(settings.seed)
             val_nll = (
-                float(-flow.log_prob(flow.dequantise(x_val, gen), c_val).mean())
+                float(-flow.log_prob(flow.dequantise(x_val, gen).to(device), c_val.to(device)).mean())
                 if len(x_val)
                 else float("nan")
             )
@@ -318,14 +322,18 @@ def _epoch_batch(
 
 
 def train_teacher(
-    data: TrainingSet, work: str | os.PathLike, settings: TeacherSettings, progress: bool = True
+    data: TrainingSet,
+    work: str | os.PathLike,
+    settings: TeacherSettings,
+    progress: bool = True,
+    device: str = "cpu",
 ) -> Path:
     """Stage ``teacher``: the EDM point model, with an EMA copy used for sampling and distillation."""
     work = Path(work)
     folder = work / "teacher" / "checkpoint"
     torch.manual_seed(settings.seed)
-    net = PointwiseNet(settings.widths, seed=settings.seed)
-    ema = PointwiseNet(settings.widths, seed=settings.seed)
+    net = PointwiseNet(settings.widths, seed=settings.seed).to(device)
+    ema = PointwiseNet(settings.widths, seed=settings.seed).to(device)
     ema.load_state_dict(net.state_dict())
     denoiser = Denoiser(net)
     optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)
@@ -342,7 +350,7 @@ def train_teacher(
     def step_fn(step: int) -> float:
         rng, gen = _step_rng(settings.seed, step)
         index = _epoch_batch(data, settings.seed, step, settings.points_per_batch, settings.max_points, cache)
-        x, mask, cond = _batch(data, scaler, index, rng, settings.max_points)
+        x, mask, cond = (t.to(device) for t in _batch(data, scaler, index, rng, settings.max_points))
         for group in optimizer.param_groups:
             group["lr"] = lr_fn(step)
         loss = denoiser.loss(x, cond, mask, gen)
@@ -389,7 +397,11 @@ def load_teacher(work: str | os.PathLike) -> tuple[PointwiseNet, PointScaler, di
 
 # ------------------------------------------------------------------ distillation
 def train_distill(
-    data: TrainingSet, work: str | os.PathLike, settings: DistillSettings, progress: bool = True
+    data: TrainingSet,
+    work: str | os.PathLike,
+    settings: DistillSettings,
+    progress: bool = True,
+    device: str = "cpu",
 ) -> Path:
     """Stage ``distill``: consistency distillation of the teacher's EMA into a one-step student.
 
@@ -401,10 +413,11 @@ def train_distill(
     work = Path(work)
     folder = work / "distill" / "checkpoint"
     teacher_net, scaler, teacher_state = load_teacher(work)
+    teacher_net.to(device)
     widths = tuple(teacher_state["settings"]["widths"])
     teacher = Denoiser(teacher_net).requires_grad_(False)
-    student_net = PointwiseNet(widths)
-    target_net = PointwiseNet(widths)
+    student_net = PointwiseNet(widths).to(device)
+    target_net = PointwiseNet(widths).to(device)
     student_net.load_state_dict(teacher_net.state_dict())
     target_net.load_state_dict(teacher_net.state_dict())
     student = Denoiser(student_net, boundary=True)
@@ -421,10 +434,10 @@ def train_distill(
     def step_fn(step: int) -> float:
         rng, gen = _step_rng(settings.seed, step)
         index = _epoch_batch(data, settings.seed, step, settings.points_per_batch, settings.max_points, cache)
-        x, mask, cond = _batch(data, scaler, index, rng, settings.max_points)
+        x, mask, cond = (t.to(device) for t in _batch(data, scaler, index, rng, settings.max_points))
         n = torch.randint(0, settings.grid_steps - 1, (len(x),), generator=gen)
-        t, t_next = sigmas[n], sigmas[n + 1]
-        x_t = x + t[:, None, None] * torch.randn(x.shape, generator=gen)
+        t, t_next = sigmas[n].to(device), sigmas[n + 1].to(device)
+        x_t = x + t[:, None, None] * torch.randn(x.shape, generator=gen).to(device)
         with torch.no_grad():
             x_next = heun_step(teacher, x_t, t, t_next, cond)
             aim = target(x_next, t_next, cond)
