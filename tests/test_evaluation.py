@@ -306,6 +306,15 @@ def test_mismatched_conditions_are_refused(geometry, reference):
         evaluate(electrons, reference, geometry, classifier=False)
 
 
+def test_normal_incidence_written_with_rounding_noise_is_the_same_direction():
+    from calozoo.evaluation.checks import check_same_conditions
+
+    exact = toy_showers(44, (50.0,), 30)
+    noisy = toy_showers(45, (50.0,), 20, direction=calozoo.conditions.direction_from_angles(90.0, 90.0))
+    assert 0 < abs(noisy.direction[0, 0]) < 1e-15  # cos(90 deg) in floating point
+    check_same_conditions(exact, noisy, "noisy")  # no error
+
+
 def test_wrong_kind_of_points_is_refused(geometry, reference):
     raw = Showers(
         reference.points[:5], reference.num_points[:5], [10.0] * 5, reference.direction[:5], 22, "mm"
