@@ -316,6 +316,33 @@ def generate(
     )
 
 
+@main.command()
+@click.argument("model_name", metavar="MODEL")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="File to write.")
+@click.option(
+    "--weights",
+    type=click.Path(exists=True, file_okay=False),
+    help="A model folder saved by model.save() instead of the shipped weights.",
+)
+@click.option("--geometry", help="Geometry whose layer depths the export uses (model default if not given).")
+@friendly_errors
+def export(model_name, output, weights, geometry) -> None:
+    """Export MODEL for the C++ simulation chain (TorchScript for DDFastShowerML).
+
+    \b
+    calozoo export caloclouds3 -o caloclouds3.pt
+    """
+    import calozoo
+
+    model = calozoo.load(model_name, path=weights)
+    options = {} if geometry is None else {"geometry": geometry}
+    try:
+        written = model.export(output, **options)
+    except NotImplementedError as err:
+        raise click.ClickException(f"{model_name} cannot be exported: {err}") from err
+    click.echo(f"wrote {written}")
+
+
 def _parse_point(value: str | None) -> list[float] | None:
     if value is None:
         return None

@@ -72,7 +72,7 @@ class CaloClouds3Calibrator(Calibrator):
 
     Args:
         geometry: the registered geometry to calibrate for (or pass one to :meth:`fit`).
-        rounds: passes over the three factors (each changes what the others see).
+        rounds: passes over the three factors (each changes what the others see; two settle them).
         seed: the random subsets of points :meth:`apply` keeps.
         incident_point_mm: where showers enter during the fit (``None``: the geometry's default).
     """
@@ -80,7 +80,7 @@ class CaloClouds3Calibrator(Calibrator):
     name: ClassVar[str] = "caloclouds3"
 
     def __init__(
-        self, geometry: str = "ild-ecal-barrel", rounds: int = 3, seed: int = 0, incident_point_mm=None
+        self, geometry: str = "ild-ecal-barrel", rounds: int = 2, seed: int = 0, incident_point_mm=None
     ):
         self.geometry = geometry
         self.rounds = int(rounds)
@@ -219,7 +219,7 @@ def _check_pair(generated: Showers, reference: Showers) -> None:
         )
 
 
-def _bisect(measure, target: float, low: float, high: float, iterations: int = 18) -> float:
+def _bisect(measure, target: float, low: float, high: float, iterations: int = 14) -> float:
     """Where the increasing ``measure`` reaches ``target`` in ``[low, high]`` (clipped to the ends)."""
     if measure(high) <= target:
         return high

@@ -344,3 +344,18 @@ def test_unpack_output_checks_its_input():
         unpack_output(torch.cat([torch.full((30,), 1.0), torch.zeros(10)]))
     with pytest.raises(ValueError, match="at least 30"):
         unpack_output(torch.zeros(5))
+
+
+def test_export_from_the_command_line(tmp_path):
+    from click.testing import CliRunner
+
+    from calozoo.cli import main
+
+    out = tmp_path / "cc3.pt"
+    result = CliRunner().invoke(main, ["export", "caloclouds3", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    flat = torch.jit.load(str(out))(torch.tensor([[50.0]]), torch.tensor([[90.0]]), torch.tensor([[90.0]]))
+    counts, points = unpack_output(flat)
+    assert int(counts.sum()) == len(points) > 100
+    result = CliRunner().invoke(main, ["export", "toy-gamma", "-o", str(tmp_path / "x.pt")])
+    assert result.exit_code != 0 and "cannot be exported" in result.output
