@@ -140,8 +140,9 @@ def markdown(out: dict) -> list[str]:
         "",
         "| E [GeV] | visible energy [MeV] MC / CC3 (ratio) | occupancy [cells] MC / CC3 (ratio) "
         "| radial width [mm] MC / CC3 (ratio) "
-        "| longitudinal profile: max deviation over layers with > 2 % of the peak |",
-        "|---|---|---|---|---|",
+        "| profile: energy-weighted mean deviation "
+        "| profile: max deviation, layers with ≥ 1 % of the energy |",
+        "|---|---|---|---|---|---|",
     ]
     for energy, pair in out["per_energy"].items():
         ref, gen = pair["reference"], pair["caloclouds3"]
@@ -149,9 +150,11 @@ def markdown(out: dict) -> list[str]:
         for key in ("visible_energy_mev", "occupancy", "radial_width_mm"):
             cells.append(f"{ref[key]:.1f} / {gen[key]:.1f} ({gen[key] / ref[key]:.3f})")
         rp, gp = np.array(ref["layer_energy_mev"]), np.array(gen["layer_energy_mev"])
-        core = rp > 0.02 * rp.max()
-        worst = np.max(np.abs(gp[core] / rp[core] - 1))
-        lines.append(f"| {energy} | {' | '.join(cells)} | {100 * worst:.1f} % |")
+        share = rp / rp.sum()
+        deviation = np.abs(gp / np.where(rp > 0, rp, np.nan) - 1)
+        mean_dev = np.nansum(share * deviation)
+        worst = np.max(deviation[share >= 0.01])
+        lines.append(f"| {energy} | {' | '.join(cells)} | {100 * mean_dev:.1f} % | {100 * worst:.1f} % |")
     lines += [
         "",
         "![longitudinal profile](images/caloclouds3/longitudinal_profile.png)",

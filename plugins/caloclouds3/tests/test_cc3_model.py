@@ -145,8 +145,12 @@ def test_fidelity_at_50_gev_normal_incidence_in_the_barrel(model, barrel):
     assert visible == pytest.approx(reference["visible_energy_mev"], rel=0.03)
     assert occupancy == pytest.approx(reference["occupancy"], rel=0.05)
     ref_profile = np.array(reference["layer_energy_mev"])
-    core = ref_profile > 0.02 * ref_profile.max()
-    np.testing.assert_allclose(profile[core], ref_profile[core], rtol=0.1)
+    share = ref_profile / ref_profile.sum()
+    deviation = np.abs(profile / ref_profile - 1)
+    assert (share * deviation).sum() < 0.03  # energy-weighted mean deviation of the profile
+    core = share > 0.01  # the layers holding at least 1 % of the energy each (about 20 of 30)
+    assert core.sum() > 15
+    np.testing.assert_allclose(profile[core], ref_profile[core], rtol=0.06)
 
 
 def test_importing_the_authors_network(tmp_path):
