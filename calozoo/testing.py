@@ -78,6 +78,11 @@ def check_showers(
     energies = showers.points[..., 3][mask]
     _expect(bool(np.all(energies >= 0)), f"{label}: point energies must be non-negative (MeV)")
     _expect(
+        bool(np.all(energies > 0)),
+        f"{label}: {int(np.sum(energies == 0))} real points carry zero energy; the CaloClouds file "
+        "layout reads such points as padding (drop them, or give them no place in num_points)",
+    )
+    _expect(
         bool(np.all(showers.visible_energy_mev > 0)),
         f"{label}: every shower must deposit some energy; visible energies (MeV) "
         f"{showers.visible_energy_mev.tolist()}",

@@ -54,6 +54,15 @@ class GeVBlobModel(BlobModel):
         return showers
 
 
+class ZeroEnergyBlobModel(BlobModel):
+    """Breaks the contract: some real points carry no energy (they would read back as padding)."""
+
+    def generate(self, energy_gev, direction, pdg, rng):
+        showers = super().generate(energy_gev, direction, pdg, rng)
+        showers.points[:, 0, 3] = 0.0
+        return showers
+
+
 class NoCheckBlobModel(BlobModel):
     """Breaks the contract: bypasses the condition checks."""
 

@@ -1,7 +1,7 @@
 """The conformance kit passes a model that keeps the contract and catches ones that break it."""
 
 import pytest
-from blob_models import BlobModel, GeVBlobModel, NoCheckBlobModel, SeedlessBlobModel
+from blob_models import BlobModel, GeVBlobModel, NoCheckBlobModel, SeedlessBlobModel, ZeroEnergyBlobModel
 
 from calozoo.testing import check_model
 
@@ -16,6 +16,7 @@ def test_conforming_model_passes(tmp_path):
         (SeedlessBlobModel(), "same seed"),
         (GeVBlobModel(), "MeV"),
         (NoCheckBlobModel(), "must be refused"),
+        (ZeroEnergyBlobModel(), "zero energy"),
     ],
 )
 def test_broken_models_are_caught(tmp_path, model, complaint):

@@ -28,13 +28,16 @@ def layer_targets(
     """ShowerFlow output ``(B, 60)`` -> points ``(B, 30)`` int64 and energy ``(B, 30)`` MeV per layer.
 
     Negative outputs are clipped to zero; counts are ``floor(n x f_occ)`` (step 1 and 2 of the chain).
-    The flow's units are arguments with CaloClouds3's defaults (TorchScript reads defaults as
-    constants, not module globals).
+    A layer the flow gives no energy gets no points either (its points would carry zero energy,
+    which point-cloud files read as padding). The flow's units are arguments with CaloClouds3's
+    defaults (TorchScript reads defaults as constants, not module globals).
     """
     n_layers = targets.shape[1] // 2
     t = targets.clamp_min(0.0)
+    energy = t[:, n_layers:] * energy_scale_mev
     counts = torch.floor(t[:, :n_layers] * count_scale * occupancy_factor).to(torch.int64)
-    return counts, t[:, n_layers:] * energy_scale_mev
+    counts = torch.where(energy > 0, counts, torch.zeros_like(counts))
+    return counts, energy
 
 
 def point_context(counts: torch.Tensor) -> torch.Tensor:

@@ -68,6 +68,14 @@ def test_layers_get_the_flows_counts_and_energies(model, monkeypatch):
     assert np.all(got_energy[~filled] == 0)
 
 
+def test_every_generated_point_carries_energy(model, tmp_path):
+    """A layer the flow leaves without energy gets no points (they would read back as padding)."""
+    showers = model.sample(np.repeat([1.0, 5.0, 50.0, 127.0], 250), seed=9, batch_size=250)
+    assert np.all(showers.points[..., 3][showers.padding_mask] > 0)
+    calozoo.write_showers(tmp_path / "cc3.h5", showers)  # the CaloClouds layout accepts them
+    assert calozoo.read_showers(tmp_path / "cc3.h5").num_points.tolist() == showers.num_points.tolist()
+
+
 def test_same_seed_same_showers_other_seed_other_showers(model):
     a = model.sample([20.0, 80.0], seed=11)
     assert a == model.sample([20.0, 80.0], seed=11)
