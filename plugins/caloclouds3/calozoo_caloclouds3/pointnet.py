@@ -201,9 +201,7 @@ class Denoiser(nn.Module):
         c_skip, c_out, c_in = self.scalings(sigma)
         target = (x - c_skip * noisy) / c_out
         out = self.net(c_in * noisy, torch.log(sigma) / 4, cond)
-        per_point = ((out - target) ** 2).mean(-1)
-        m = mask.to(per_point.dtype)
-        return (per_point * m).sum() / m.sum().clamp_min(1)
+        return masked_mean(((out - target) ** 2).mean(-1), mask)
 
 
 class OneStep(nn.Module):
@@ -229,6 +227,12 @@ class OneStep(nn.Module):
         x = noise * self.sigma
         c_noise = torch.full((cond.shape[0],), self.c_noise)
         return self.c_skip * x + self.c_out * self.net.forward_flat(self.c_in * x, c_noise, cond, owner)
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``(B, N)`` per-point values over the real points (``mask`` True)."""
+    m = mask.to(values.dtype)
+    return (values * m).sum() / m.sum().clamp_min(1)
 
 
 def karras_sigmas(

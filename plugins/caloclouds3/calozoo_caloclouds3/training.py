@@ -35,7 +35,7 @@ from calozoo.serialization import atomic_folder
 
 from .data import TrainingSet, bucket_batches
 from .features import PointScaler
-from .pointnet import Denoiser, PointwiseNet, heun_step, karras_sigmas
+from .pointnet import Denoiser, PointwiseNet, heun_step, karras_sigmas, masked_mean
 
 __all__ = [
     "FlowSettings",
@@ -247,14 +247,8 @@ def train_flow(
         rng, gen = _step_rng(settings.seed, step)
         idx = torch.from_numpy(rng.integers(0, len(x_all), settings.batch_size))
         x = flow.dequantise(x_all[idx], gen).to(device)
-        for group in optimizer.param_groups:
-            group["lr"] = lr_fn(step)
         loss = -flow.log_prob(x, c_all[idx].to(device)).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(flow.parameters(), settings.grad_clip)
-        optimizer.step()
-        return loss.item()
+        return _descend(optimizer, loss, lr_fn(step), settings.grad_clip)
 
     def save_fn(step: int) -> None:
         with torch.no_grad():
@@ -285,6 +279,17 @@ def train_flow(
 
 
 # ------------------------------------------------------------------ teacher
+def _descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor, lr: float, grad_clip: float) -> float:
+    """One optimizer step on ``loss`` at learning rate ``lr``, gradients clipped to norm ``grad_clip``."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_([p for g in optimizer.param_groups for p in g["params"]], grad_clip)
+    optimizer.step()
+    return loss.item()
+
+
 def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
     with torch.no_grad():
         for e, p in zip(ema.parameters(), model.parameters()):
@@ -351,15 +356,9 @@ def train_teacher(
         rng, gen = _step_rng(settings.seed, step)
         index = _epoch_batch(data, settings.seed, step, settings.points_per_batch, settings.max_points, cache)
         x, mask, cond = (t.to(device) for t in _batch(data, scaler, index, rng, settings.max_points))
-        for group in optimizer.param_groups:
-            group["lr"] = lr_fn(step)
-        loss = denoiser.loss(x, cond, mask, gen)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), settings.grad_clip)
-        optimizer.step()
+        loss = _descend(optimizer, denoiser.loss(x, cond, mask, gen), lr_fn(step), settings.grad_clip)
         _ema_update(ema, net, min(0.9999, 1 - (1 + step) ** -0.667))
-        return loss.item()
+        return loss
 
     def save_fn(step: int) -> None:
         tensors = {**_prefixed("net", net), **_prefixed("ema", ema), **_scaler_tensors(scaler)}
@@ -441,17 +440,14 @@ def train_distill(
         with torch.no_grad():
             x_next = heun_step(teacher, x_t, t, t_next, cond)
             aim = target(x_next, t_next, cond)
-        for group in optimizer.param_groups:
-            group["lr"] = lr_fn(step)
-        out = student(x_t, t, cond)
-        m = mask.to(out.dtype)
-        loss = (((out - aim) ** 2).mean(-1) * m).sum() / m.sum().clamp_min(1)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(student_net.parameters(), settings.grad_clip)
-        optimizer.step()
+        loss = _descend(
+            optimizer,
+            masked_mean(((student(x_t, t, cond) - aim) ** 2).mean(-1), mask),
+            lr_fn(step),
+            settings.grad_clip,
+        )
         _ema_update(target_net, student_net, settings.target_ema)
-        return loss.item()
+        return loss
 
     def save_fn(step: int) -> None:
         tensors = {
