@@ -137,6 +137,7 @@ def train_command(
 
 def _calibrate(work, reference, geometry, output, seed) -> None:
     from calozoo.io import read_showers
+    from calozoo.showers import concatenate
 
     from .calibration import CaloClouds3Calibrator
     from .data import data_files
@@ -146,7 +147,7 @@ def _calibrate(work, reference, geometry, output, seed) -> None:
         raise click.UsageError("--reference is required for the calibrate stage")
     folder = Path(output) if output else Path(work) / "model"
     model = CaloClouds3.load(folder)
-    showers = read_showers(data_files(reference)[0])
+    showers = concatenate([read_showers(f) for f in data_files(reference)])
     calibrator = CaloClouds3Calibrator(geometry, seed=seed)
     calibrated = calibrator.calibrate(model, showers, seed=seed)
     calibrated.save(folder)

@@ -140,6 +140,15 @@ def test_whole_pipeline_from_the_command_line(data_path, tmp_path):
     assert result.exit_code == 0, result.output
     model = CaloClouds3.load(tmp_path / "work" / "model")
     assert model.training["distill"]["steps"] == 2
+    assert model.occupancy_factor == 1.0 and model.calibration == {}
+    result = runner.invoke(
+        main, ["train", "caloclouds3", "--stage", "calibrate", "--work", work, "--reference", str(data_path)]
+    )
+    assert result.exit_code == 0, result.output
+    model = CaloClouds3.load(tmp_path / "work" / "model")
+    assert model.calibration["geometry"] == "ild-ecal-barrel"
+    assert model.calibration["n_showers"] == 60  # both shards of the reference folder
+    assert (tmp_path / "work" / "model-calibrator" / "config.json").exists()
     showers = model.sample(20.0, seed=0)
     assert len(showers) == 1 and showers.z_units == "layer"
 
