@@ -24,7 +24,6 @@ __all__ = [
     "conditioning",
     "layer_summaries",
     "flow_targets",
-    "layers_from_targets",
     "PointScaler",
     "AUTHORS_POINT_SCALER",
 ]
@@ -70,12 +69,6 @@ def flow_targets(counts: np.ndarray, energy_mev: np.ndarray) -> np.ndarray:
     return np.concatenate([counts / COUNT_SCALE, energy_mev / 1000.0 / LAYER_ENERGY_SCALE_GEV], 1).astype(
         np.float32
     )
-
-
-def layers_from_targets(targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Flow samples -> (points per layer as float, energy per layer in MeV), negatives clipped to 0."""
-    t = np.clip(np.asarray(targets, dtype=np.float64), 0, None)
-    return t[:, :N_LAYERS] * COUNT_SCALE, t[:, N_LAYERS:] * LAYER_ENERGY_SCALE_GEV * 1000.0
 
 
 @dataclass

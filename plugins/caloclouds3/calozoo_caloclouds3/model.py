@@ -145,17 +145,6 @@ class CaloClouds3(ShowerModel):
             features, owner, counts, layer_energy, within, mean, std, self.widening, self.energy_factor
         )
 
-    @torch.no_grad()
-    def sample_layers(
-        self, energy_gev, direction=None, seed: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """ShowerFlow alone: ``(N, 30)`` points (before ``f_occ``) and energies (MeV) per layer."""
-        energy, direction, _ = self.conditions.validate(energy_gev, direction)
-        gen = torch.Generator().manual_seed(int(np.random.SeedSequence(seed).generate_state(1)[0]))
-        targets = self.flow.sample(torch.from_numpy(conditioning(energy, direction)), gen)
-        counts, energy_mev = chain.layer_targets(targets, 1.0)
-        return counts.numpy(), energy_mev.numpy().astype(np.float64)
-
     def with_calibration(
         self, occupancy_factor: float, widening: float, energy_factor: float, **info: Any
     ) -> CaloClouds3:

@@ -12,7 +12,7 @@ the conditions; ShowerFlow supplies the structure between layers).
   ``sigma_data = 0.5``; with ``boundary=True`` the consistency-model scalings (Song et al.,
   arXiv:2303.01469) that make ``D(x; sigma_min) = x`` exactly.
 - :func:`karras_sigmas`, :func:`heun_sample` (the teacher, 18-20 steps) and
-  :func:`consistency_sample` (the distilled student, one step).
+  :class:`OneStep` (the distilled student, one step).
 
 Shapes: points ``(B, N, 4)``, context ``(B, C)``, ``sigma`` ``(B,)``. Everything that depends on
 the context only (the time embedding, each layer's gate and context bias) is computed once per
@@ -37,7 +37,6 @@ __all__ = [
     "OneStep",
     "karras_sigmas",
     "heun_sample",
-    "consistency_sample",
 ]
 
 SIGMA_DATA = 0.5
@@ -263,10 +262,3 @@ def heun_sample(
     for s, s_next in zip(sigmas[:-1], sigmas[1:]):
         x = heun_step(denoiser, x, s * ones, s_next * ones, cond)
     return denoiser(x, sigmas[-1] * ones, cond)
-
-
-@torch.no_grad()
-def consistency_sample(student: Denoiser, cond: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """One-step sampling with a distilled student: ``x_0 = D(80 eps; 80)`` for ``noise`` = ``eps``."""
-    sigma = torch.full((len(cond),), SIGMA_MAX)
-    return student(noise * SIGMA_MAX, sigma, cond)
