@@ -261,11 +261,31 @@ _FORMAT_OPTION = click.option(
     type=click.Path(exists=True, file_okay=False),
     help="A model folder saved by model.save() instead of the shipped weights.",
 )
+@click.option(
+    "-O",
+    "--option",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A model option passed to calozoo.load (VALUE read as JSON, else text), e.g. -O extrapolate=true.",
+)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output HDF5 file.")
 @_FORMAT_OPTION
 @friendly_errors
 def generate(
-    model_name, n_showers, energy, theta, phi, direction, pdg, seed, batch_size, weights, output, file_format
+    model_name,
+    n_showers,
+    energy,
+    theta,
+    phi,
+    direction,
+    pdg,
+    seed,
+    batch_size,
+    weights,
+    options,
+    output,
+    file_format,
 ) -> None:
     """Generate showers with MODEL and write them to a file.
 
@@ -298,7 +318,7 @@ def generate(
     )
 
     started = time.perf_counter()
-    model = calozoo.load(model_name, path=weights)
+    model = calozoo.load(model_name, path=weights, **_parse_options(options))
     batches = model.iter_sample(energies, unit, pdg=pdg, seed=seed, batch_size=batch_size, progress=True)
     points = visible_mev = 0.0
     # Streamed batch by batch: memory stays bounded by one batch, and the file appears only
@@ -341,6 +361,22 @@ def export(model_name, output, weights, geometry) -> None:
     except NotImplementedError as err:
         raise click.ClickException(f"{model_name} cannot be exported: {err}") from err
     click.echo(f"wrote {written}")
+
+
+def _parse_options(options: tuple[str, ...]) -> dict:
+    """``("extrapolate=true", "name=x")`` -> ``{"extrapolate": True, "name": "x"}``."""
+    import json
+
+    parsed = {}
+    for option in options:
+        key, sep, value = option.partition("=")
+        if not sep or not key.isidentifier():
+            raise click.UsageError(f"--option takes KEY=VALUE with KEY a name, got {option!r}")
+        try:
+            parsed[key] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[key] = value
+    return parsed
 
 
 def _parse_point(value: str | None) -> list[float] | None:

@@ -109,8 +109,8 @@ class CaloClouds3(ShowerModel):
         except InvalidConditionError as err:
             if "energy out of range" in str(err) and not self.extrapolate:
                 raise InvalidConditionError(
-                    f"{err} (caloclouds3 was trained on 1-127 GeV; load it with extrapolate=True "
-                    "to go beyond, at your own risk)"
+                    f"{err} (caloclouds3 was trained on 1-127 GeV; load it with extrapolate=True, "
+                    "or `calozoo generate -O extrapolate=true`, to go beyond, at your own risk)"
                 ) from None
             raise
         return super().iter_sample(energy, direction, pdg=pdg, **kwargs)

@@ -91,6 +91,19 @@ def test_energies_outside_the_training_range_need_an_explicit_opt_in(model):
     assert calozoo.load("caloclouds3", extrapolate=True).conditions.energy_max_gev > 127
 
 
+def test_extrapolation_from_the_command_line(tmp_path):
+    runner = CliRunner()
+    args = ["generate", "caloclouds3", "-n", "3", "--energy", "150", "-o", str(tmp_path / "x.h5")]
+    refused = runner.invoke(main, args)
+    assert refused.exit_code != 0 and "-O extrapolate=true" in refused.output
+    assert not (tmp_path / "x.h5").exists()
+    result = runner.invoke(main, [*args, "-O", "extrapolate=true"])
+    assert result.exit_code == 0, result.output
+    assert calozoo.read_showers(tmp_path / "x.h5").incident_energy_gev.tolist() == [150.0] * 3
+    bad = runner.invoke(main, [*args, "-O", "extrapolate"])
+    assert bad.exit_code != 0 and "KEY=VALUE" in bad.output
+
+
 def test_directions_outside_the_training_window_are_refused(model):
     with pytest.raises(InvalidConditionError, match="phi = \\[60.0\\] deg.*phi 80-110"):
         model.sample(50.0, direction_from_angles(90.0, 60.0), seed=0)
