@@ -104,25 +104,26 @@ class CaloClouds3Calibrator(Calibrator):
         geometry = self._geometry(geometry)
         target = summarise_cells(reference, geometry, self.incident_point_mm)
         before = summarise_cells(generated, geometry, self.incident_point_mm)
+        thin = _Thinning(generated, self.seed)
         occ, widen, energy = 1.0, 1.0, 1.0
         for _ in range(self.rounds):
             occ = _bisect(
-                lambda f, w=widen, e=energy: self._summary(generated, geometry, f, w, e).occupancy,
+                lambda f, w=widen, e=energy: self._summary(thin, geometry, f, w, e).occupancy,
                 target.occupancy,
                 0.02,
                 1.0,
             )
             widen = _bisect(
-                lambda w, f=occ, e=energy: self._summary(generated, geometry, f, w, e).radial_width_mm,
+                lambda w, f=occ, e=energy: self._summary(thin, geometry, f, w, e).radial_width_mm,
                 target.radial_width_mm,
                 0.6,
                 1.6,
             )
             for _ in range(3):
-                got = self._summary(generated, geometry, occ, widen, energy).visible_energy_mev
+                got = self._summary(thin, geometry, occ, widen, energy).visible_energy_mev
                 energy *= target.visible_energy_mev / got
         self.occupancy_factor_, self.widening_, self.energy_factor_ = occ, widen, energy
-        after = self._summary(generated, geometry, occ, widen, energy)
+        after = self._summary(thin, geometry, occ, widen, energy)
         self.report_ = {
             "geometry": geometry.name,
             "n_showers": len(reference),
@@ -133,11 +134,9 @@ class CaloClouds3Calibrator(Calibrator):
         return self
 
     def _summary(
-        self, generated: Showers, geometry: Geometry, occ: float, widen: float, energy: float
+        self, thin: _Thinning, geometry: Geometry, occ: float, widen: float, energy: float
     ) -> CellSummary:
-        return summarise_cells(
-            _transform(generated, occ, widen, energy, self.seed), geometry, self.incident_point_mm
-        )
+        return summarise_cells(thin(occ, widen, energy), geometry, self.incident_point_mm)
 
     def _geometry(self, geometry: Geometry | None) -> Geometry:
         if geometry is not None:
@@ -234,31 +233,45 @@ def _bisect(measure, target: float, low: float, high: float, iterations: int = 1
     return 0.5 * (low + high)
 
 
-def _transform(showers: Showers, occupancy: float, widening: float, energy: float, seed: int) -> Showers:
+class _Thinning:
     """Keep ``floor(n_l f)`` random points per layer (energies rescaled to the layer's sum), widen, scale.
 
     The random priorities come from ``seed`` alone, so a larger ``f`` keeps a superset of the
-    points a smaller one keeps (the fit scans a smooth, monotonic function).
+    points a smaller one keeps (the fit scans a smooth, monotonic function). Everything that does
+    not depend on the factors (the per-layer ranking, the layer sums) is computed once here, and
+    each call only applies factors.
     """
-    mask = showers.padding_mask
-    owner = np.broadcast_to(np.arange(len(showers))[:, None], mask.shape)[mask]
-    pts = showers.points[mask].astype(np.float64)
-    layer = np.clip(np.floor(pts[:, 2]), 0, N_LAYERS - 1).astype(np.int64)
-    group = owner * N_LAYERS + layer
-    priority = np.random.default_rng(seed).random(len(pts))
-    order = np.lexsort((priority, group))
-    sizes = np.bincount(group, minlength=len(showers) * N_LAYERS)
-    start = np.cumsum(sizes) - sizes
-    rank = np.empty(len(pts), np.int64)
-    rank[order] = np.arange(len(pts)) - start[group[order]]
-    keep = rank < np.floor(sizes[group] * occupancy)
-    layer_sum = np.bincount(group, weights=pts[:, 3], minlength=len(sizes))
-    kept_sum = np.bincount(group[keep], weights=pts[keep, 3], minlength=len(sizes))
-    pts = pts[keep]
-    g = group[keep]
-    pts[:, 3] *= layer_sum[g] / np.maximum(kept_sum[g], 1e-30) * energy
-    pts[:, :2] *= widening
-    lists = np.split(pts.astype(np.float32), np.cumsum(np.bincount(owner[keep], minlength=len(showers)))[:-1])
-    return Showers.from_point_lists(
-        lists, showers.incident_energy_gev, direction=showers.direction, pdg=showers.pdg, z_units="layer"
-    )
+
+    def __init__(self, showers: Showers, seed: int):
+        mask = showers.padding_mask
+        self.showers = showers
+        self.owner = np.broadcast_to(np.arange(len(showers))[:, None], mask.shape)[mask]
+        self.points = showers.points[mask].astype(np.float64)
+        layer = np.clip(np.floor(self.points[:, 2]), 0, N_LAYERS - 1).astype(np.int64)
+        self.group = self.owner * N_LAYERS + layer
+        priority = np.random.default_rng(seed).random(len(self.points))
+        order = np.lexsort((priority, self.group))
+        self.sizes = np.bincount(self.group, minlength=len(showers) * N_LAYERS)
+        start = np.cumsum(self.sizes) - self.sizes
+        self.rank = np.empty(len(self.points), np.int64)
+        self.rank[order] = np.arange(len(self.points)) - start[self.group[order]]
+        self.layer_sum = np.bincount(self.group, weights=self.points[:, 3], minlength=len(self.sizes))
+
+    def __call__(self, occupancy: float, widening: float, energy: float) -> Showers:
+        keep = self.rank < np.floor(self.sizes[self.group] * occupancy)
+        g = self.group[keep]
+        kept_sum = np.bincount(g, weights=self.points[keep, 3], minlength=len(self.sizes))
+        pts = self.points[keep]
+        pts[:, 3] *= self.layer_sum[g] / np.maximum(kept_sum[g], 1e-30) * energy
+        pts[:, :2] *= widening
+        s = self.showers
+        counts = np.bincount(self.owner[keep], minlength=len(s))
+        lists = np.split(pts.astype(np.float32), np.cumsum(counts)[:-1])
+        return Showers.from_point_lists(
+            lists, s.incident_energy_gev, direction=s.direction, pdg=s.pdg, z_units="layer"
+        )
+
+
+def _transform(showers: Showers, occupancy: float, widening: float, energy: float, seed: int) -> Showers:
+    """:class:`_Thinning` of ``showers`` with ``seed``, applied once."""
+    return _Thinning(showers, seed)(occupancy, widening, energy)

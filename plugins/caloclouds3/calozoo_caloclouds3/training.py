@@ -174,22 +174,22 @@ def _step_rng(seed: int, step: int) -> tuple[np.random.Generator, torch.Generato
 def _loop(
     stage: str,
     work: Path,
-    total_steps: int,
+    settings: FlowSettings | TeacherSettings | DistillSettings,
     start: int,
-    step_fn: Callable[[int], float],
+    step_fn: Callable[[int, float], float],
     save_fn: Callable[[int], None],
-    log_every: int,
-    checkpoint_every: int,
-    lr_fn: Callable[[int], float],
     progress: bool,
 ) -> None:
-    """Run ``step_fn`` from ``start`` to ``total_steps`` with logging, progress and checkpoints."""
+    """Run ``step_fn(step, lr)`` from ``start`` to ``settings.steps`` (cosine learning rate from
+    ``settings.lr`` to ``settings.lr_final``) with logging, progress and checkpoints."""
+    total_steps = settings.steps
     log = _Log(work / stage / "log.jsonl")
     running, t0 = None, time.perf_counter()
     bar = tqdm(total=total_steps, initial=start, desc=stage, unit="step", disable=not progress)
     try:
         for step in range(start, total_steps):
-            loss = step_fn(step)
+            lr = _cosine(step, total_steps, settings.lr, settings.lr_final)
+            loss = step_fn(step, lr)
             if not math.isfinite(loss):
                 raise FloatingPointError(
                     f"{stage}: loss became {loss} at step {step}; lower the learning rate"
@@ -197,15 +197,15 @@ def _loop(
             running = loss if running is None else 0.98 * running + 0.02 * loss
             bar.update(1)
             bar.set_postfix(loss=f"{running:.4f}")
-            if (step + 1) % log_every == 0 or step + 1 == total_steps:
+            if (step + 1) % settings.log_every == 0 or step + 1 == total_steps:
                 log.write(
                     step=step + 1,
                     loss=loss,
                     loss_smooth=running,
-                    lr=lr_fn(step),
+                    lr=lr,
                     seconds=time.perf_counter() - t0,
                 )
-            if (step + 1) % checkpoint_every == 0 or step + 1 == total_steps:
+            if (step + 1) % settings.checkpoint_every == 0 or step + 1 == total_steps:
                 save_fn(step + 1)
     finally:
         bar.close()
@@ -241,14 +241,13 @@ def train_flow(
     c_all = torch.from_numpy(train.conditioning())
     x_val = torch.from_numpy(val.flow_targets)
     c_val = torch.from_numpy(val.conditioning())
-    lr_fn = lambda step: _cosine(step, settings.steps, settings.lr, settings.lr_final)  # noqa: E731
 
-    def step_fn(step: int) -> float:
+    def step_fn(step: int, lr: float) -> float:
         rng, gen = _step_rng(settings.seed, step)
         idx = torch.from_numpy(rng.integers(0, len(x_all), settings.batch_size))
         x = flow.dequantise(x_all[idx], gen).to(device)
         loss = -flow.log_prob(x, c_all[idx].to(device)).mean()
-        return _descend(optimizer, loss, lr_fn(step), settings.grad_clip)
+        return _descend(optimizer, loss, lr, settings.grad_clip)
 
     def save_fn(step: int) -> None:
         with torch.no_grad():
@@ -263,18 +262,7 @@ def train_flow(
             folder, _prefixed("flow", flow), optimizer, {"step": step, "settings": asdict(settings)}
         )
 
-    _loop(
-        "flow",
-        work,
-        settings.steps,
-        state["step"],
-        step_fn,
-        save_fn,
-        settings.log_every,
-        settings.checkpoint_every,
-        lr_fn,
-        progress,
-    )
+    _loop("flow", work, settings, state["step"], step_fn, save_fn, progress)
     return folder
 
 
@@ -294,6 +282,14 @@ def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> N
     with torch.no_grad():
         for e, p in zip(ema.parameters(), model.parameters()):
             e.lerp_(p, 1 - decay)
+
+
+def _point_batch(data: TrainingSet, scaler: PointScaler, settings, step: int, cache: dict, device: str):
+    """The size-bucketed batch of ``step`` on ``device`` (points, mask, conditioning) and its generator."""
+    rng, gen = _step_rng(settings.seed, step)
+    index = _epoch_batch(data, settings.seed, step, settings.points_per_batch, settings.max_points, cache)
+    x, mask, cond = (t.to(device) for t in _batch(data, scaler, index, rng, settings.max_points))
+    return x, mask, cond, gen
 
 
 def _batch(
@@ -349,14 +345,11 @@ def train_teacher(
         scaler = PointScaler(tensors["scaler.mean"].numpy(), tensors["scaler.std"].numpy())
     else:
         scaler = PointScaler.fit(data.points[:: max(1, len(data.points) // 2_000_000)])
-    lr_fn = lambda step: _cosine(step, settings.steps, settings.lr, settings.lr_final)  # noqa: E731
     cache: dict = {}
 
-    def step_fn(step: int) -> float:
-        rng, gen = _step_rng(settings.seed, step)
-        index = _epoch_batch(data, settings.seed, step, settings.points_per_batch, settings.max_points, cache)
-        x, mask, cond = (t.to(device) for t in _batch(data, scaler, index, rng, settings.max_points))
-        loss = _descend(optimizer, denoiser.loss(x, cond, mask, gen), lr_fn(step), settings.grad_clip)
+    def step_fn(step: int, lr: float) -> float:
+        x, mask, cond, gen = _point_batch(data, scaler, settings, step, cache, device)
+        loss = _descend(optimizer, denoiser.loss(x, cond, mask, gen), lr, settings.grad_clip)
         _ema_update(ema, net, min(0.9999, 1 - (1 + step) ** -0.667))
         return loss
 
@@ -364,18 +357,7 @@ def train_teacher(
         tensors = {**_prefixed("net", net), **_prefixed("ema", ema), **_scaler_tensors(scaler)}
         save_checkpoint(folder, tensors, optimizer, {"step": step, "settings": asdict(settings)})
 
-    _loop(
-        "teacher",
-        work,
-        settings.steps,
-        state["step"],
-        step_fn,
-        save_fn,
-        settings.log_every,
-        settings.checkpoint_every,
-        lr_fn,
-        progress,
-    )
+    _loop("teacher", work, settings, state["step"], step_fn, save_fn, progress)
     return folder
 
 
@@ -427,13 +409,10 @@ def train_distill(
         student_net.load_state_dict(_unprefixed("student", tensors))
         target_net.load_state_dict(_unprefixed("target", tensors))
     sigmas = karras_sigmas(settings.grid_steps)
-    lr_fn = lambda step: _cosine(step, settings.steps, settings.lr, settings.lr_final)  # noqa: E731
     cache: dict = {}
 
-    def step_fn(step: int) -> float:
-        rng, gen = _step_rng(settings.seed, step)
-        index = _epoch_batch(data, settings.seed, step, settings.points_per_batch, settings.max_points, cache)
-        x, mask, cond = (t.to(device) for t in _batch(data, scaler, index, rng, settings.max_points))
+    def step_fn(step: int, lr: float) -> float:
+        x, mask, cond, gen = _point_batch(data, scaler, settings, step, cache, device)
         n = torch.randint(0, settings.grid_steps - 1, (len(x),), generator=gen)
         t, t_next = sigmas[n].to(device), sigmas[n + 1].to(device)
         x_t = x + t[:, None, None] * torch.randn(x.shape, generator=gen).to(device)
@@ -443,7 +422,7 @@ def train_distill(
         loss = _descend(
             optimizer,
             masked_mean(((student(x_t, t, cond) - aim) ** 2).mean(-1), mask),
-            lr_fn(step),
+            lr,
             settings.grad_clip,
         )
         _ema_update(target_net, student_net, settings.target_ema)
@@ -459,18 +438,7 @@ def train_distill(
             folder, tensors, optimizer, {"step": step, "settings": asdict(settings), "widths": list(widths)}
         )
 
-    _loop(
-        "distill",
-        work,
-        settings.steps,
-        state["step"],
-        step_fn,
-        save_fn,
-        settings.log_every,
-        settings.checkpoint_every,
-        lr_fn,
-        progress,
-    )
+    _loop("distill", work, settings, state["step"], step_fn, save_fn, progress)
     return folder
 
 
