@@ -24,7 +24,7 @@ from calozoo.errors import FileFormatError
 from calozoo.io import read_showers
 from calozoo.showers import Showers
 
-from .features import conditioning, flow_targets, layer_summaries
+from .features import ShowerSummaries
 
 __all__ = ["data_files", "TrainingSet", "bucket_batches"]
 
@@ -54,32 +54,33 @@ class TrainingSet:
         points: ``(M, 4)`` float32 training points (x, y mm; z layer units; e MeV).
         offsets: ``(N + 1,)`` start of each shower in ``points``.
         energy_gev: ``(N,)``; direction: ``(N, 3)``.
-        flow_targets: ``(N, 60)`` ShowerFlow targets.
+        summaries: per-layer counts and energies and the centre of gravity of each shower
+            (what a :class:`~.recipe.Recipe` makes ShowerFlow's targets of).
     """
 
     points: np.ndarray
     offsets: np.ndarray
     energy_gev: np.ndarray
     direction: np.ndarray
-    flow_targets: np.ndarray
+    summaries: ShowerSummaries
 
     @classmethod
     def from_showers(cls, parts: list[Showers]) -> TrainingSet:
-        points, counts, energies, directions, targets = [], [], [], [], []
+        points, counts, energies, directions, summaries = [], [], [], [], []
         for s in parts:
             mask = s.padding_mask
             points.append(s.points[mask].astype(np.float32))
             counts.append(s.num_points)
             energies.append(s.incident_energy_gev)
             directions.append(s.direction)
-            targets.append(flow_targets(*layer_summaries(s)))
+            summaries.append(ShowerSummaries.of(s))
         num = np.concatenate(counts).astype(np.int64)
         return cls(
             points=np.concatenate(points),
             offsets=np.concatenate([[0], np.cumsum(num)]),
             energy_gev=np.concatenate(energies).astype(np.float64),
             direction=np.concatenate(directions).astype(np.float64),
-            flow_targets=np.concatenate(targets),
+            summaries=ShowerSummaries.concatenate(summaries),
         )
 
     @classmethod
@@ -106,10 +107,6 @@ class TrainingSet:
     def num_points(self) -> np.ndarray:
         return np.diff(self.offsets)
 
-    def conditioning(self, index: np.ndarray | None = None) -> np.ndarray:
-        index = slice(None) if index is None else index
-        return conditioning(self.energy_gev[index], self.direction[index])
-
     def subset(self, index: np.ndarray) -> TrainingSet:
         index = np.asarray(index)
         parts = [self.points[self.offsets[i] : self.offsets[i + 1]] for i in index]
@@ -119,7 +116,7 @@ class TrainingSet:
             offsets=np.concatenate([[0], np.cumsum(num)]),
             energy_gev=self.energy_gev[index],
             direction=self.direction[index],
-            flow_targets=self.flow_targets[index],
+            summaries=self.summaries[index],
         )
 
     def split(self, validation_fraction: float, seed: int) -> tuple[TrainingSet, TrainingSet]:

@@ -23,6 +23,7 @@ __all__ = [
     "LAYER_ENERGY_SCALE_GEV",
     "conditioning",
     "layer_summaries",
+    "ShowerSummaries",
     "flow_targets",
     "PointScaler",
     "AUTHORS_POINT_SCALER",
@@ -62,6 +63,39 @@ def layer_summaries(showers: Showers) -> tuple[np.ndarray, np.ndarray]:
     np.add.at(counts, (row[mask], layer[mask]), 1)
     np.add.at(energy, (row[mask], layer[mask]), showers.points[..., 3][mask])
     return counts, energy
+
+
+@dataclass
+class ShowerSummaries:
+    """Per-shower numbers of a training set that flow targets are made of.
+
+    Attributes:
+        counts: ``(N, 30)`` points per layer.
+        energy_mev: ``(N, 30)`` visible energy per layer.
+        cog: ``(N, 3)`` energy-weighted centre of gravity (x, y mm; z layer units).
+    """
+
+    counts: np.ndarray
+    energy_mev: np.ndarray
+    cog: np.ndarray
+
+    @classmethod
+    def of(cls, showers: Showers) -> ShowerSummaries:
+        counts, energy = layer_summaries(showers)
+        e = showers.points[..., 3] * showers.padding_mask
+        total = np.maximum(e.sum(1), 1e-30)[:, None]
+        cog = (showers.points[..., :3] * e[..., None]).sum(1) / total
+        return cls(counts, energy, cog)
+
+    @classmethod
+    def concatenate(cls, parts: list[ShowerSummaries]) -> ShowerSummaries:
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("counts", "energy_mev", "cog")))
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def __getitem__(self, index) -> ShowerSummaries:
+        return ShowerSummaries(self.counts[index], self.energy_mev[index], self.cog[index])
 
 
 def flow_targets(counts: np.ndarray, energy_mev: np.ndarray) -> np.ndarray:

@@ -10,7 +10,9 @@ its rational-quadratic spline) plus two small flows of the paper's own design:
   coordinates, 8 bins, identity outside ``[-3, 3]``, its knots a function of the context only.
 
 CaloClouds3 stacks 2 blocks of ``A P A P A P S P A P A P A P`` (12 couplings, 2 splines, about
-5.8 M parameters for ``D = 60``, ``C = 4``). The permutations are buffers, saved with the weights.
+5.8 M parameters for ``D = 60``, ``C = 4``); CaloClouds2 10 blocks of ``A P A P A P P S A P A P A P``
+over its 65 targets (the block pattern and count are arguments). The permutations are buffers,
+saved with the weights.
 
 Direction convention (normflows'): ``forward`` maps the latent normal to data (sampling);
 ``inverse`` maps data to the latent (likelihood).
@@ -111,9 +113,12 @@ class ShowerFlow(nn.Module):
     """The conditional flow ``p(targets | c)`` with seeded sampling and the paper's rejection rule.
 
     Args:
-        features: 60 for CaloClouds3 (30 counts, 30 energies).
-        context_features: 4 (``E / 127``, ``p_x``, ``p_y``, ``p_z``).
-        blocks: number of :data:`BLOCK_PATTERN` blocks.
+        features: 60 for CaloClouds3 (30 counts, 30 energies), 65 for CaloClouds2.
+        context_features: 4 for CaloClouds3 (``E / 127``, ``p_x``, ``p_y``, ``p_z``), 1 for CaloClouds2.
+        blocks: number of ``pattern`` blocks.
+        hidden_factor: the couplings' MLP width is ``hidden_factor x features``.
+        pattern: one block, in the letters A (affine coupling), P (permutation), S (spline).
+        energy_columns: ``(start, stop)`` of the 30 layer energies, for the rejection rule.
         seed: draws the fixed permutations (then saved with the weights).
     """
 
@@ -125,10 +130,15 @@ class ShowerFlow(nn.Module):
         hidden_factor: int = 10,
         bins: int = 8,
         tail_bound: float = 3.0,
+        pattern: str = BLOCK_PATTERN,
+        energy_columns: tuple[int, int] = (N_LAYERS, 2 * N_LAYERS),
         seed: int = 0,
     ):
         super().__init__()
+        if not pattern or set(pattern) - set("APS"):
+            raise ValueError(f"flow block pattern must be letters A, P, S, got {pattern!r}")
         self.features, self.context_features = features, context_features
+        self.energy_columns = (int(energy_columns[0]), int(energy_columns[1]))
         self.settings = dict(
             features=features,
             context_features=context_features,
@@ -136,12 +146,14 @@ class ShowerFlow(nn.Module):
             hidden_factor=hidden_factor,
             bins=bins,
             tail_bound=tail_bound,
+            pattern=pattern,
+            energy_columns=list(self.energy_columns),
         )
         flows: list[nf.flows.Flow] = []
         state = torch.random.get_rng_state()
         torch.manual_seed(seed)
         try:
-            for letter in BLOCK_PATTERN * blocks:
+            for letter in pattern * blocks:
                 if letter == "A":
                     flows.append(TanhAffineCoupling(features, context_features, hidden_factor))
                 elif letter == "P":
@@ -155,14 +167,13 @@ class ShowerFlow(nn.Module):
     def _check_context(self, context: torch.Tensor, n: int | None = None) -> None:
         if context.dim() != 2 or context.shape[1] != self.context_features:
             raise ValueError(
-                f"ShowerFlow context must have shape (N, {self.context_features}) "
-                f"[E/127, p_x, p_y, p_z], got {tuple(context.shape)}"
+                f"ShowerFlow context must have shape (N, {self.context_features}), got {tuple(context.shape)}"
             )
         if n is not None and len(context) != n:
             raise ValueError(f"ShowerFlow got {n} targets but {len(context)} context rows")
 
     def log_prob(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        """``(N,)`` log-density of ``(N, 60)`` targets given ``(N, 4)`` contexts."""
+        """``(N,)`` log-density of ``(N, D)`` targets given ``(N, C)`` contexts."""
         self._check_context(context, len(x))
         return self.flow.log_prob(x, context)
 
@@ -171,33 +182,30 @@ class ShowerFlow(nn.Module):
         return self.flow.forward(z, context)
 
     @staticmethod
-    def dequantise(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Spread integer counts over one point's width and empty layers' energies over 0.05 MeV.
+    def dequantise(x: torch.Tensor, width: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Add uniform noise of ``width`` (a recipe's :meth:`~.recipe.Recipe.dequantisation`).
 
-        Without this the likelihood rewards collapsing onto the exact zeros of empty layers.
+        Integer counts spread over one point's width, empty layers' energies over a sliver:
+        without this the likelihood rewards collapsing onto exact values.
         """
-        from .features import COUNT_SCALE, LAYER_ENERGY_SCALE_GEV
-
-        u = torch.rand(x.shape, generator=generator)
-        width = torch.ones(x.shape[1])
-        width[:N_LAYERS] = 1 / COUNT_SCALE
-        width[N_LAYERS:] = 0.05e-3 / LAYER_ENERGY_SCALE_GEV
-        return x + u * width
+        return x + torch.rand(x.shape, generator=generator) * width
 
     @torch.no_grad()
     def sample(
         self, context: torch.Tensor, generator: torch.Generator, max_rounds: int = 100
     ) -> torch.Tensor:
-        """``(N, 60)`` targets for ``(N, 4)`` contexts, redrawing unphysical showers.
+        """``(N, D)`` targets for ``(N, C)`` contexts, redrawing unphysical showers.
 
-        A shower whose 30 layer energies include more than seven negative values is drawn again
+        A shower whose 30 layer energies (``energy_columns``) include more than seven negative
+        values is drawn again
         (up to ``max_rounds`` times; the paper sees ~0.1 % of them near normal incidence).
         Negative values that remain are for the caller to clip.
         """
         self._check_context(context)
         out = self.forward(torch.randn(len(context), self.features, generator=generator), context)
+        start, stop = self.energy_columns
         for _ in range(max_rounds):
-            bad = ((out[:, N_LAYERS:] < 0).sum(-1) > MAX_NEGATIVE_LAYERS).nonzero()[:, 0]
+            bad = ((out[:, start:stop] < 0).sum(-1) > MAX_NEGATIVE_LAYERS).nonzero()[:, 0]
             if len(bad) == 0:
                 break
             z = torch.randn(len(bad), self.features, generator=generator)

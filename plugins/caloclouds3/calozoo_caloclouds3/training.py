@@ -1,4 +1,7 @@
-"""The three training stages of CaloClouds3, each resumable from its last checkpoint.
+"""The three training stages of CaloClouds3 (and CaloClouds2), each resumable from its last checkpoint.
+
+What differs between the variants — conditioning, flow targets, architecture — comes in as a
+:class:`~.recipe.Recipe` (default CaloClouds3's); the stages themselves are shared.
 
 A training run lives in one work folder::
 
@@ -36,6 +39,7 @@ from calozoo.serialization import atomic_folder
 from .data import TrainingSet, bucket_batches
 from .features import PointScaler
 from .pointnet import Denoiser, PointwiseNet, heun_step, karras_sigmas, masked_mean
+from .recipe import CaloClouds3Recipe, Recipe, recipe_from_dict
 
 __all__ = [
     "FlowSettings",
@@ -45,6 +49,7 @@ __all__ = [
     "train_teacher",
     "train_distill",
     "assemble",
+    "trained_parts",
 ]
 
 STAGES = ("flow", "teacher", "distill")
@@ -76,7 +81,8 @@ class TeacherSettings:
     seed: int = 0
     log_every: int = 25
     checkpoint_every: int = 250
-    widths: tuple[int, ...] = (4, 32, 64, 128, 64, 32, 4)
+    #: point network widths (``None``: the recipe's)
+    widths: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -218,34 +224,60 @@ def _resume(folder: Path, optimizer: torch.optim.Optimizer) -> tuple[dict[str, t
 
 
 # ------------------------------------------------------------------ flow
+def _stage_recipe(state: dict, recipe: Recipe | None) -> Recipe:
+    """A resumed stage keeps the recipe (with its statistics) it started with."""
+    if "recipe" in state:
+        stored = recipe_from_dict(state["recipe"])
+        if recipe is not None and recipe.name != stored.name:
+            raise ModelFolderError(
+                f"the work folder was started for {stored.name}, not {recipe.name}: use another --work"
+            )
+        return stored
+    return recipe if recipe is not None else CaloClouds3Recipe()
+
+
 def train_flow(
     data: TrainingSet,
     work: str | os.PathLike,
     settings: FlowSettings,
     progress: bool = True,
     device: str = "cpu",
+    recipe: Recipe | None = None,
 ) -> Path:
-    """Stage ``flow``: ShowerFlow by maximum likelihood on the 60 per-layer targets."""
+    """Stage ``flow``: ShowerFlow by maximum likelihood on the recipe's targets."""
     from .showerflow import ShowerFlow
 
     work = Path(work)
     folder = work / "flow" / "checkpoint"
+    train, val = data.split(settings.validation_fraction, settings.seed)
+    state = json.loads((folder / "state.json").read_text()) if (folder / "state.json").exists() else {}
+    recipe = _stage_recipe(state.get("state", {}), recipe)
+    if "state" not in state:
+        recipe = recipe.fit(train.summaries)
     torch.manual_seed(settings.seed)
-    flow = ShowerFlow(seed=settings.seed).to(device)
+    flow = ShowerFlow(**recipe.flow_kwargs(), seed=settings.seed).to(device)
     optimizer = torch.optim.Adam(flow.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     tensors, state = _resume(folder, optimizer)
     if tensors is not None:
         flow.load_state_dict(_unprefixed("flow", tensors))
-    train, val = data.split(settings.validation_fraction, settings.seed)
-    x_all = torch.from_numpy(train.flow_targets)
-    c_all = torch.from_numpy(train.conditioning())
-    x_val = torch.from_numpy(val.flow_targets)
-    c_val = torch.from_numpy(val.conditioning())
+
+    def arrays(part: TrainingSet) -> tuple[torch.Tensor, ...]:
+        return tuple(
+            torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+            for a in (
+                recipe.flow_targets(part.summaries),
+                recipe.dequantisation(part.summaries),
+                recipe.flow_context(part.energy_gev, part.direction),
+            )
+        )
+
+    x_all, w_all, c_all = arrays(train)
+    x_val, w_val, c_val = arrays(val)
 
     def step_fn(step: int, lr: float) -> float:
         rng, gen = _step_rng(settings.seed, step)
         idx = torch.from_numpy(rng.integers(0, len(x_all), settings.batch_size))
-        x = flow.dequantise(x_all[idx], gen).to(device)
+        x = flow.dequantise(x_all[idx], w_all[idx], gen).to(device)
         loss = -flow.log_prob(x, c_all[idx].to(device)).mean()
         return _descend(optimizer, loss, lr, settings.grad_clip)
 
@@ -253,13 +285,16 @@ def train_flow(
         with torch.no_grad():
             gen = torch.Generator().manual_seed(settings.seed)
             val_nll = (
-                float(-flow.log_prob(flow.dequantise(x_val, gen).to(device), c_val.to(device)).mean())
+                float(-flow.log_prob(flow.dequantise(x_val, w_val, gen).to(device), c_val.to(device)).mean())
                 if len(x_val)
                 else float("nan")
             )
         _Log(work / "flow" / "log.jsonl").write(step=step, validation_nll=val_nll)
         save_checkpoint(
-            folder, _prefixed("flow", flow), optimizer, {"step": step, "settings": asdict(settings)}
+            folder,
+            _prefixed("flow", flow),
+            optimizer,
+            {"step": step, "settings": asdict(settings), "recipe": recipe.to_dict()},
         )
 
     _loop("flow", work, settings, state["step"], step_fn, save_fn, progress)
@@ -284,24 +319,29 @@ def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> N
             e.lerp_(p, 1 - decay)
 
 
-def _point_batch(data: TrainingSet, scaler: PointScaler, settings, step: int, cache: dict, device: str):
+def _point_batch(
+    data: TrainingSet, scaler: PointScaler, recipe: Recipe, settings, step: int, cache: dict, device: str
+):
     """The size-bucketed batch of ``step`` on ``device`` (points, mask, conditioning) and its generator."""
     rng, gen = _step_rng(settings.seed, step)
     index = _epoch_batch(data, settings.seed, step, settings.points_per_batch, settings.max_points, cache)
-    x, mask, cond = (t.to(device) for t in _batch(data, scaler, index, rng, settings.max_points))
+    x, mask, cond = (t.to(device) for t in _batch(data, scaler, recipe, index, rng, settings.max_points))
     return x, mask, cond, gen
 
 
 def _batch(
     data: TrainingSet,
     scaler: PointScaler,
+    recipe: Recipe,
     index: np.ndarray,
     rng: np.random.Generator,
     max_points: int | None,
 ):
     points, mask = data.padded(index, rng, max_points)
     x = torch.from_numpy(scaler.normalise(points)) * torch.from_numpy(mask[..., None])
-    return x, torch.from_numpy(mask), torch.from_numpy(data.conditioning(index))
+    # the conditioning sees the whole shower's size, also when a subset of its points is used
+    cond = recipe.point_context(data.energy_gev[index], data.direction[index], data.num_points[index])
+    return x, torch.from_numpy(mask), torch.from_numpy(np.asarray(cond, dtype=np.float32))
 
 
 def _epoch_batch(
@@ -328,13 +368,20 @@ def train_teacher(
     settings: TeacherSettings,
     progress: bool = True,
     device: str = "cpu",
+    recipe: Recipe | None = None,
 ) -> Path:
     """Stage ``teacher``: the EDM point model, with an EMA copy used for sampling and distillation."""
     work = Path(work)
     folder = work / "teacher" / "checkpoint"
+    state = json.loads((folder / "state.json").read_text()) if (folder / "state.json").exists() else {}
+    recipe = _stage_recipe(state.get("state", {}), recipe)
+    widths = tuple(
+        state.get("state", {}).get("settings", {}).get("widths") or settings.widths or recipe.point_widths
+    )
+    settings.widths = widths
     torch.manual_seed(settings.seed)
-    net = PointwiseNet(settings.widths, seed=settings.seed).to(device)
-    ema = PointwiseNet(settings.widths, seed=settings.seed).to(device)
+    net = PointwiseNet(widths, recipe.point_context_features, seed=settings.seed).to(device)
+    ema = PointwiseNet(widths, recipe.point_context_features, seed=settings.seed).to(device)
     ema.load_state_dict(net.state_dict())
     denoiser = Denoiser(net)
     optimizer = torch.optim.Adam(net.parameters(), lr=settings.lr)
@@ -348,14 +395,19 @@ def train_teacher(
     cache: dict = {}
 
     def step_fn(step: int, lr: float) -> float:
-        x, mask, cond, gen = _point_batch(data, scaler, settings, step, cache, device)
+        x, mask, cond, gen = _point_batch(data, scaler, recipe, settings, step, cache, device)
         loss = _descend(optimizer, denoiser.loss(x, cond, mask, gen), lr, settings.grad_clip)
         _ema_update(ema, net, min(0.9999, 1 - (1 + step) ** -0.667))
         return loss
 
     def save_fn(step: int) -> None:
         tensors = {**_prefixed("net", net), **_prefixed("ema", ema), **_scaler_tensors(scaler)}
-        save_checkpoint(folder, tensors, optimizer, {"step": step, "settings": asdict(settings)})
+        save_checkpoint(
+            folder,
+            tensors,
+            optimizer,
+            {"step": step, "settings": asdict(settings), "recipe": recipe.to_dict()},
+        )
 
     _loop("teacher", work, settings, state["step"], step_fn, save_fn, progress)
     return folder
@@ -371,7 +423,8 @@ def load_teacher(work: str | os.PathLike) -> tuple[PointwiseNet, PointScaler, di
     if not (folder / "state.json").exists():
         raise ModelFolderError(f"no teacher checkpoint in {str(folder)!r}: run the teacher stage first")
     tensors, state = load_checkpoint(folder)
-    net = PointwiseNet(tuple(state["settings"]["widths"]))
+    recipe = recipe_from_dict(state.get("recipe"))
+    net = PointwiseNet(tuple(state["settings"]["widths"]), recipe.point_context_features)
     net.load_state_dict(_unprefixed("ema", tensors))
     return net, PointScaler(tensors["scaler.mean"].numpy(), tensors["scaler.std"].numpy()), state
 
@@ -394,11 +447,12 @@ def train_distill(
     work = Path(work)
     folder = work / "distill" / "checkpoint"
     teacher_net, scaler, teacher_state = load_teacher(work)
+    recipe = recipe_from_dict(teacher_state.get("recipe"))
     teacher_net.to(device)
     widths = tuple(teacher_state["settings"]["widths"])
     teacher = Denoiser(teacher_net).requires_grad_(False)
-    student_net = PointwiseNet(widths).to(device)
-    target_net = PointwiseNet(widths).to(device)
+    student_net = PointwiseNet(widths, recipe.point_context_features).to(device)
+    target_net = PointwiseNet(widths, recipe.point_context_features).to(device)
     student_net.load_state_dict(teacher_net.state_dict())
     target_net.load_state_dict(teacher_net.state_dict())
     student = Denoiser(student_net, boundary=True)
@@ -412,7 +466,7 @@ def train_distill(
     cache: dict = {}
 
     def step_fn(step: int, lr: float) -> float:
-        x, mask, cond, gen = _point_batch(data, scaler, settings, step, cache, device)
+        x, mask, cond, gen = _point_batch(data, scaler, recipe, settings, step, cache, device)
         n = torch.randint(0, settings.grid_steps - 1, (len(x),), generator=gen)
         t, t_next = sigmas[n].to(device), sigmas[n + 1].to(device)
         x_t = x + t[:, None, None] * torch.randn(x.shape, generator=gen).to(device)
@@ -435,7 +489,10 @@ def train_distill(
             **_scaler_tensors(scaler),
         }
         save_checkpoint(
-            folder, tensors, optimizer, {"step": step, "settings": asdict(settings), "widths": list(widths)}
+            folder,
+            tensors,
+            optimizer,
+            {"step": step, "settings": asdict(settings), "widths": list(widths), "recipe": recipe.to_dict()},
         )
 
     _loop("distill", work, settings, state["step"], step_fn, save_fn, progress)
@@ -443,16 +500,11 @@ def train_distill(
 
 
 # ------------------------------------------------------------------ assembling
-def assemble(work: str | os.PathLike, output: str | os.PathLike | None = None) -> Path:
-    """Build the CaloClouds3 model folder from the flow and distill checkpoints of ``work``.
-
-    The model is uncalibrated (factors 1, 1, 1) until a calibrator is fitted.
-    """
-    from .model import CaloClouds3
+def trained_parts(work: str | os.PathLike) -> dict[str, Any]:
+    """The trained pieces of a work folder: recipe, flow, one-step net, point scaler, provenance."""
     from .showerflow import ShowerFlow
 
     work = Path(work)
-    output = work / "model" if output is None else Path(output)
     for stage in ("flow", "distill"):
         if not (work / stage / "checkpoint" / "state.json").exists():
             raise ModelFolderError(
@@ -460,9 +512,10 @@ def assemble(work: str | os.PathLike, output: str | os.PathLike | None = None) -
             )
     flow_tensors, flow_state = load_checkpoint(work / "flow" / "checkpoint")
     distill_tensors, distill_state = load_checkpoint(work / "distill" / "checkpoint")
-    flow = ShowerFlow(seed=flow_state["settings"]["seed"])
+    recipe = recipe_from_dict(flow_state.get("recipe"))
+    flow = ShowerFlow(**recipe.flow_kwargs(), seed=flow_state["settings"]["seed"])
     flow.load_state_dict(_unprefixed("flow", flow_tensors))
-    net = PointwiseNet(tuple(distill_state["widths"]))
+    net = PointwiseNet(tuple(distill_state["widths"]), recipe.point_context_features)
     net.load_state_dict(_unprefixed("student", distill_tensors))
     scaler = PointScaler(distill_tensors["scaler.mean"].numpy(), distill_tensors["scaler.std"].numpy())
     teacher = work / "teacher" / "checkpoint"
@@ -471,7 +524,29 @@ def assemble(work: str | os.PathLike, output: str | os.PathLike | None = None) -
         "teacher": {"steps": load_checkpoint(teacher)[1]["step"]} if teacher.exists() else {},
         "distill": {"steps": distill_state["step"], **_last_losses(work / "distill" / "log.jsonl")},
     }
-    CaloClouds3(flow, net, scaler, training=training).save(output)
+    return {"recipe": recipe, "flow": flow, "net": net, "scaler": scaler, "training": training}
+
+
+def assemble(
+    work: str | os.PathLike,
+    output: str | os.PathLike | None = None,
+    build: Callable[..., Any] | None = None,
+) -> Path:
+    """Build the model folder from the flow and distill checkpoints of ``work``.
+
+    ``build(recipe=, flow=, net=, scaler=, training=)`` makes the model (default: CaloClouds3).
+    The model is uncalibrated until a calibrator is fitted.
+    """
+    work = Path(work)
+    output = work / "model" if output is None else Path(output)
+    parts = trained_parts(work)
+    if build is None:
+        from .model import CaloClouds3
+
+        def build(recipe, flow, net, scaler, training):
+            return CaloClouds3(flow, net, scaler, training=training)
+
+    build(**parts).save(output)
     return output
 
 

@@ -8,6 +8,7 @@ from calozoo_caloclouds3.data import TrainingSet, bucket_batches, data_files
 from calozoo_caloclouds3.features import COUNT_SCALE, PointScaler, flow_targets, layer_summaries
 from calozoo_caloclouds3.model import CaloClouds3
 from calozoo_caloclouds3.pointnet import Denoiser, PointwiseNet, heun_sample, karras_sigmas
+from calozoo_caloclouds3.recipe import CaloClouds3Recipe
 from calozoo_caloclouds3.showerflow import ShowerFlow
 from calozoo_toyflow.gamma import ToyGammaShowers
 from click.testing import CliRunner
@@ -39,8 +40,13 @@ def test_training_set_reads_a_folder_of_shards_without_losing_points(data_path, 
     counts, energy = layer_summaries(showers)
     assert counts.sum() == showers.num_points.sum()
     np.testing.assert_allclose(energy.sum(1), showers.visible_energy_mev, rtol=1e-5)
-    np.testing.assert_allclose(data.flow_targets, flow_targets(counts, energy), rtol=1e-6)
-    assert data.flow_targets[0, :30].sum() * COUNT_SCALE == pytest.approx(showers.num_points[0], rel=1e-5)
+    targets = CaloClouds3Recipe().flow_targets(data.summaries)
+    np.testing.assert_allclose(targets, flow_targets(counts, energy), rtol=1e-6)
+    assert targets[0, :30].sum() * COUNT_SCALE == pytest.approx(showers.num_points[0], rel=1e-5)
+    # the energy-weighted centre of gravity, z in layer units
+    e = showers.points[0, : showers.num_points[0], 3]
+    z = showers.points[0, : showers.num_points[0], 2]
+    assert data.summaries.cog[0, 2] == pytest.approx((e * z).sum() / e.sum(), rel=1e-5)
 
 
 def test_missing_or_empty_data_is_refused_clearly(tmp_path):

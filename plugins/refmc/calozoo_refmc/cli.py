@@ -12,10 +12,11 @@ __all__ = ["simulate_command"]
 @click.option("-n", "--n-showers", type=click.IntRange(min=1), required=True, help="Number of showers.")
 @click.option(
     "--preset",
-    type=click.Choice(["cc3-training", "none"]),
+    type=click.Choice(["cc3-training", "cc2-training", "none"]),
     default="cc3-training",
     show_default=True,
-    help="Incident conditions: the CaloClouds3 training set, or 'none' for --energy/--theta/--phi.",
+    help="Incident conditions: the CaloClouds3 training set (1-127 GeV, inclined), the CaloClouds2 one "
+    "(10-90 GeV, normal incidence), or 'none' for --energy/--theta/--phi.",
 )
 @click.option(
     "--energy",

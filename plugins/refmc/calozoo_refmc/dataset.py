@@ -15,12 +15,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["simulate_dataset", "cc3_training_conditions", "STAVE_INNER_RADIUS_MM", "PRESETS"]
+__all__ = [
+    "simulate_dataset",
+    "cc3_training_conditions",
+    "cc2_training_conditions",
+    "STAVE_INNER_RADIUS_MM",
+    "PRESETS",
+]
 
 #: Distance of the top barrel stave's inner face from the beam, mm (specs/geometry.md).
 STAVE_INNER_RADIUS_MM = 1804.8
 #: Named condition sets (``None`` in a field means "given by the caller").
-PRESETS = ("cc3-training",)
+PRESETS = ("cc3-training", "cc2-training")
 
 
 def cc3_training_conditions(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -48,9 +54,15 @@ def cc3_training_conditions(n: int, rng: np.random.Generator) -> tuple[np.ndarra
     return energy, direction_from_angles(theta[:n], phi[:n])
 
 
+def cc2_training_conditions(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The CaloClouds2 training distribution: photons of 10-90 GeV (uniform), normal incidence."""
+    return rng.uniform(10.0, 90.0, n), np.tile([0.0, 0.0, 1.0], (n, 1))
+
+
 def _shard_conditions(settings: dict[str, Any], n: int, rng: np.random.Generator):
-    if settings["preset"] == "cc3-training":
-        energy, direction = cc3_training_conditions(n, rng)
+    if settings["preset"] in PRESETS:
+        make = cc3_training_conditions if settings["preset"] == "cc3-training" else cc2_training_conditions
+        energy, direction = make(n, rng)
         return energy, direction, np.full(n, 22)
     energies = np.asarray(settings["energy_gev"], dtype=np.float64).reshape(-1)
     # Several fixed energies take equal shares of every shard (a test set per energy, in one run).
@@ -113,7 +125,8 @@ def simulate_dataset(
         out_dir: folder for ``shard-00000.h5``, … (training points, CaloClouds layout) and, with
             ``raw=True``, ``raw-00000.h5``, … (raw hits, z in mm); created if missing.
         n_showers: total number of showers.
-        preset: ``"cc3-training"`` (see :func:`cc3_training_conditions`) or ``None`` for fixed
+        preset: ``"cc3-training"`` (see :func:`cc3_training_conditions`), ``"cc2-training"``
+            (:func:`cc2_training_conditions`) or ``None`` for fixed
             conditions given by ``energy_gev`` (one value, or several sharing every shard equally),
             ``direction`` (local unit vector, default normal incidence) and ``pdg``.
         seed: the data set's seed; the same seed and ``shard_size`` give the same files.

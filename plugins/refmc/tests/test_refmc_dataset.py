@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from calozoo_refmc.cli import simulate_command
-from calozoo_refmc.dataset import STAVE_INNER_RADIUS_MM, cc3_training_conditions, simulate_dataset
+from calozoo_refmc.dataset import (
+    STAVE_INNER_RADIUS_MM,
+    cc2_training_conditions,
+    cc3_training_conditions,
+    simulate_dataset,
+)
 from click.testing import CliRunner
 
 from calozoo.conditions import angles_from_direction
@@ -23,6 +28,12 @@ def test_cc3_preset_conditions():
     along = STAVE_INNER_RADIUS_MM * direction[:, 0] / direction[:, 2]
     near, far = np.mean(abs(along) < 1000), np.mean((abs(along) >= 1000) & (abs(along) < 2000))
     assert near == pytest.approx(far, rel=0.1)
+
+
+def test_cc2_preset_conditions():
+    energy, direction = cc2_training_conditions(4000, np.random.default_rng(1))
+    assert 10 <= energy.min() < 11 and 89 < energy.max() <= 90
+    np.testing.assert_array_equal(direction, np.tile([0.0, 0.0, 1.0], (4000, 1)))
 
 
 def test_dataset_is_reproducible_and_resumable(tmp_path):
