@@ -34,7 +34,7 @@ from .features import ENERGY_SCALE_GEV, PointScaler, conditioning
 from .pointnet import OneStep, PointwiseNet
 from .showerflow import ShowerFlow
 
-__all__ = ["CaloClouds3", "load_pretrained", "SHIPPED_WEIGHTS", "TRAINING_RANGE"]
+__all__ = ["CaloClouds3", "load_pretrained", "load_module_state", "SHIPPED_WEIGHTS", "TRAINING_RANGE"]
 
 #: The trained and calibrated model inside the installed package.
 SHIPPED_WEIGHTS = Path(__file__).parent / "weights" / "caloclouds3"
@@ -187,8 +187,8 @@ class CaloClouds3(ShowerModel):
         try:
             flow = ShowerFlow(**config["flow"])
             net = PointwiseNet(tuple(config["net"]["widths"]), config["net"]["context_features"])
-            _load_state(flow, "flow", tensors)
-            _load_state(net, "net", tensors)
+            load_module_state(flow, "flow", tensors)
+            load_module_state(net, "net", tensors)
             scaler = PointScaler(config["scaler"]["mean"], config["scaler"]["std"])
             return cls(
                 flow,
@@ -223,7 +223,7 @@ class CaloClouds3(ShowerModel):
         return export_torchscript(self, path, **options)
 
 
-def _load_state(module: torch.nn.Module, prefix: str, tensors: dict[str, np.ndarray]) -> None:
+def load_module_state(module: torch.nn.Module, prefix: str, tensors: dict[str, np.ndarray]) -> None:
     state = {
         k[len(prefix) + 1 :]: torch.as_tensor(np.asarray(v))
         for k, v in tensors.items()

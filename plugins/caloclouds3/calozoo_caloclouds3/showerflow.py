@@ -74,10 +74,17 @@ class TanhAffineCoupling(nf.flows.Flow):
 class ContextSpline(nf.flows.Flow):
     """Element-wise rational-quadratic spline whose knots depend on the context only."""
 
-    def __init__(self, features: int, context_features: int, bins: int = 8, tail_bound: float = 3.0):
+    def __init__(
+        self,
+        features: int,
+        context_features: int,
+        bins: int = 8,
+        tail_bound: float = 3.0,
+        hidden_factor: int = 4,
+    ):
         super().__init__()
         self.features, self.bins, self.tail_bound = features, bins, tail_bound
-        width = 4 * features
+        width = hidden_factor * features
         # Widths, heights (bins each) and the bins - 1 inner derivatives (linear tails fix the ends).
         self.net = _mlp([context_features, width, width, features * (3 * bins - 1)])
 
@@ -117,6 +124,7 @@ class ShowerFlow(nn.Module):
         context_features: 4 for CaloClouds3 (``E / 127``, ``p_x``, ``p_y``, ``p_z``), 1 for CaloClouds2.
         blocks: number of ``pattern`` blocks.
         hidden_factor: the couplings' MLP width is ``hidden_factor x features``.
+        spline_factor: the splines' MLP width is ``spline_factor x features`` (the paper: 4).
         pattern: one block, in the letters A (affine coupling), P (permutation), S (spline).
         energy_columns: ``(start, stop)`` of the 30 layer energies, for the rejection rule.
         seed: draws the fixed permutations (then saved with the weights).
@@ -132,6 +140,7 @@ class ShowerFlow(nn.Module):
         tail_bound: float = 3.0,
         pattern: str = BLOCK_PATTERN,
         energy_columns: tuple[int, int] = (N_LAYERS, 2 * N_LAYERS),
+        spline_factor: int = 4,
         seed: int = 0,
     ):
         super().__init__()
@@ -148,6 +157,7 @@ class ShowerFlow(nn.Module):
             tail_bound=tail_bound,
             pattern=pattern,
             energy_columns=list(self.energy_columns),
+            spline_factor=spline_factor,
         )
         flows: list[nf.flows.Flow] = []
         state = torch.random.get_rng_state()
@@ -159,7 +169,7 @@ class ShowerFlow(nn.Module):
                 elif letter == "P":
                     flows.append(nf.flows.Permute(features, mode="shuffle"))
                 else:
-                    flows.append(ContextSpline(features, context_features, bins, tail_bound))
+                    flows.append(ContextSpline(features, context_features, bins, tail_bound, spline_factor))
         finally:
             torch.random.set_rng_state(state)
         self.flow = nf.ConditionalNormalizingFlow(StandardNormal(features), flows)
