@@ -21,6 +21,7 @@ Usage (from the repository root)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -111,13 +112,37 @@ print(json.dumps({"peak_mib": after["VmHWM"], "before_rss_mib": before["VmRSS"],
 """
 
 
-def _stats(seconds_per_shower: list[float]) -> tuple[float, float]:
+def median_and_best(seconds_per_shower: list[float]) -> tuple[float, float]:
     """Median and best, ms per shower."""
     return 1e3 * statistics.median(seconds_per_shower), 1e3 * min(seconds_per_shower)
 
 
-def _time_cc3(model, geometry, energy: float, batch: int, calls: int, project: bool, seed: int):
-    """``calls`` calls of ``batch`` showers: seconds per shower of each call, mean points per shower."""
+@contextlib.contextmanager
+def single_thread():
+    """Inside the block torch, numba and the BLAS pools of numpy run on one thread (restored after)."""
+    import numba
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch_threads, numba_threads = torch.get_num_threads(), numba.get_num_threads()
+    torch.set_num_threads(1)
+    numba.set_num_threads(1)  # the reference MC's transport is not parallel; this only makes sure
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        torch.set_num_threads(torch_threads)
+        numba.set_num_threads(numba_threads)
+
+
+def time_sampling(model, geometry, energy: float, batch: int, calls: int, project: bool, seed: int):
+    """Time any shower model at normal incidence: ``calls`` calls of ``batch`` showers each.
+
+    With ``project`` every call's showers are also projected into ``geometry`` (timed together).
+
+    Returns:
+        seconds per shower of each call, and the mean number of points per shower.
+    """
     import numpy as np
 
     per_shower, points = [], []
@@ -131,7 +156,7 @@ def _time_cc3(model, geometry, energy: float, batch: int, calls: int, project: b
     return per_shower, float(np.mean(points))
 
 
-def _time_refmc(model, geometry, energy: float, showers: int, seed: int):
+def time_reference_mc(model, geometry, energy: float, showers: int, seed: int):
     """One shower per call: seconds for training points, and for points + projection; mean points."""
     import numpy as np
 
@@ -196,10 +221,7 @@ def run(
     batch 100 / 20 with 5 / 1 repeats; 50 / 3 single-shower calls; 20 / 2 reference showers
     per energy.
     """
-    import numba
-    import torch
     from machine import cpu_name
-    from threadpoolctl import threadpool_limits
 
     import calozoo
 
@@ -209,45 +231,38 @@ def run(
     single_calls = single_calls or (3 if quick else 50)
     reference_showers = reference_showers or (2 if quick else 20)
 
-    torch_threads, numba_threads = torch.get_num_threads(), numba.get_num_threads()
-    torch.set_num_threads(1)
-    numba.set_num_threads(1)  # the transport is not parallel; this only makes sure
-    try:
-        with threadpool_limits(limits=1):
-            model = calozoo.load("caloclouds3", path=model_path)
-            reference = calozoo.load("reference-mc")
-            geometry = calozoo.geometry(GEOMETRY)
-            # Warm-up: lazy initialisation, allocator, numba JIT (or its cache), projection tables.
-            for batch in (1, batch_size):
-                _time_cc3(model, geometry, energies[0], batch, 2, True, seed=10**6)
-            _time_refmc(reference, geometry, energies[0], 2, seed=10**6)
+    with single_thread():
+        model = calozoo.load("caloclouds3", path=model_path)
+        reference = calozoo.load("reference-mc")
+        geometry = calozoo.geometry(GEOMETRY)
+        # Warm-up: lazy initialisation, allocator, numba JIT (or its cache), projection tables.
+        for batch in (1, batch_size):
+            time_sampling(model, geometry, energies[0], batch, 2, True, seed=10**6)
+        time_reference_mc(reference, geometry, energies[0], 2, seed=10**6)
 
-            rows = []
-            for energy in energies:
-                row = {"energy_gev": energy}
-                seed = int(energy) * 1000
-                for key, batch, calls, project in [
-                    ("cc3_b100", batch_size, repeats, False),
-                    ("cc3_b100_proj", batch_size, repeats, True),
-                    ("cc3_b1", 1, single_calls, False),
-                    ("cc3_b1_proj", 1, single_calls, True),
-                ]:
-                    times, points = _time_cc3(model, geometry, energy, batch, calls, project, seed)
-                    row[f"{key}_ms_median"], row[f"{key}_ms_min"] = _stats(times)
-                    if key == "cc3_b100":
-                        row["cc3_mean_points"] = points
-                points_s, projected_s, ref_points = _time_refmc(
-                    reference, geometry, energy, reference_showers, seed
-                )
-                row["refmc_ms_median"], row["refmc_ms_min"] = _stats(points_s)
-                row["refmc_proj_ms_median"], row["refmc_proj_ms_min"] = _stats(projected_s)
-                row["refmc_mean_points"] = ref_points
-                row["speedup_points"] = row["refmc_ms_median"] / row["cc3_b100_ms_median"]
-                row["speedup_cells"] = row["refmc_proj_ms_median"] / row["cc3_b1_proj_ms_median"]
-                rows.append(row)
-    finally:
-        torch.set_num_threads(torch_threads)
-        numba.set_num_threads(numba_threads)
+        rows = []
+        for energy in energies:
+            row = {"energy_gev": energy}
+            seed = int(energy) * 1000
+            for key, batch, calls, project in [
+                ("cc3_b100", batch_size, repeats, False),
+                ("cc3_b100_proj", batch_size, repeats, True),
+                ("cc3_b1", 1, single_calls, False),
+                ("cc3_b1_proj", 1, single_calls, True),
+            ]:
+                times, points = time_sampling(model, geometry, energy, batch, calls, project, seed)
+                row[f"{key}_ms_median"], row[f"{key}_ms_min"] = median_and_best(times)
+                if key == "cc3_b100":
+                    row["cc3_mean_points"] = points
+            points_s, projected_s, ref_points = time_reference_mc(
+                reference, geometry, energy, reference_showers, seed
+            )
+            row["refmc_ms_median"], row["refmc_ms_min"] = median_and_best(points_s)
+            row["refmc_proj_ms_median"], row["refmc_proj_ms_min"] = median_and_best(projected_s)
+            row["refmc_mean_points"] = ref_points
+            row["speedup_points"] = row["refmc_ms_median"] / row["cc3_b100_ms_median"]
+            row["speedup_cells"] = row["refmc_proj_ms_median"] / row["cc3_b1_proj_ms_median"]
+            rows.append(row)
 
     memory_rows = []
     if memory:
@@ -300,15 +315,9 @@ def _targets(rows: list[dict], batch_size: int) -> list[dict]:
     return out
 
 
-def plot(result: dict, path) -> None:
-    """Time per shower versus energy (log y): the CaloClouds3 variants and the reference MC."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def plot_style() -> dict:
+    """mplhep's CMS style with fonts small enough for a 6.4 x 4.8 inch figure with a long legend."""
     import mplhep
-
-    from calozoo.serialization import atomic_path
 
     style = dict(mplhep.style.CMS)
     style.update(
@@ -322,6 +331,18 @@ def plot(result: dict, path) -> None:
             "yaxis.labellocation": "top",
         }
     )
+    return style
+
+
+def plot(result: dict, path) -> None:
+    """Time per shower versus energy (log y): the CaloClouds3 variants and the reference MC."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from calozoo.serialization import atomic_path
+
     rows, b = result["rows"], result["batch_size"]
     energies = [r["energy_gev"] for r in rows]
     curves = [
@@ -332,7 +353,7 @@ def plot(result: dict, path) -> None:
         ("refmc", "reference MC (training points)", "0.3", "^-"),
         ("refmc_proj", "reference MC + projection", "0.3", "^--"),
     ]
-    with plt.style.context(style):
+    with plt.style.context(plot_style()):
         fig, ax = plt.subplots(figsize=(6.4, 4.8))
         for key, label, colour, fmt in curves:
             ax.plot(

@@ -8,9 +8,11 @@ CaloClouds2 therefore fits two cubic polynomials:
 - ``poly_fake``: the model's hit cells -> the points it generated for them;
 
 so a shower the flow gives ``N`` points is generated with ``g(N)`` points, which lands on the hit
-count a reference shower of ``N`` points has. ``poly_fake`` is fitted on the uncalibrated model and
-then refitted on that sample plus one of the calibrated model (``rounds=2``), so the points the
-calibrated model asks for lie inside the fitted range.
+count a reference shower of ``N`` points has. Both relations are noisy, so ``poly_fake`` is not a
+regression of points on hits (that would be biased towards the mean): it inverts the model's mean
+hits-versus-points cubic on a grid over the generated range. It is fitted on the uncalibrated
+model, then refitted on that sample plus one of the calibrated model (``rounds=2``), so the points
+the calibrated model asks for lie inside the fitted range.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ class CaloClouds2Calibrator(Calibrator):
         gen_points = np.concatenate([p for p, _ in gen])
         gen_hits = np.concatenate([h for _, h in gen])
         self.poly_real_ = np.polyfit(ref_points, ref_hits, DEGREE).tolist()
-        self.poly_fake_ = np.polyfit(gen_hits, gen_points, DEGREE).tolist()
+        self.poly_fake_ = _inverse_cubic(gen_points, gen_hits).tolist()
         first_points, first_hits = gen[0]
         self.report_ = {
             "geometry": self.geometry if isinstance(self.geometry, str) else type(geometry).__name__,
@@ -146,6 +148,19 @@ class CaloClouds2Calibrator(Calibrator):
             calibrator.poly_fake_ = [float(c) for c in fitted["poly_fake"]]
             calibrator.report_ = fitted["report"]
         return calibrator
+
+
+def _inverse_cubic(points: np.ndarray, hits: np.ndarray) -> np.ndarray:
+    """Coefficients of a cubic ``hits -> points`` inverting the mean relation ``hits(points)``."""
+    forward = np.polyfit(points, hits, DEGREE)
+    grid = np.linspace(np.quantile(points, 0.005), np.quantile(points, 0.995), 200)
+    mapped = np.polyval(forward, grid)
+    if np.any(np.diff(mapped) <= 0):
+        raise ValueError(
+            "the generated showers' hit count does not grow with their point count over the fitted "
+            "range; the sample is too small or the model is broken"
+        )
+    return np.polyfit(mapped, grid, DEGREE)
 
 
 def _points_and_hits(showers: Showers, geometry: Geometry, label: str) -> tuple[np.ndarray, np.ndarray]:
