@@ -11,8 +11,10 @@ so a shower the flow gives ``N`` points is generated with ``g(N)`` points, which
 count a reference shower of ``N`` points has. Both relations are noisy, so ``poly_fake`` is not a
 regression of points on hits (that would be biased towards the mean): it inverts the model's mean
 hits-versus-points cubic on a grid over the generated range. It is fitted on the uncalibrated
-model, then refitted on that sample plus one of the calibrated model (``rounds=2``), so the points
-the calibrated model asks for lie inside the fitted range.
+model, then refitted on a sample of the calibrated model (``rounds=2``): showers of one point count
+differ in energy between the two (the uncalibrated model reaches a count at a lower energy), and
+the hits a count gives depend on the energy, so the second fit sees only where the calibrated
+model works.
 """
 
 from __future__ import annotations
@@ -119,7 +121,9 @@ class CaloClouds2Calibrator(Calibrator):
             first = model.with_occupancy(self.poly_real_, self.poly_fake_)
             samples.append(first.sample(*conditions, seed=seed + 1, batch_size=batch_size))
             report = self.report_
-            self.fit(samples, reference)
+            # the second fit sees only the calibrated sample: at a given point count, the
+            # uncalibrated model's showers are of other energies, so pooling would bias the fit
+            self.fit(samples[1:], reference)
             self.report_ = {**report, "generated_showers": report["generated_showers"] * 2}
         calibrated = model.with_occupancy(self.poly_real_, self.poly_fake_)
         check = calibrated.sample(*conditions, seed=seed + 2, batch_size=batch_size)
