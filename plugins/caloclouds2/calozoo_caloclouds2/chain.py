@@ -43,11 +43,12 @@ def layer_targets(
     fractions, rounded; the visible energy ``2.5 GeV s_1`` in proportion to the layer-energy
     fractions. A layer without energy gets no points (they would be zero-energy points).
     """
+    n_layers = (targets.shape[1] - 5) // 2  # from the width: TorchScript cannot read module globals
     t = targets.clamp_min(0.0)
     n = occupancy_correction(t[:, 0] * points_scale, poly_real, poly_fake)
-    count_share = t[:, 5 : 5 + N_LAYERS]
+    count_share = t[:, 5 : 5 + n_layers]
     count_share = count_share / count_share.sum(1, keepdim=True).clamp_min(1e-12)
-    energy_share = t[:, 5 + N_LAYERS : 5 + 2 * N_LAYERS]
+    energy_share = t[:, 5 + n_layers : 5 + 2 * n_layers]
     energy_share = energy_share / energy_share.sum(1, keepdim=True).clamp_min(1e-12)
     energy = energy_share * (t[:, 1:2] * visible_scale_mev)
     counts = torch.floor(count_share * n[:, None] + 0.5).to(torch.int64)

@@ -207,6 +207,17 @@ class CaloClouds2(ShowerModel):
         config, tensors = load_folder(path, expected=cls)
         return cls.from_saved(config, tensors, extrapolate=extrapolate)
 
+    # ------------------------------------------------------------------ export
+    def export(self, path: str | os.PathLike, **options) -> Path:
+        """TorchScript for DDFastShowerML, occupancy and centre of gravity inside (:mod:`.export`).
+
+        Options: ``geometry`` (name or object; default ``"ild-ecal-barrel"``), ``max_rounds``.
+        The exported module refuses any direction but normal incidence (``theta = phi = 90``).
+        """
+        from .export import export_torchscript
+
+        return export_torchscript(self, path, **options)
+
 
 def build(recipe, flow, net, scaler, training) -> CaloClouds2:
     """The uncalibrated model from trained parts (what ``--stage assemble`` writes)."""

@@ -47,6 +47,11 @@ forward pass (latent -> targets; normflows' modules are not scriptable) is trace
 and checked against eager at export time on inputs that leave the spline's ``[-3, 3]``
 interval; the one-step point model (:class:`.pointnet.OneStep`) is scripted.
 
+Other variants: :class:`DDMLBase` holds everything above that does not depend on the variant
+(direction, rejection loop, cap, assembly, tilt, packing, tracing and saving); a variant
+overrides its hooks (conditioning, per-layer targets, post-processing, input checks).
+:class:`DDMLModule` is CaloClouds3's; CaloClouds2's is :mod:`calozoo_caloclouds2.export`.
+
 Using it from DDML
 ------------------
 Export with ``model.export("caloclouds3.pt")`` (or :func:`export_torchscript`); point DDML's
@@ -63,7 +68,7 @@ import copy
 import json
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +82,7 @@ from .pointnet import OneStep
 from .showerflow import MAX_NEGATIVE_LAYERS
 
 __all__ = [
+    "DDMLBase",
     "DDMLModule",
     "export_torchscript",
     "to_torchscript",
@@ -97,19 +103,41 @@ DEFAULT_GEOMETRY = "ild-ecal-barrel"
 DEFAULT_MAX_ROUNDS = 100
 
 
-class DDMLModule(nn.Module):
-    """CaloClouds3 for one shower under the DDML contract (see the module docstring), eager.
+class DDMLBase(nn.Module):
+    """One shower under the DDML contract (see the module docstring), eager; shared by the variants.
+
+    Does what every variant does the same way: the angles -> direction, ShowerFlow's rejection
+    loop, the 8,742-point cap, the one-step point model, :func:`.chain.assemble_points`, the tilt,
+    the packing, and the export (flow traced and checked, the rest scripted). A variant overrides
+    the hooks, all of them TorchScript-compatible:
+
+    - :meth:`flow_context`: ``(1, C)`` float32 ShowerFlow conditioning from energy and direction;
+    - :meth:`point_context`: the point model's conditioning, given the (capped) counts;
+    - :meth:`raw_layer_counts`: flow targets -> per-layer counts and energies before the cap;
+    - :meth:`post_process`: the points after assembly (before the tilt);
+    - :meth:`check_inputs`: refuse conditions the variant cannot simulate (raise);
+
+    and, in Python only, :meth:`check_flow` (the flow's shape), :meth:`example_flow_context` (the
+    trace's example conditioning) and :meth:`export_info` (what the file's ``calozoo.json`` adds).
 
     Holds its own copies of the networks (gradients off), so later changes to ``model`` do not
-    leak in. :meth:`to_torchscript` (or :func:`to_torchscript`) gives the exportable version.
+    leak in. :meth:`to_torchscript` gives the exportable version.
 
     Args:
-        model: a :class:`~.model.CaloClouds3` (its calibration factors are baked in).
+        model: a model with ``flow`` (a ShowerFlow), ``net`` (a point network) and ``scaler``.
         geometry: a registered geometry name or a geometry object with 30 ``layer_depth_mm``.
         max_rounds: redraws of a shower with more than seven negative layer energies.
+        widening, energy_factor: the factors :func:`.chain.assemble_points` applies.
     """
 
-    def __init__(self, model: Any, geometry: Any = DEFAULT_GEOMETRY, max_rounds: int = DEFAULT_MAX_ROUNDS):
+    def __init__(
+        self,
+        model: Any,
+        geometry: Any = DEFAULT_GEOMETRY,
+        max_rounds: int = DEFAULT_MAX_ROUNDS,
+        widening: float = 1.0,
+        energy_factor: float = 1.0,
+    ):
         super().__init__()
         depth, geometry_name = _layer_depths(geometry)
         self.flow = copy.deepcopy(model.flow).eval().requires_grad_(False)
@@ -118,47 +146,84 @@ class DDMLModule(nn.Module):
         self.register_buffer("std", torch.tensor(model.scaler.std, dtype=torch.float32))
         self.register_buffer("layer_depth_mm", torch.tensor(depth, dtype=torch.float64))
         self.geometry_name: str = geometry_name
-        self.occupancy_factor = float(model.occupancy_factor)
-        self.widening = float(model.widening)
-        self.energy_factor = float(model.energy_factor)
-        self.energy_scale_gev = float(ENERGY_SCALE_GEV)
+        self.widening = float(widening)
+        self.energy_factor = float(energy_factor)
         self.n_layers = int(N_LAYERS)
         self.n_features = int(model.flow.features)
+        self.energy_start = int(model.flow.energy_columns[0])
+        self.energy_stop = int(model.flow.energy_columns[1])
         self.max_negative_layers = int(MAX_NEGATIVE_LAYERS)
         self.max_rounds = int(max_rounds)
         self.max_points = int(MAX_POINTS)
         self.output_length = int(OUTPUT_LENGTH)
         if self.max_rounds < 0:
             raise ValueError(f"max_rounds must be >= 0, got {max_rounds}")
-        if self.n_features != 2 * N_LAYERS:
-            raise ValueError(f"the flow must have {2 * N_LAYERS} features, got {self.n_features}")
+        self.check_flow(model.flow)
+
+    # ------------------------------------------------------------------ the variant's hooks
+    def check_flow(self, flow: nn.Module) -> None:
+        """Python only: raise ``ValueError`` if ``flow`` does not have the variant's shape."""
+
+    def example_flow_context(self, gen: torch.Generator) -> Tensor:
+        """Python only: a random ``(1, C)`` conditioning for tracing and checking the flow."""
+        return torch.rand(1, int(self.flow.context_features), generator=gen)
+
+    def export_info(self) -> dict[str, Any]:
+        """Python only: the variant's entries of the exported file's ``calozoo.json``."""
+        return {}
 
     @torch.jit.export
+    def check_inputs(self, energy: Tensor, theta: Tensor, phi: Tensor) -> None:
+        """Raise for conditions the variant cannot simulate (all accepted here)."""
+        return None
+
+    @torch.jit.export
+    def flow_context(self, energy: Tensor, direction: Tensor) -> Tensor:
+        """``(1, C)`` float32 ShowerFlow conditioning from ``(1, 1)`` GeV, ``(1, 3)`` direction (float64)."""
+        raise RuntimeError("a DDML export must define flow_context")
+
+    @torch.jit.export
+    def point_context(self, cond: Tensor, energy: Tensor, counts: Tensor) -> Tensor:
+        """The point model's ``(1, C')`` conditioning: here the flow's ``cond``."""
+        return cond
+
+    @torch.jit.export
+    def raw_layer_counts(self, targets: Tensor) -> tuple[Tensor, Tensor]:
+        """``(1, 30)`` int64 counts (before the cap) and ``(1, 30)`` layer energies, MeV."""
+        raise RuntimeError("a DDML export must define raw_layer_counts")
+
+    @torch.jit.export
+    def post_process(self, points: Tensor, owner: Tensor, targets: Tensor) -> Tensor:
+        """The assembled ``(n, 4)`` points before the tilt: unchanged here."""
+        return points
+
+    # ------------------------------------------------------------------ shared
+    @torch.jit.export
     def condition(self, energy: Tensor, theta: Tensor, phi: Tensor) -> tuple[Tensor, Tensor]:
-        """``(1, 4)`` float32 conditioning and ``(1, 3)`` float64 direction from GeV and degrees."""
+        """ShowerFlow's float32 conditioning and the ``(1, 3)`` float64 direction, from GeV and degrees."""
+        self.check_inputs(energy, theta, phi)
         e = energy.reshape(1, 1).to(torch.float64)
         th = torch.deg2rad(theta.reshape(1, 1).to(torch.float64))
         ph = torch.deg2rad(phi.reshape(1, 1).to(torch.float64))
         direction = torch.cat(
             [torch.cos(th), torch.sin(th) * torch.cos(ph), torch.sin(th) * torch.sin(ph)], 1
         )
-        cond = torch.cat([e / self.energy_scale_gev, direction], 1).to(torch.float32)
-        return cond, direction
+        return self.flow_context(e, direction), direction
 
     @torch.jit.export
     def sample_targets(self, cond: Tensor) -> Tensor:
-        """ShowerFlow's ``(1, 60)`` targets, redrawn while more than 7 layer energies are negative."""
+        """ShowerFlow's ``(1, D)`` targets, redrawn while more than 7 layer energies are negative."""
         out = self.flow(torch.randn(1, self.n_features), cond)
         for _ in range(self.max_rounds):
-            if int((out[:, self.n_layers :] < 0).sum()) <= self.max_negative_layers:
+            if int((out[:, self.energy_start : self.energy_stop] < 0).sum()) <= self.max_negative_layers:
                 break
             out = self.flow(torch.randn(1, self.n_features), cond)
         return out
 
     @torch.jit.export
     def layer_counts(self, targets: Tensor) -> tuple[Tensor, Tensor]:
-        """``(1, 30)`` int64 counts (``f_occ`` and the cap applied) and ``(1, 30)`` layer energies, MeV."""
-        counts, layer_energy = chain.layer_targets(targets, self.occupancy_factor)
+        """``(1, 30)`` int64 counts (the variant's, then the cap) and ``(1, 30)`` layer energies, MeV."""
+        counts, layer_energy = self.raw_layer_counts(targets)
         total = int(counts.sum())
         if total > self.max_points:
             counts = torch.div(counts * self.max_points, total, rounding_mode="floor")
@@ -168,7 +233,7 @@ class DDMLModule(nn.Module):
     def sample_with(
         self, energy: Tensor, theta: Tensor, phi: Tensor, targets: Tensor, noise: Tensor
     ) -> Tensor:
-        """The flat output for given flow ``targets`` ``(1, 60)`` and point ``noise`` ``(n, 4)``.
+        """The flat output for given flow ``targets`` ``(1, D)`` and point ``noise`` ``(n, 4)``.
 
         ``n`` must be the total of :meth:`layer_counts` (the counts after the cap).
         """
@@ -178,7 +243,7 @@ class DDMLModule(nn.Module):
         if noise.dim() != 2 or noise.shape[0] != n or noise.shape[1] != 4:
             raise RuntimeError("noise must have shape (n, 4), n the total of layer_counts(targets)")
         owner = chain.point_context(counts)
-        features = self.denoise(noise, owner, cond)
+        features = self.denoise(noise, owner, self.point_context(cond, energy, counts))
         within = torch.zeros(n, dtype=features.dtype)
         points = chain.assemble_points(
             features,
@@ -191,6 +256,7 @@ class DDMLModule(nn.Module):
             self.widening,
             self.energy_factor,
         )
+        points = self.post_process(points, owner, targets)
         layer = points[:, 2].to(torch.int64)
         shift = chain.tilt_shift(self.layer_depth_mm, direction)[0]
         xy = (points[:, :2].to(torch.float64) + shift[layer]).to(torch.float32)
@@ -210,8 +276,72 @@ class DDMLModule(nn.Module):
         """The scripted module: the glue and the point model scripted, the flow traced (and checked)."""
         module = copy.deepcopy(self)
         with torch.no_grad(), _quiet_jit():
-            module.flow = _trace_flow(module.flow)
+            module.flow = _trace_flow(module.flow, module.example_flow_context)
             return torch.jit.script(module)
+
+    def save(self, path: str | os.PathLike, calibration: dict[str, Any] | None = None) -> Path:
+        """Script this module and write it (atomically) with its ``calozoo.json``; return the path."""
+        from calozoo.serialization import atomic_path
+
+        scripted = self.to_torchscript()
+        info = {
+            "contract": "DDFastShowerML flat output: 30 counts, then (x mm, y mm, layer, e MeV) per point",
+            "inputs": ["energy GeV (1, 1)", "theta deg (1, 1)", "phi deg (1, 1)"],
+            "output_length": OUTPUT_LENGTH,
+            "max_points": MAX_POINTS,
+            "geometry": self.geometry_name,
+            "layer_depth_mm": self.layer_depth_mm.tolist(),
+            **self.export_info(),
+            "max_rounds": self.max_rounds,
+            "calibration": calibration if calibration is not None else {},
+        }
+        path = Path(path)
+        with atomic_path(path) as tmp, _quiet_jit():
+            torch.jit.save(scripted, str(tmp), _extra_files={"calozoo.json": json.dumps(info, default=str)})
+        return path
+
+
+class DDMLModule(DDMLBase):
+    """CaloClouds3 for one shower under the DDML contract (see the module docstring), eager.
+
+    :meth:`to_torchscript` (or :func:`to_torchscript`) gives the exportable version.
+
+    Args:
+        model: a :class:`~.model.CaloClouds3` (its calibration factors are baked in).
+        geometry: a registered geometry name or a geometry object with 30 ``layer_depth_mm``.
+        max_rounds: redraws of a shower with more than seven negative layer energies.
+    """
+
+    def __init__(self, model: Any, geometry: Any = DEFAULT_GEOMETRY, max_rounds: int = DEFAULT_MAX_ROUNDS):
+        super().__init__(model, geometry, max_rounds, float(model.widening), float(model.energy_factor))
+        self.occupancy_factor = float(model.occupancy_factor)
+        self.energy_scale_gev = float(ENERGY_SCALE_GEV)
+
+    def check_flow(self, flow: nn.Module) -> None:
+        if int(flow.features) != 2 * N_LAYERS:
+            raise ValueError(f"the flow must have {2 * N_LAYERS} features, got {int(flow.features)}")
+
+    def example_flow_context(self, gen: torch.Generator) -> Tensor:
+        direction = torch.randn(1, 3, generator=gen)
+        direction = direction / direction.norm(dim=1, keepdim=True)
+        return torch.cat([torch.rand(1, 1, generator=gen), direction], 1)
+
+    def export_info(self) -> dict[str, Any]:
+        return {
+            "occupancy_factor": self.occupancy_factor,
+            "widening": self.widening,
+            "energy_factor": self.energy_factor,
+        }
+
+    @torch.jit.export
+    def flow_context(self, energy: Tensor, direction: Tensor) -> Tensor:
+        """``[E / 127, p_x, p_y, p_z]`` (:func:`.features.conditioning`), float32."""
+        return torch.cat([energy / self.energy_scale_gev, direction], 1).to(torch.float32)
+
+    @torch.jit.export
+    def raw_layer_counts(self, targets: Tensor) -> tuple[Tensor, Tensor]:
+        """``floor(n_l f_occ)`` and the layer energies (:func:`.chain.layer_targets`)."""
+        return chain.layer_targets(targets, self.occupancy_factor)
 
 
 def to_torchscript(
@@ -233,27 +363,7 @@ def export_torchscript(
     The file also carries ``calozoo.json`` (``torch.jit.load(path, _extra_files=...)``): the
     contract, the geometry and the calibration it was exported with.
     """
-    from calozoo.serialization import atomic_path
-
-    module = DDMLModule(model, geometry, max_rounds)
-    scripted = module.to_torchscript()
-    info = {
-        "contract": "DDFastShowerML flat output: 30 counts, then (x mm, y mm, layer, e MeV) per point",
-        "inputs": ["energy GeV (1, 1)", "theta deg (1, 1)", "phi deg (1, 1)"],
-        "output_length": OUTPUT_LENGTH,
-        "max_points": MAX_POINTS,
-        "geometry": module.geometry_name,
-        "layer_depth_mm": module.layer_depth_mm.tolist(),
-        "occupancy_factor": module.occupancy_factor,
-        "widening": module.widening,
-        "energy_factor": module.energy_factor,
-        "max_rounds": module.max_rounds,
-        "calibration": getattr(model, "calibration", {}),
-    }
-    path = Path(path)
-    with atomic_path(path) as tmp, _quiet_jit():
-        torch.jit.save(scripted, str(tmp), _extra_files={"calozoo.json": json.dumps(info, default=str)})
-    return path
+    return DDMLModule(model, geometry, max_rounds).save(path, getattr(model, "calibration", {}))
 
 
 def unpack_output(flat: Any) -> tuple[Tensor, Tensor]:
@@ -263,7 +373,7 @@ def unpack_output(flat: Any) -> tuple[Tensor, Tensor]:
     """
     flat = torch.as_tensor(flat).reshape(-1)
     if flat.numel() < N_LAYERS:
-        raise ValueError(f"an exported CaloClouds3 output has at least {N_LAYERS} values, got {flat.numel()}")
+        raise ValueError(f"an exported output has at least {N_LAYERS} values, got {flat.numel()}")
     raw = flat[:N_LAYERS].to(torch.float64)
     counts = raw.to(torch.int64)
     if bool((raw < 0).any()) or not torch.equal(counts.to(torch.float64), raw):
@@ -307,16 +417,19 @@ def _check(traced: Any, eager: nn.Module, inputs: list[tuple[Tensor, ...]], what
             raise RuntimeError(f"the traced {what} differs from the eager one; refusing to export")
 
 
-def _trace_flow(flow: nn.Module) -> torch.jit.ScriptModule:
-    """Trace ShowerFlow's forward (latent ``(1, 60)``, context ``(1, 4)`` -> targets) for batch 1."""
+def _trace_flow(
+    flow: nn.Module, example_context: Callable[[torch.Generator], Tensor]
+) -> torch.jit.ScriptModule:
+    """Trace ShowerFlow's forward (latent ``(1, D)``, context ``(1, C)`` -> targets) for batch 1.
+
+    ``example_context(generator)`` draws one conditioning row for the trace and its checks.
+    """
     gen = torch.Generator().manual_seed(0)
     features = int(flow.features)
 
     def example(scale: float) -> tuple[Tensor, Tensor]:
         z = torch.randn(1, features, generator=gen) * scale
-        direction = torch.randn(1, 3, generator=gen)
-        direction = direction / direction.norm(dim=1, keepdim=True)
-        return z, torch.cat([torch.rand(1, 1, generator=gen), direction], 1)
+        return z, example_context(gen)
 
     traced = torch.jit.trace(flow, example(1.0), check_trace=False)
     # Large latents push spline inputs outside [-3, 3] (the identity tails), small ones keep them in.

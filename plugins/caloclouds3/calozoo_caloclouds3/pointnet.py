@@ -147,7 +147,7 @@ class PointwiseNet(nn.Module):
         last = len(weights) - 1
         for b, h in enumerate(torch.split(x, sizes)):
             for i in range(len(weights)):
-                h = torch.addmm(biases[i][b], h, weights[i][b].t())
+                h = torch.nn.functional.linear(h, weights[i][b], biases[i][b])
                 if i < last:
                     h = torch.nn.functional.leaky_relu(h, 0.01, inplace=True)
             out.append(h)
