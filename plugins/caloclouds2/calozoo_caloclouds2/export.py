@@ -51,7 +51,6 @@ from .recipe import FLOW_ENERGY_SCALE_GEV, N_FLOW, POINT_COUNT_SCALE, POINT_ENER
 __all__ = [
     "CaloClouds2DDML",
     "export_torchscript",
-    "to_torchscript",
     "unpack_output",
     "NORMAL_TOLERANCE_DEG",
     "OUTPUT_LENGTH",
@@ -66,7 +65,7 @@ NORMAL_TOLERANCE_DEG = 0.01
 class CaloClouds2DDML(DDMLBase):
     """CaloClouds2 for one shower under the DDML contract (see the module docstring), eager.
 
-    :meth:`to_torchscript` (or :func:`to_torchscript`) gives the exportable version.
+    :meth:`to_torchscript` gives the exportable version.
 
     Args:
         model: a :class:`~.model.CaloClouds2` (its occupancy polynomials are baked in).
@@ -135,23 +134,11 @@ class CaloClouds2DDML(DDMLBase):
         return chain.shift_to_cog(points, owner, cog_xy)
 
 
-def to_torchscript(
-    model: Any, geometry: Any = DEFAULT_GEOMETRY, max_rounds: int = DEFAULT_MAX_ROUNDS
-) -> torch.jit.ScriptModule:
-    """The scripted :class:`CaloClouds2DDML` of ``model`` (not saved)."""
-    return CaloClouds2DDML(model, geometry, max_rounds).to_torchscript()
-
-
 def export_torchscript(
-    model: Any,
-    path: str | os.PathLike,
-    geometry: Any = DEFAULT_GEOMETRY,
-    *,
-    max_rounds: int = DEFAULT_MAX_ROUNDS,
+    model: Any, path: str | os.PathLike, geometry: Any = DEFAULT_GEOMETRY, **options
 ) -> Path:
-    """Write ``model`` as a TorchScript file for DDFastShowerML (atomically) and return its path.
+    """CaloClouds2 as a DDFastShowerML TorchScript file (see CaloClouds3's ``export_torchscript``).
 
-    The file also carries ``calozoo.json`` (``torch.jit.load(path, _extra_files=...)``): the
-    contract, the geometry, the occupancy polynomials and the calibration it was exported with.
+    ``calozoo.json`` inside also records the occupancy polynomials. Options: ``max_rounds``.
     """
-    return CaloClouds2DDML(model, geometry, max_rounds).save(path, getattr(model, "calibration", {}))
+    return CaloClouds2DDML(model, geometry, **options).save(path, getattr(model, "calibration", {}))
