@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from calozoo_caloclouds3 import chain as cc3_chain
 from calozoo_caloclouds3.features import PointScaler
-from calozoo_caloclouds3.model import load_module_state
+from calozoo_caloclouds3.model import CaloCloudsParts, load_module_state
 from calozoo_caloclouds3.pointnet import OneStep, PointwiseNet
 from calozoo_caloclouds3.showerflow import ShowerFlow
 
@@ -48,7 +48,7 @@ EXTRAPOLATE_RANGE_GEV = (1.0, 127.0)
 IDENTITY = (0.0, 0.0, 1.0, 0.0)
 
 
-class CaloClouds2(ShowerModel):
+class CaloClouds2(CaloCloudsParts, ShowerModel):
     """The CaloClouds2 shower model (photons, 10-90 GeV, normal incidence only).
 
     Args:
@@ -170,11 +170,6 @@ class CaloClouds2(ShowerModel):
             "training": self.training,
         }
 
-    def get_tensors(self) -> dict[str, Any]:
-        tensors = {f"flow.{k}": v for k, v in self.flow.state_dict().items()}
-        tensors.update({f"net.{k}": v for k, v in self.net.state_dict().items()})
-        return tensors
-
     @classmethod
     def from_saved(
         cls, config: dict[str, Any], tensors: dict[str, np.ndarray], extrapolate: bool = False
@@ -200,13 +195,6 @@ class CaloClouds2(ShowerModel):
                 f"saved caloclouds2 does not fit this version's architecture: {err}"
             ) from err
 
-    @classmethod
-    def load(cls, path: str | os.PathLike, extrapolate: bool = False) -> CaloClouds2:
-        from calozoo.serialization import load_folder
-
-        config, tensors = load_folder(path, expected=cls)
-        return cls.from_saved(config, tensors, extrapolate=extrapolate)
-
     # ------------------------------------------------------------------ export
     def export(self, path: str | os.PathLike, **options) -> Path:
         """TorchScript for DDFastShowerML, occupancy and centre of gravity inside (:mod:`.export`).
@@ -226,9 +214,4 @@ def build(recipe, flow, net, scaler, training) -> CaloClouds2:
 
 def load_pretrained(path: str | os.PathLike | None = None, extrapolate: bool = False) -> CaloClouds2:
     """Factory registered as ``caloclouds2``: the shipped, calibrated weights or a saved folder."""
-    folder = SHIPPED_WEIGHTS if path is None else Path(path)
-    if path is None and not (folder / "config.json").exists():
-        raise ModelFolderError(
-            f"the shipped caloclouds2 weights are missing from {str(folder)!r}; reinstall calozoo-caloclouds2"
-        )
-    return CaloClouds2.load(folder, extrapolate=extrapolate)
+    return CaloClouds2.load_shipped(SHIPPED_WEIGHTS, path, extrapolate)

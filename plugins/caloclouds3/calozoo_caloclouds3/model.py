@@ -34,7 +34,14 @@ from .features import ENERGY_SCALE_GEV, PointScaler, conditioning
 from .pointnet import OneStep, PointwiseNet
 from .showerflow import ShowerFlow
 
-__all__ = ["CaloClouds3", "load_pretrained", "load_module_state", "SHIPPED_WEIGHTS", "TRAINING_RANGE"]
+__all__ = [
+    "CaloClouds3",
+    "CaloCloudsParts",
+    "load_pretrained",
+    "load_module_state",
+    "SHIPPED_WEIGHTS",
+    "TRAINING_RANGE",
+]
 
 #: The trained and calibrated model inside the installed package.
 SHIPPED_WEIGHTS = Path(__file__).parent / "weights" / "caloclouds3"
@@ -45,7 +52,42 @@ TRAINING_RANGE = {"energy_gev": (1.0, 127.0), "theta_deg": (30.0, 150.0), "phi_d
 EXTRAPOLATE_RANGE_GEV = (0.1, 500.0)
 
 
-class CaloClouds3(ShowerModel):
+class CaloCloudsParts:
+    """What every CaloClouds variant's model shares: a ``flow`` and a point network ``net``, saved
+    as ``flow.*`` and ``net.*`` tensors beside a config; loading a folder; the shipped weights.
+
+    A variant mixes it in before :class:`~calozoo.interfaces.ShowerModel` and provides
+    ``from_saved(config, tensors, extrapolate=...)``.
+    """
+
+    flow: ShowerFlow
+    net: PointwiseNet
+
+    def get_tensors(self) -> dict[str, Any]:
+        tensors = {f"flow.{k}": v for k, v in self.flow.state_dict().items()}
+        tensors.update({f"net.{k}": v for k, v in self.net.state_dict().items()})
+        return tensors
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, extrapolate: bool = False):
+        from calozoo.serialization import load_folder
+
+        config, tensors = load_folder(path, expected=cls)
+        return cls.from_saved(config, tensors, extrapolate=extrapolate)
+
+    @classmethod
+    def load_shipped(cls, shipped: Path, path: str | os.PathLike | None = None, extrapolate: bool = False):
+        """The weights in ``path``, or those shipped in the package (``shipped``) when ``None``."""
+        folder = shipped if path is None else Path(path)
+        if path is None and not (folder / "config.json").exists():
+            raise ModelFolderError(
+                f"the shipped {cls.name} weights are missing from {str(folder)!r}; "
+                f"reinstall calozoo-{cls.name}"
+            )
+        return cls.load(folder, extrapolate=extrapolate)
+
+
+class CaloClouds3(CaloCloudsParts, ShowerModel):
     """The CaloClouds3 shower model (photons; 1-127 GeV; θ 30-150°, φ 80-110° in the local frame).
 
     Args:
@@ -175,11 +217,6 @@ class CaloClouds3(ShowerModel):
             "training": self.training,
         }
 
-    def get_tensors(self) -> dict[str, Any]:
-        tensors = {f"flow.{k}": v for k, v in self.flow.state_dict().items()}
-        tensors.update({f"net.{k}": v for k, v in self.net.state_dict().items()})
-        return tensors
-
     @classmethod
     def from_saved(
         cls, config: dict[str, Any], tensors: dict[str, np.ndarray], extrapolate: bool = False
@@ -206,13 +243,6 @@ class CaloClouds3(ShowerModel):
                 f"saved caloclouds3 does not fit this version's architecture: {err}"
             ) from err
 
-    @classmethod
-    def load(cls, path: str | os.PathLike, extrapolate: bool = False) -> CaloClouds3:
-        from calozoo.serialization import load_folder
-
-        config, tensors = load_folder(path, expected=cls)
-        return cls.from_saved(config, tensors, extrapolate=extrapolate)
-
     def export(self, path: str | os.PathLike, **options) -> Path:
         """TorchScript for DDFastShowerML, calibration and tilt inside (:func:`.export.export_torchscript`).
 
@@ -238,9 +268,4 @@ def load_module_state(module: torch.nn.Module, prefix: str, tensors: dict[str, n
 
 def load_pretrained(path: str | os.PathLike | None = None, extrapolate: bool = False) -> CaloClouds3:
     """Factory registered as ``caloclouds3``: the shipped, calibrated weights or a saved folder."""
-    folder = SHIPPED_WEIGHTS if path is None else Path(path)
-    if path is None and not (folder / "config.json").exists():
-        raise ModelFolderError(
-            f"the shipped caloclouds3 weights are missing from {str(folder)!r}; reinstall calozoo-caloclouds3"
-        )
-    return CaloClouds3.load(folder, extrapolate=extrapolate)
+    return CaloClouds3.load_shipped(SHIPPED_WEIGHTS, path, extrapolate)
