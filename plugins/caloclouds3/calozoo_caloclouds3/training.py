@@ -224,6 +224,12 @@ def _resume(folder: Path, optimizer: torch.optim.Optimizer) -> tuple[dict[str, t
 
 
 # ------------------------------------------------------------------ flow
+def _stored_state(folder: Path) -> dict:
+    """The JSON state of a stage's checkpoint (``{}`` before its first checkpoint)."""
+    path = folder / "state.json"
+    return json.loads(path.read_text())["state"] if path.exists() else {}
+
+
 def _stage_recipe(state: dict, recipe: Recipe | None) -> Recipe:
     """A resumed stage keeps the recipe (with its statistics) it started with."""
     if "recipe" in state:
@@ -250,9 +256,9 @@ def train_flow(
     work = Path(work)
     folder = work / "flow" / "checkpoint"
     train, val = data.split(settings.validation_fraction, settings.seed)
-    state = json.loads((folder / "state.json").read_text()) if (folder / "state.json").exists() else {}
-    recipe = _stage_recipe(state.get("state", {}), recipe)
-    if "state" not in state:
+    stored = _stored_state(folder)
+    recipe = _stage_recipe(stored, recipe)
+    if not stored:  # a new run: the recipe's statistics come from this training split
         recipe = recipe.fit(train.summaries)
     torch.manual_seed(settings.seed)
     flow = ShowerFlow(**recipe.flow_kwargs(), seed=settings.seed).to(device)
@@ -373,11 +379,9 @@ def train_teacher(
     """Stage ``teacher``: the EDM point model, with an EMA copy used for sampling and distillation."""
     work = Path(work)
     folder = work / "teacher" / "checkpoint"
-    state = json.loads((folder / "state.json").read_text()) if (folder / "state.json").exists() else {}
-    recipe = _stage_recipe(state.get("state", {}), recipe)
-    widths = tuple(
-        state.get("state", {}).get("settings", {}).get("widths") or settings.widths or recipe.point_widths
-    )
+    stored = _stored_state(folder)
+    recipe = _stage_recipe(stored, recipe)
+    widths = tuple(stored.get("settings", {}).get("widths") or settings.widths or recipe.point_widths)
     settings.widths = widths
     torch.manual_seed(settings.seed)
     net = PointwiseNet(widths, recipe.point_context_features, seed=settings.seed).to(device)
