@@ -24,12 +24,12 @@ import numpy as np
 import torch
 from calozoo_caloclouds3 import chain as cc3_chain
 from calozoo_caloclouds3.features import PointScaler
-from calozoo_caloclouds3.model import CaloCloudsParts, load_module_state
+from calozoo_caloclouds3.model import CaloCloudsParts
 from calozoo_caloclouds3.pointnet import OneStep, PointwiseNet
 from calozoo_caloclouds3.showerflow import ShowerFlow
 
 from calozoo.conditions import Conditions
-from calozoo.errors import InvalidConditionError, ModelFolderError
+from calozoo.errors import InvalidConditionError
 from calozoo.interfaces import ShowerModel
 from calozoo.showers import Showers
 
@@ -160,9 +160,7 @@ class CaloClouds2(CaloCloudsParts, ShowerModel):
     # ------------------------------------------------------------------ saving
     def get_config(self) -> dict[str, Any]:
         return {
-            "flow": self.flow.settings,
-            "net": {"widths": list(self.net.widths), "context_features": self.net.context_features},
-            "scaler": self.scaler.to_dict(),
+            **self.parts_config(),
             "recipe": self.recipe.to_dict(),
             "poly_real": self.poly_real,
             "poly_fake": self.poly_fake,
@@ -171,29 +169,18 @@ class CaloClouds2(CaloCloudsParts, ShowerModel):
         }
 
     @classmethod
-    def from_saved(
-        cls, config: dict[str, Any], tensors: dict[str, np.ndarray], extrapolate: bool = False
-    ) -> CaloClouds2:
-        try:
-            flow = ShowerFlow(**config["flow"])
-            net = PointwiseNet(tuple(config["net"]["widths"]), config["net"]["context_features"])
-            load_module_state(flow, "flow", tensors)
-            load_module_state(net, "net", tensors)
-            return cls(
-                flow,
-                net,
-                PointScaler(config["scaler"]["mean"], config["scaler"]["std"]),
-                CaloClouds2Recipe.from_dict(config["recipe"]),
-                config["poly_real"],
-                config["poly_fake"],
-                config.get("calibration"),
-                extrapolate,
-                config.get("training"),
-            )
-        except (KeyError, TypeError, ValueError, RuntimeError) as err:
-            raise ModelFolderError(
-                f"saved caloclouds2 does not fit this version's architecture: {err}"
-            ) from err
+    def from_parts(cls, flow, net, scaler, config: dict[str, Any], extrapolate: bool = False) -> CaloClouds2:
+        return cls(
+            flow,
+            net,
+            scaler,
+            CaloClouds2Recipe.from_dict(config["recipe"]),
+            config["poly_real"],
+            config["poly_fake"],
+            config.get("calibration"),
+            extrapolate,
+            config.get("training"),
+        )
 
     # ------------------------------------------------------------------ export
     def export(self, path: str | os.PathLike, **options) -> Path:

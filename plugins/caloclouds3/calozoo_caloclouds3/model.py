@@ -56,12 +56,36 @@ class CaloCloudsParts:
     """What every CaloClouds variant's model shares: a ``flow`` and a point network ``net``, saved
     as ``flow.*`` and ``net.*`` tensors beside a config; loading a folder; the shipped weights.
 
-    A variant mixes it in before :class:`~calozoo.interfaces.ShowerModel` and provides
-    ``from_saved(config, tensors, extrapolate=...)``.
+    A variant mixes it in before :class:`~calozoo.interfaces.ShowerModel`, puts
+    :meth:`parts_config` into its ``get_config`` and provides ``from_parts``: the model from the
+    rebuilt networks, the scaler and the rest of its config.
     """
 
     flow: ShowerFlow
     net: PointwiseNet
+    scaler: PointScaler
+
+    def parts_config(self) -> dict[str, Any]:
+        """The config of the shared parts: flow settings, network widths, point scaler."""
+        return {
+            "flow": self.flow.settings,
+            "net": {"widths": list(self.net.widths), "context_features": self.net.context_features},
+            "scaler": self.scaler.to_dict(),
+        }
+
+    @classmethod
+    def from_saved(cls, config: dict[str, Any], tensors: dict[str, np.ndarray], extrapolate: bool = False):
+        try:
+            flow = ShowerFlow(**config["flow"])
+            net = PointwiseNet(tuple(config["net"]["widths"]), config["net"]["context_features"])
+            load_module_state(flow, "flow", tensors)
+            load_module_state(net, "net", tensors)
+            scaler = PointScaler(config["scaler"]["mean"], config["scaler"]["std"])
+            return cls.from_parts(flow, net, scaler, config, extrapolate)
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            raise ModelFolderError(
+                f"saved {cls.name} does not fit this version's architecture: {err}"
+            ) from err
 
     def get_tensors(self) -> dict[str, Any]:
         tensors = {f"flow.{k}": v for k, v in self.flow.state_dict().items()}
@@ -206,9 +230,7 @@ class CaloClouds3(CaloCloudsParts, ShowerModel):
     # ------------------------------------------------------------------ saving
     def get_config(self) -> dict[str, Any]:
         return {
-            "flow": self.flow.settings,
-            "net": {"widths": list(self.net.widths), "context_features": self.net.context_features},
-            "scaler": self.scaler.to_dict(),
+            **self.parts_config(),
             "occupancy_factor": self.occupancy_factor,
             "widening": self.widening,
             "energy_factor": self.energy_factor,
@@ -218,30 +240,18 @@ class CaloClouds3(CaloCloudsParts, ShowerModel):
         }
 
     @classmethod
-    def from_saved(
-        cls, config: dict[str, Any], tensors: dict[str, np.ndarray], extrapolate: bool = False
-    ) -> CaloClouds3:
-        try:
-            flow = ShowerFlow(**config["flow"])
-            net = PointwiseNet(tuple(config["net"]["widths"]), config["net"]["context_features"])
-            load_module_state(flow, "flow", tensors)
-            load_module_state(net, "net", tensors)
-            scaler = PointScaler(config["scaler"]["mean"], config["scaler"]["std"])
-            return cls(
-                flow,
-                net,
-                scaler,
-                config["occupancy_factor"],
-                config["widening"],
-                config["energy_factor"],
-                config.get("calibration"),
-                extrapolate,
-                config.get("training"),
-            )
-        except (KeyError, TypeError, ValueError, RuntimeError) as err:
-            raise ModelFolderError(
-                f"saved caloclouds3 does not fit this version's architecture: {err}"
-            ) from err
+    def from_parts(cls, flow, net, scaler, config: dict[str, Any], extrapolate: bool = False) -> CaloClouds3:
+        return cls(
+            flow,
+            net,
+            scaler,
+            config["occupancy_factor"],
+            config["widening"],
+            config["energy_factor"],
+            config.get("calibration"),
+            extrapolate,
+            config.get("training"),
+        )
 
     def export(self, path: str | os.PathLike, **options) -> Path:
         """TorchScript for DDFastShowerML, calibration and tilt inside (:func:`.export.export_torchscript`).
