@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from .physics import PHYSICS_VERSION
+
 __all__ = [
     "simulate_dataset",
     "cc3_training_conditions",
@@ -169,6 +171,7 @@ def simulate_dataset(
         "raw": bool(raw),
         "max_points": max_points,
         "geometry": geometry,
+        "physics_version": PHYSICS_VERSION,
     }
     # the conditions are checked here, before any worker starts
     from .model import ReferenceMC
@@ -182,6 +185,13 @@ def simulate_dataset(
     manifest = out / "reference-mc.json"
     if manifest.exists():
         previous = json.loads(manifest.read_text())
+        made_with = previous.get("physics_version", 1)
+        if made_with != PHYSICS_VERSION:
+            raise ValueError(
+                f"{out} holds a data set made with reference-MC physics version {made_with}; this "
+                f"installation simulates version {PHYSICS_VERSION}, whose showers differ: finish it "
+                "with the version that started it, or use another folder"
+            )
         if previous != settings:
             raise ValueError(
                 f"{out} holds a data set made with other settings ({manifest}); use another folder"

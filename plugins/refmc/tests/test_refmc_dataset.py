@@ -11,6 +11,7 @@ from calozoo_refmc.dataset import (
     cc3_training_conditions,
     simulate_dataset,
 )
+from calozoo_refmc.physics import PHYSICS_VERSION
 from click.testing import CliRunner
 
 from calozoo.conditions import angles_from_direction
@@ -52,6 +53,23 @@ def test_dataset_is_reproducible_and_resumable(tmp_path):
     assert all(read_showers(p) == s for p, s in zip(again, first))
     with pytest.raises(ValueError, match="other settings"):
         simulate_dataset(tmp_path / "a", 7, workers=1, **{**options, "seed": 6})
+
+
+def test_dataset_of_another_physics_version_is_not_resumed(tmp_path):
+    import json
+
+    options = dict(preset=None, energy_gev=[1.0], seed=5, shard_size=2, progress=False, workers=1)
+    simulate_dataset(tmp_path, 4, **options)
+    manifest = tmp_path / "reference-mc.json"
+    settings = json.loads(manifest.read_text())
+    assert settings["physics_version"] == PHYSICS_VERSION
+    # a folder started before the version was recorded (version 1), with a shard still to make
+    del settings["physics_version"]
+    manifest.write_text(json.dumps(settings))
+    (tmp_path / "shard-00001.h5").unlink()
+    with pytest.raises(ValueError, match="physics version 1; this installation simulates version"):
+        simulate_dataset(tmp_path, 4, **options)
+    assert not (tmp_path / "shard-00001.h5").exists()
 
 
 def test_simulate_command(tmp_path):
