@@ -194,6 +194,12 @@ def markdown(out: dict) -> list[str]:
     return lines
 
 
+def physics_version(reference_path: str) -> int:
+    """The reference MC physics version of a data set folder (1 before versions were recorded)."""
+    manifest = Path(reference_path) / "reference-mc.json"
+    return json.loads(manifest.read_text()).get("physics_version", 1) if manifest.exists() else 1
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -214,8 +220,10 @@ def main() -> None:
     with atomic_path(DOCS / "caloclouds3-fidelity.md") as tmp:
         Path(tmp).write_text("\n".join(lines) + "\n")
     if not args.no_test_reference and "50" in out["per_energy"]:
+        version = physics_version(args.reference)
+        reference = dict(out["per_energy"]["50"]["reference"], physics_version=version)
         with atomic_path(TEST_REFERENCE) as tmp:
-            Path(tmp).write_text(json.dumps(out["per_energy"]["50"]["reference"], indent=1) + "\n")
+            Path(tmp).write_text(json.dumps(reference, indent=1) + "\n")
     print("\n".join(lines))
 
 

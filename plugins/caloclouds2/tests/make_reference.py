@@ -24,6 +24,7 @@ def main(folder: str) -> None:
     settings = json.loads((Path(folder) / "reference-mc.json").read_text())
     out = {
         "made_by": f"plugins/caloclouds2/tests/make_reference.py on a data set made with {settings}",
+        "physics_version": settings.get("physics_version", 1),
         "energy_gev": [45, 55],
         "n_showers": int(len(chosen)),
         "visible_energy_mev": float(chosen.visible_energy_mev.mean()),

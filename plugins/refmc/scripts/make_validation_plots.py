@@ -48,7 +48,8 @@ def attenuation(out: Path, numbers: dict, scale: int) -> None:
     keep = (energies > 0.07) & (energies < 1e5)
     mu = tables.photon[0][:, keep] * 10 / W.density_g_cm3  # 1/mm -> cm²/g
     fig, ax = plt.subplots(figsize=(7, 5))
-    for row, label in zip(mu, ("photoelectric", "Compton (Klein–Nishina)", "pair (screened Bethe–Heitler)")):
+    labels = ("photoelectric", "Compton (Klein–Nishina)", "pair (Hubbell et al. fit; screened BH > 1 GeV)")
+    for row, label in zip(mu, labels):
         ax.loglog(energies[keep], row, label=label, lw=1)
     ax.loglog(energies[keep], mu.sum(0), "k", label="total (reference MC)")
     ax.loglog(
@@ -81,22 +82,35 @@ def tungsten_block(out: Path, numbers: dict, scale: int) -> None:
     fig, ax = plt.subplots(figsize=(7, 5))
     numbers["t_max"] = {}
     containment = {}
-    for energy, n, pdg in ((10.0, 100, 22), (30.0, 40, 22), (100.0, 15, 22), (10.0, 100, 11)):
-        hits, _ = run(stack, tables, energy, n * scale, pdg=pdg, seed=1000)
-        points = np.concatenate(hits)
-        profile, edges = np.histogram(
-            points[:, 2] / W.x0_mm, bins=np.arange(0, 40.01, 0.5), weights=points[:, 3] / (n * scale)
-        )
-        centre = 0.5 * (edges[1:] + edges[:-1])
+    bins = np.arange(0, 40.01, 0.5)
+    centre = 0.5 * (bins[1:] + bins[:-1])
+
+    def fitted_maximum(profile):
         near = profile > 0.3 * profile.max()
         design = np.stack([np.ones(near.sum()), np.log(centre[near]), -centre[near]], axis=1)
         _, a1, b = np.linalg.lstsq(design, np.log(profile[near]), rcond=None)[0]
+        return a1 / b
+
+    runs = ((10.0, 150, 22), (30.0, 75, 22), (100.0, 50, 22), (10.0, 100, 11), (100.0, 50, 11))
+    for energy, n, pdg in runs:
+        hits, _ = run(stack, tables, energy, n * scale, pdg=pdg, seed=1000)
+        per_shower = np.array([np.histogram(h[:, 2] / W.x0_mm, bins=bins, weights=h[:, 3])[0] for h in hits])
+        profile = per_shower.mean(axis=0)
+        t_max = fitted_maximum(profile)
+        # statistical error: the spread of the maxima of four independent quarters, halved
+        quarters = [fitted_maximum(q.mean(axis=0)) for q in np.array_split(per_shower, 4)]
+        points = np.concatenate(hits)
         name = f"{'photon' if pdg == 22 else 'electron'} {energy:g} GeV"
         rule = np.log(energy * 1000 / W.critical_energy_mev) + (0.5 if pdg == 22 else -0.5)
-        numbers["t_max"][name] = {"mc": float(a1 / b), "pdg_rule": float(rule)}
+        numbers["t_max"][name] = {
+            "mc": float(t_max),
+            "stat": float(np.std(quarters, ddof=1) / 2),
+            "showers": n * scale,
+            "pdg_rule": float(rule),
+        }
         if pdg == 11:
             numbers["t_max"][name]["gflash"] = float(np.log(energy * 1000 / W.critical_energy_mev) - 0.858)
-        line = ax.step(centre, profile / energy / 1000, where="mid", label=f"{name}: fit max {a1 / b:.2f} X0")
+        line = ax.step(centre, profile / energy / 1000, where="mid", label=f"{name}: fit max {t_max:.2f} X0")
         ax.axvline(rule, c=line[0].get_color(), ls=":")
         r = np.hypot(points[:, 0], points[:, 1])
         containment[name] = float(points[r < W.moliere_radius_mm, 3].sum() / points[:, 3].sum())
