@@ -29,7 +29,6 @@ from calozoo_caloclouds3.pointnet import OneStep, PointwiseNet
 from calozoo_caloclouds3.showerflow import ShowerFlow
 
 from calozoo.conditions import Conditions
-from calozoo.errors import InvalidConditionError
 from calozoo.interfaces import ShowerModel
 from calozoo.showers import Showers
 
@@ -62,6 +61,19 @@ class CaloClouds2(CaloCloudsParts, ShowerModel):
         training: provenance of the weights.
     """
 
+    CONDITION_HINTS = (
+        (
+            "energy out of range",
+            "caloclouds2 was trained on 10-90 GeV; load it with extrapolate=True, "
+            "or `calozoo generate -O extrapolate=true`, for 1-127 GeV at your own risk",
+        ),
+        (
+            "from the layer normal",
+            "caloclouds2 simulates normal incidence only, direction (0, 0, 1); "
+            "use caloclouds3 for inclined showers",
+        ),
+    )
+
     name: ClassVar[str] = "caloclouds2"
 
     def __init__(
@@ -93,24 +105,6 @@ class CaloClouds2(CaloCloudsParts, ShowerModel):
     def conditions(self) -> Conditions:
         low, high = EXTRAPOLATE_RANGE_GEV if self.extrapolate else TRAINING_RANGE_GEV
         return Conditions(low, high, pdg=(22,), max_angle_deg=0.0)
-
-    def iter_sample(self, energy, direction=None, *, pdg=None, **kwargs):
-        """As :meth:`calozoo.ShowerModel.iter_sample`; errors say what CaloClouds2 accepts."""
-        try:
-            self.conditions.validate(energy, direction, pdg)
-        except InvalidConditionError as err:
-            if "energy out of range" in str(err) and not self.extrapolate:
-                raise InvalidConditionError(
-                    f"{err} (caloclouds2 was trained on 10-90 GeV; load it with extrapolate=True, "
-                    "or `calozoo generate -O extrapolate=true`, for 1-127 GeV at your own risk)"
-                ) from None
-            if "from the layer normal" in str(err):
-                raise InvalidConditionError(
-                    f"{err} (caloclouds2 simulates normal incidence only, direction (0, 0, 1); "
-                    "use caloclouds3 for inclined showers)"
-                ) from None
-            raise
-        return super().iter_sample(energy, direction, pdg=pdg, **kwargs)
 
     # ------------------------------------------------------------------ generation
     @torch.no_grad()

@@ -64,6 +64,21 @@ class CaloCloudsParts:
     flow: ShowerFlow
     net: PointwiseNet
     scaler: PointScaler
+    extrapolate: bool
+    #: What a condition error gets added, by a phrase of its message: ``(phrase, hint)`` pairs.
+    #: The ``"energy out of range"`` hint (how to extrapolate) is left out when already extrapolating.
+    CONDITION_HINTS: ClassVar[tuple[tuple[str, str], ...]] = ()
+
+    def iter_sample(self, energy, direction=None, *, pdg=None, **kwargs):
+        """As :meth:`calozoo.ShowerModel.iter_sample`; condition errors say what the variant accepts."""
+        try:
+            self.conditions.validate(energy, direction, pdg)
+        except InvalidConditionError as err:
+            for phrase, hint in self.CONDITION_HINTS:
+                if phrase in str(err) and not (phrase == "energy out of range" and self.extrapolate):
+                    raise InvalidConditionError(f"{err} ({hint})") from None
+            raise
+        return super().iter_sample(energy, direction, pdg=pdg, **kwargs)
 
     def parts_config(self) -> dict[str, Any]:
         """The config of the shared parts: flow settings, network widths, point scaler."""
@@ -124,6 +139,14 @@ class CaloClouds3(CaloCloudsParts, ShowerModel):
         training: provenance of the weights (data, steps, losses).
     """
 
+    CONDITION_HINTS = (
+        (
+            "energy out of range",
+            "caloclouds3 was trained on 1-127 GeV; load it with extrapolate=True, "
+            "or `calozoo generate -O extrapolate=true`, to go beyond, at your own risk",
+        ),
+    )
+
     name: ClassVar[str] = "caloclouds3"
 
     def __init__(
@@ -167,19 +190,6 @@ class CaloClouds3(CaloCloudsParts, ShowerModel):
             theta_deg=TRAINING_RANGE["theta_deg"],
             phi_deg=TRAINING_RANGE["phi_deg"],
         )
-
-    def iter_sample(self, energy, direction=None, *, pdg=None, **kwargs):
-        """As :meth:`calozoo.ShowerModel.iter_sample`; the energy error says how to extrapolate."""
-        try:
-            self.conditions.validate(energy, direction, pdg)
-        except InvalidConditionError as err:
-            if "energy out of range" in str(err) and not self.extrapolate:
-                raise InvalidConditionError(
-                    f"{err} (caloclouds3 was trained on 1-127 GeV; load it with extrapolate=True, "
-                    "or `calozoo generate -O extrapolate=true`, to go beyond, at your own risk)"
-                ) from None
-            raise
-        return super().iter_sample(energy, direction, pdg=pdg, **kwargs)
 
     # ------------------------------------------------------------------ generation
     @torch.no_grad()
