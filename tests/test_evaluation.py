@@ -186,20 +186,79 @@ def test_classifier_flags_every_distortion(comparison):
     assert abs(comparison.classifier["independent"]["auc"]["mean"] - 0.5) < 0.1
 
 
-def test_classifier_auc_of_independent_samples_is_one_half(geometry):
-    """The issue's ±0.02: 5,000 against 5,000 showers (10 and 20 GeV), 1,000 test showers per class."""
+@pytest.fixture(scope="module")
+def large_pair(geometry):
+    """5,000 against 5,000 toy-gamma showers (10 and 20 GeV), measured."""
     first = shower_features(toy_showers(11, (10.0, 20.0), 2500), geometry)
     second = shower_features(toy_showers(12, (10.0, 20.0), 2500), geometry)
-    result = classifier_test(
+    return first, second
+
+
+def _classify(first, second, n_conditions=4, seed=0):
+    return classifier_test(
         first.classifier_inputs(),
         second.classifier_inputs(),
         reference_energy_gev=first.incident_energy_gev,
         generated_energy_gev=second.incident_energy_gev,
-        seed=0,
+        n_conditions=n_conditions,
+        seed=seed,
     )
-    assert result["n_test"] == 1000
+
+
+def test_classifier_auc_of_independent_samples_is_one_half(large_pair):
+    """The issue's ±0.02: 5,000 against 5,000 showers, about 1,000 test showers per class."""
+    result = _classify(*large_pair)
+    assert abs(result["n_test"] - 1000) < 80
     assert abs(result["auc"] - 0.5) < 0.02, result
     assert result["auc_error"] == pytest.approx(0.013, abs=0.002)
+    assert result["jsd_bits"] == pytest.approx(result["jsd"] / np.log(2))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_classifier_auc_of_a_sample_against_itself_is_one_half(large_pair, seed):
+    """A copy of the reference (a generator that memorised it) must not look better than perfect:
+    a shower and its copy share a split, so the classifier learns nothing from them."""
+    first, _ = large_pair
+    sub = first.subset(np.arange(1000) * 5)
+    result = _classify(sub, sub, seed=seed)
+    assert result["n_test"] > 150
+    assert abs(result["auc"] - 0.5) < 0.02, result
+
+
+def test_classifier_does_not_learn_rounding_of_the_conditions(large_pair):
+    """Directions 1e-16 off the reference's (re-normalised unit vectors) change no result."""
+    first, second = large_pair
+    inputs = second.classifier_inputs()
+    inputs[:, 1:4] += np.array([1e-17, -1e-17, -1.1e-16])
+    inputs[:, 0] *= 1 + 2e-16
+    args = dict(
+        reference_energy_gev=first.incident_energy_gev,
+        generated_energy_gev=second.incident_energy_gev,
+        seed=0,
+    )
+    clean = classifier_test(first.classifier_inputs(), second.classifier_inputs(), n_conditions=4, **args)
+    rounded = classifier_test(first.classifier_inputs(), inputs, n_conditions=4, **args)
+    assert rounded["auc"] == pytest.approx(clean["auc"], abs=1e-12)
+    # without the canonical conditions the rounding alone separates the samples
+    assert classifier_test(first.classifier_inputs(), inputs, n_conditions=0, **args)["auc"] > 0.99
+
+
+def test_evaluating_the_reference_against_itself(geometry, reference):
+    """Through evaluate: a copy of the reference has AUC 0.5 and every divergence 0."""
+    result = evaluate({"copy": reference}, reference, geometry, n_bootstrap=4)
+    assert result.classifier["copy"]["auc"]["mean"] == pytest.approx(0.5, abs=0.02)
+    assert result.jsd("cell_energy", "copy")["mean"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_small_samples_warn_and_skip_the_classifier(geometry, reference):
+    """1 shower against 1: no '± 0', no floor of 0, a warning; the classifier is skipped with a message."""
+    one = reference[:1]
+    with pytest.warns(UserWarning, match="classifier test skipped"):
+        result = evaluate({"one": one}, one, geometry, n_bootstrap=4, check_conditions=False)
+    d = result.jsd("visible_energy", "one")
+    assert np.isnan(d["error"]) and np.isnan(d["floor"])
+    assert any("fewer than 50 showers" in w for w in result.warnings)
+    assert "needs 50 showers" in result.classifier["one"]["skipped"]
 
 
 def test_physics_distances_separate_distortions_from_independent(comparison):

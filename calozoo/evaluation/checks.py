@@ -21,6 +21,7 @@ __all__ = [
     "check_points",
     "check_cell_hits",
     "check_same_conditions",
+    "check_twin",
     "CONDITION_P_VALUE",
 ]
 
@@ -144,3 +145,35 @@ def check_same_conditions(
             + "; ".join(problems)
             + ". Generate with the reference's conditions (energies, directions, particle)."
         )
+
+
+def check_twin(reference: Showers, twin: Showers) -> None:
+    """Raise :class:`ConditionMismatchError` unless ``twin`` has the reference's conditions shower by shower.
+
+    A twin is an independent sample simulated with exactly the reference's per-shower incident
+    energies, directions and particles, in the same order (``calozoo simulate OUT --like REF``).
+    Values are compared at float32 precision (relative ``1e-6``), what the files store.
+    """
+    hint = " Make a twin with `calozoo simulate OUT --like REF --seed S` (another seed than the reference's)."
+    if len(twin) != len(reference):
+        raise ConditionMismatchError(
+            f"twin: {len(twin)} showers, but the reference has {len(reference)}; a twin has the "
+            "reference's conditions shower by shower." + hint
+        )
+    for name, ref_values, twin_values in (
+        ("incident energy", reference.incident_energy_gev, twin.incident_energy_gev),
+        ("direction", reference.direction, twin.direction),
+        ("particle", reference.pdg, twin.pdg),
+    ):
+        ref_values = np.asarray(ref_values, dtype=np.float64)
+        twin_values = np.asarray(twin_values, dtype=np.float64)
+        off = ~np.isclose(twin_values, ref_values, rtol=1e-6, atol=1e-6)
+        if off.ndim > 1:
+            off = off.any(axis=1)
+        if np.any(off):
+            first = int(np.flatnonzero(off)[0])
+            raise ConditionMismatchError(
+                f"twin: {int(off.sum())} showers have another {name} than the reference's shower at the "
+                f"same position (first: shower {first}, {np.round(twin_values[first], 6).tolist()} against "
+                f"{np.round(ref_values[first], 6).tolist()})." + hint
+            )

@@ -16,7 +16,14 @@ import math
 
 import numpy as np
 
-__all__ = ["classifier_test", "auc_standard_error", "SPLIT"]
+__all__ = [
+    "classifier_test",
+    "auc_standard_error",
+    "canonical_conditions",
+    "split_keys",
+    "SPLIT",
+    "MIN_SHOWERS",
+]
 
 #: Fractions of showers for training, validation (early stopping) and the test (the AUC).
 SPLIT = (0.6, 0.2, 0.2)
@@ -44,70 +51,145 @@ def _strata(reference_energy: np.ndarray, generated_energy: np.ndarray, n_bins: 
     return [np.searchsorted(edges, e, side="right") for e in (reference_energy, generated_energy)]
 
 
+def canonical_conditions(reference: np.ndarray, generated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both samples' condition columns from one source, so rounding-level differences vanish.
+
+    A classifier that takes the incident conditions as inputs learns any difference between
+    them, even ``1e-16`` from re-normalising a unit vector: at a fixed direction that alone
+    separates the samples perfectly. So every generated value within ``1e-9`` (relative, and
+    absolute below 1) of a reference value becomes that reference value, and then both samples
+    are rounded to float32 precision (what the field's files keep anyway).
+
+    Args:
+        reference: ``(N₁, C)`` conditions (e.g. energy in GeV and the direction's components).
+        generated: ``(N₂, C)`` the same columns.
+    """
+    reference = np.array(reference, dtype=np.float64, ndmin=2)
+    generated = np.array(generated, dtype=np.float64, ndmin=2)
+    for column in range(reference.shape[1]):
+        values = np.unique(reference[:, column])
+        if len(values) == 0:
+            continue
+        mine = generated[:, column]
+        right = np.clip(np.searchsorted(values, mine), 0, len(values) - 1)
+        left = np.clip(right - 1, 0, len(values) - 1)
+        nearest = np.where(
+            np.abs(values[left] - mine) <= np.abs(values[right] - mine), values[left], values[right]
+        )
+        close = np.abs(nearest - mine) <= 1e-9 * np.maximum(1.0, np.abs(mine))
+        generated[close, column] = nearest[close]
+    as_float32 = [(a.astype(np.float32).astype(np.float64) + 0.0) for a in (reference, generated)]
+    return as_float32[0], as_float32[1]
+
+
+def split_keys(rows: np.ndarray, seed: int) -> np.ndarray:
+    """``(N,)`` a number in ``[0, 1)`` per row, a hash of the row's content and ``seed``.
+
+    Showers are assigned to the training, validation and test splits by this key, not by a
+    shuffle of each sample: a shower present in both samples (a generator that copies its
+    training data, or a sample evaluated against itself) then lands in the same split with both
+    labels and teaches the classifier nothing. Shuffling each sample separately would put a
+    shower in the training split as "reference" and its copy in the test split as
+    "generated", which the classifier then gets wrong on purpose: AUC far below 0.5.
+    """
+    import hashlib
+
+    rows = np.ascontiguousarray(np.asarray(rows, dtype=np.float32))
+    salt = np.int64(seed).tobytes()
+    keys = np.empty(len(rows))
+    for i, row in enumerate(rows):
+        digest = hashlib.blake2b(row.tobytes(), digest_size=8, salt=salt[:8].ljust(16, b"\0")).digest()
+        keys[i] = int.from_bytes(digest, "little") / 2.0**64
+    return keys
+
+
+#: The fewest showers per sample (at matching energies) the classifier test runs on.
+MIN_SHOWERS = 50
+
+
 def classifier_test(
     reference: np.ndarray,
     generated: np.ndarray,
     *,
     reference_energy_gev: np.ndarray | None = None,
     generated_energy_gev: np.ndarray | None = None,
+    n_conditions: int = 0,
     seed: int = 0,
     split: tuple[float, float, float] = SPLIT,
     max_iter: int = 200,
 ) -> dict:
     """Train a classifier to tell ``generated`` from ``reference`` showers; score it on a test split.
 
-    The split is stratified by incident energy and balanced: in every stratum (each fixed
-    energy, or each decile of continuous energies) both samples give the same number of
-    showers, shuffled with ``seed`` and split ``split`` (train, validation, test). Without
-    this, chance differences in the energy mix of the two classes in the training split would
-    teach the classifier the mix, which the test split (holding the rest) has reversed. The
-    validation showers stop the boosting early; the test showers give the scores.
+    The split protocol makes the AUC 0.5 for a sample against itself as well as for two
+    independent samples of one distribution:
+
+    - every shower goes to training, validation or test by a hash of its content and ``seed``
+      (:func:`split_keys`), so a shower and its copy always share a split;
+    - the first ``n_conditions`` columns (incident conditions) are taken from one canonical
+      source (:func:`canonical_conditions`), so rounding-level differences cannot be learned,
+      and they are left out of the hash;
+    - within each split and stratum of incident energy (each fixed energy, or each decile of
+      continuous energies) both classes give the same number of showers, those of the lowest
+      keys. Without the balance, chance differences in the energy mix of the two classes in the
+      training split would teach the classifier the mix, which the test split has reversed.
+
+    The validation showers stop the boosting early; the test showers give the scores.
 
     Args:
         reference: ``(N₁, F)`` per-shower inputs of the reference (e.g.
-            :meth:`ShowerFeatures.classifier_inputs`).
+            :meth:`ShowerFeatures.classifier_inputs`, whose first 4 columns are conditions).
         generated: ``(N₂, F)`` the same inputs for the generated showers.
         reference_energy_gev: ``(N₁,)`` incident energies for the stratification (default: none).
         generated_energy_gev: ``(N₂,)`` likewise.
-        seed: fixes the subsampling, the split and the classifier.
+        n_conditions: how many leading columns are incident conditions.
+        seed: fixes the split and the classifier.
         split: fractions for training, validation and test (adding up to 1).
         max_iter: the most boosting iterations.
 
     Returns:
         ``auc`` (ROC AUC on the test split), ``auc_error`` (its standard error),
         ``jsd`` (the divergence the classifier's test loss implies, ``ln 2 − BCE`` in nats,
-        clipped at 0: 0 for indistinguishable samples, ln 2 for separable ones), ``accuracy``,
-        ``n_train``, ``n_validation``, ``n_test`` (showers per class), ``n_inputs``,
-        ``iterations``.
+        clipped at 0: 0 for indistinguishable samples, ln 2 for separable ones), ``jsd_bits``
+        (the same divided by ln 2, as the CaloChallenge's evaluate.py reports it),
+        ``accuracy``, ``n_train``, ``n_validation``, ``n_test`` (showers per class),
+        ``n_inputs``, ``iterations``.
+
+    Raises:
+        ValueError: fewer than :data:`MIN_SHOWERS` showers per sample at matching energies.
     """
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import log_loss, roc_auc_score
 
     if not math.isclose(sum(split), 1.0) or min(split) <= 0:
         raise ValueError(f"split must be three positive fractions adding up to 1, got {split}")
-    reference = np.asarray(reference, dtype=np.float64)
-    generated = np.asarray(generated, dtype=np.float64)
+    reference = np.array(reference, dtype=np.float64)
+    generated = np.array(generated, dtype=np.float64)
+    if n_conditions:
+        reference[:, :n_conditions], generated[:, :n_conditions] = canonical_conditions(
+            reference[:, :n_conditions], generated[:, :n_conditions]
+        )
     if reference_energy_gev is None or generated_energy_gev is None:
         strata = [np.zeros(len(reference), np.int64), np.zeros(len(generated), np.int64)]
     else:
         strata = _strata(np.asarray(reference_energy_gev), np.asarray(generated_energy_gev))
-    rng = np.random.default_rng(seed)
-    parts = {name: ([], []) for name in ("train", "val", "test")}
-    for stratum in np.unique(np.concatenate(strata)):
-        members = [np.flatnonzero(s == stratum) for s in strata]
-        n = min(len(m) for m in members)
-        n_train, n_val = round(split[0] * n), round(split[1] * n)
-        for label, (data, m) in enumerate(zip((reference, generated), members)):
-            chosen = data[rng.permutation(m)[:n]]
-            for name, rows in zip(parts, np.split(chosen, [n_train, n_train + n_val])):
-                parts[name][0].append(rows)
-                parts[name][1].append(np.full(len(rows), label))
-    x = {k: np.concatenate(v[0]) for k, v in parts.items()}
-    y = {k: np.concatenate(v[1]) for k, v in parts.items()}
-    if len(y["test"]) < 20 or len(y["train"]) < 40:
+    keys = [split_keys(data[:, n_conditions:], seed) for data in (reference, generated)]
+    bounds = np.cumsum(split)[:2]
+    parts = [np.searchsorted(bounds, k, side="right") for k in keys]  # 0 train, 1 validation, 2 test
+    x, y = {}, {}
+    for part, name in enumerate(("train", "val", "test")):
+        rows, labels = [], []
+        for stratum in np.unique(np.concatenate(strata)):
+            members = [np.flatnonzero((s == stratum) & (p == part)) for s, p in zip(strata, parts)]
+            n = min(len(m) for m in members)
+            for label, (data, m, k) in enumerate(zip((reference, generated), members, keys)):
+                rows.append(data[m[np.argsort(k[m], kind="stable")[:n]]])
+                labels.append(np.full(n, label))
+        x[name], y[name] = np.concatenate(rows), np.concatenate(labels)
+    n_per_class = sum(len(v) for v in y.values()) // 2
+    if n_per_class < MIN_SHOWERS or min(len(v) for v in y.values()) < 4:
         raise ValueError(
-            f"the classifier test needs at least 50 showers per sample at matching energies, "
-            f"got {len(y['train']) // 2 + len(y['val']) // 2 + len(y['test']) // 2}"
+            f"the classifier test needs at least {MIN_SHOWERS} showers per sample at matching "
+            f"energies, got {n_per_class}"
         )
     model = HistGradientBoostingClassifier(
         max_iter=max_iter, early_stopping=True, n_iter_no_change=10, random_state=seed
@@ -117,10 +199,12 @@ def classifier_test(
     auc = float(roc_auc_score(y["test"], probability))
     n_test = len(y["test"]) // 2
     bce = float(log_loss(y["test"], np.clip(probability, 1e-7, 1 - 1e-7)))
+    jsd = max(math.log(2.0) - bce, 0.0)
     return {
         "auc": auc,
         "auc_error": auc_standard_error(auc, n_test, n_test),
-        "jsd": max(math.log(2.0) - bce, 0.0),
+        "jsd": jsd,
+        "jsd_bits": jsd / math.log(2.0),
         "accuracy": float(np.mean((probability > 0.5) == y["test"])),
         "n_train": len(y["train"]) // 2,
         "n_validation": len(y["val"]) // 2,

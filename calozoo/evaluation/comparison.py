@@ -18,6 +18,7 @@ resamples of the reference, so a model "at the floor" is as close as statistics 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,7 @@ import numpy as np
 from ..interfaces import CellHits, Geometry
 from ..showers import Showers
 from .binning import BinningSettings, binning_for, flow_index
-from .checks import EvaluationInputError, check_same_conditions
+from .checks import EvaluationInputError, check_same_conditions, check_twin
 from .classifier import classifier_test
 from .distances import (
     frechet_physics_distance,
@@ -65,8 +66,10 @@ class EvaluationResult:
             the classifier test was not run.
         angle_scan: slice key -> percentages, mean angular error of every sample, JSD per
             percentage.
-        settings: the options the evaluation ran with (binning settings included).
+        settings: the options the evaluation ran with (binning settings included; ``floor``
+            names the floor every ratio is divided by).
         inputs: where the samples came from (file names), as the caller recorded them.
+        warnings: what the numbers cannot be trusted for (small samples, a skipped classifier).
     """
 
     geometry: dict
@@ -81,6 +84,7 @@ class EvaluationResult:
     angle_scan: dict[str, dict]
     settings: dict
     inputs: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def slice(self, key: str) -> EnergySlice:
         """The energy slice ``key`` (``"all"``, ``"50GeV"``)."""
@@ -144,6 +148,7 @@ class EvaluationResult:
             "physics_distances": self.physics_distances,
             "classifier": self.classifier,
             "angle_scan": self.angle_scan,
+            "warnings": self.warnings,
         }
         if histograms:
             data["histograms"] = self.histograms
@@ -228,13 +233,84 @@ def _counts(strata: np.ndarray) -> dict[int, int]:
     return dict(zip(values.tolist(), counts.tolist()))
 
 
-def _summary(per_sample: Sequence[float], single_error: float, floor: float | None = None) -> dict:
+#: Fewer showers than this in a slice make bootstrap errors and floors unreliable: a warning says so.
+MIN_SHOWERS_FOR_ERRORS = 50
+#: The histogram distances measured per observable, with their statistical floors.
+METRICS = {"jsd": jensen_shannon_divergence, "separation_power": separation_power}
+#: The ways to estimate the statistical floor (see :func:`compare_features`).
+FLOOR_METHODS = ("twin", "matched-halves", "bootstrap")
+
+
+def _ranks_in_strips(values: np.ndarray, n_strips: int) -> np.ndarray:
+    """``(N,)`` the strip ``0 .. n_strips - 1`` of each value, strips of equal counts."""
+    ranks = np.argsort(np.argsort(values, kind="stable"), kind="stable")
+    return ranks * n_strips // max(len(values), 1)
+
+
+def _condition_order(features: ShowerFeatures, strata: np.ndarray) -> np.ndarray:
+    """Indices of the showers ordered so that neighbours have nearly the same conditions.
+
+    Within each stratum (a fixed energy, or all energies) the showers are cut into strips of
+    equal counts in incident energy (if it varies), each of those into strips in ``p_x``, and
+    ordered along ``p_y`` inside a strip, alternately up and down: consecutive showers are close
+    in energy and direction, so pairs of neighbours are matched pairs.
+    """
+    order = []
+    for stratum in np.unique(strata):
+        members = np.flatnonzero(strata == stratum)
+        energy = features.incident_energy_gev[members]
+        px, py = features.direction[members, 0], features.direction[members, 1]
+        pairs = max(len(members) / 2, 1)
+        varies = np.ptp(energy) > 1e-6 * max(float(np.max(energy)), 1e-12)
+        n_energy = int(np.ceil(pairs ** (1 / 3))) if varies else 1
+        energy_strip = _ranks_in_strips(energy, n_energy)
+        px_strip = np.zeros(len(members), np.int64)
+        n_px = int(np.ceil(np.sqrt(pairs / n_energy)))
+        for e in np.unique(energy_strip):
+            inside = energy_strip == e
+            px_strip[inside] = _ranks_in_strips(px[inside], n_px)
+        cell = energy_strip * n_px + px_strip
+        along = np.where(cell % 2 == 0, py, -py)
+        order.append(members[np.lexsort((along, cell))])
+    return np.concatenate(order) if order else np.zeros(0, np.int64)
+
+
+def _matched_halves(rng: np.random.Generator, order: np.ndarray, n: int, n_resamples: int) -> np.ndarray:
+    """``(K, 2, N)`` weights of ``K`` splits of the reference into two halves matched in conditions.
+
+    Consecutive showers of ``order`` form pairs; each pair sends one shower to each half, which
+    one at random. Both halves then hold the same mix of energies and directions, as a model
+    sample generated for the reference's conditions does.
+    """
+    weights = np.zeros((n_resamples, 2, n))
+    pairs = order[: len(order) // 2 * 2].reshape(-1, 2)
+    for k in range(n_resamples):
+        flip = rng.integers(0, 2, len(pairs))
+        weights[k, 0, pairs[np.arange(len(pairs)), flip]] = 1.0
+        weights[k, 1, pairs[np.arange(len(pairs)), 1 - flip]] = 1.0
+    return weights
+
+
+def _size_factor(n_reference: int, n_generated: int, n_first: int, n_second: int) -> float:
+    """Rescale a divergence between samples of ``n_first`` and ``n_second`` showers to the sizes compared.
+
+    The divergence of two samples of one distribution is, to first order, proportional to
+    ``1/N₁ + 1/N₂`` (its bias from finite statistics), so a floor measured between samples of
+    other sizes is scaled by the ratio of those sums.
+    """
+    return (1 / n_reference + 1 / n_generated) / (1 / n_first + 1 / n_second)
+
+
+def _summary(
+    per_sample: Sequence[float], single_error: float, floor: float | None = None, floor_error: float = np.nan
+) -> dict:
     values = np.asarray(per_sample, dtype=np.float64)
     mean = float(np.mean(values)) if len(values) else float("nan")
     error = float(np.std(values, ddof=1)) if len(values) > 1 else float(single_error)
     out = {"mean": mean, "error": error, "per_sample": values.tolist()}
     if floor is not None:
         out["floor"] = float(floor)
+        out["floor_error"] = float(floor_error)
         out["ratio_to_floor"] = mean / floor if floor > 0 else float("nan")
     return out
 
@@ -250,13 +326,30 @@ def compare_features(
     classifier: bool = True,
     n_bootstrap: int = 20,
     seed: int = 0,
+    twin: ShowerFeatures | None = None,
+    floor: str | None = None,
     progress: bool = False,
 ) -> EvaluationResult:
-    """Compare already-measured samples (see :func:`evaluate`, which measures them first)."""
+    """Compare already-measured samples (see :func:`evaluate`, which measures them first).
+
+    ``twin`` is a second reference sample with the same per-shower conditions, in the same
+    order; ``floor`` one of :data:`FLOOR_METHODS` (default: ``"twin"`` with a twin, else
+    ``"matched-halves"``).
+    """
     from tqdm.auto import tqdm
 
     if n_bootstrap < 2:
         raise ValueError(f"n_bootstrap must be at least 2 (a spread needs two resamples), got {n_bootstrap}")
+    floor = floor or ("twin" if twin is not None else "matched-halves")
+    if floor not in FLOOR_METHODS:
+        raise ValueError(f"floor must be one of {FLOOR_METHODS}, got {floor!r}")
+    if floor == "twin" and twin is None:
+        raise ValueError("floor='twin' needs a twin sample (same per-shower conditions as the reference)")
+    if twin is not None and len(twin) != len(reference):
+        raise EvaluationInputError(
+            f"the twin has {len(twin)} showers, the reference {len(reference)}: a twin has the "
+            "reference's conditions shower by shower (make one with `calozoo simulate OUT --like REF`)"
+        )
     settings = settings or BinningSettings()
     slices = list(slices or energy_slices(reference.incident_energy_gev))
     rng = np.random.default_rng(seed)
@@ -271,37 +364,119 @@ def compare_features(
         physics_distances={},
         classifier=None,
         angle_scan={},
-        settings={"binning": settings.to_dict(), "n_bootstrap": n_bootstrap, "seed": seed},
+        settings={
+            "binning": settings.to_dict(),
+            "n_bootstrap": n_bootstrap,
+            "seed": seed,
+            "floor": floor,
+            "floor_definition": FLOOR_DEFINITIONS[floor],
+        },
     )
     for energy_slice in tqdm(slices, desc="comparing", unit="slice", disable=not progress):
-        _compare_slice(result, energy_slice, reference, models, geometry, settings, n_bootstrap, rng)
+        _compare_slice(
+            result, energy_slice, reference, models, geometry, settings, n_bootstrap, rng, twin, floor
+        )
     if classifier:
-        result.classifier = {}
-        inputs = reference.classifier_inputs()
-        for name, samples in tqdm(models.items(), desc="classifier", unit="model", disable=not progress):
-            runs = [
-                classifier_test(
-                    inputs,
-                    f.classifier_inputs(),
-                    reference_energy_gev=reference.incident_energy_gev,
-                    generated_energy_gev=f.incident_energy_gev,
-                    seed=seed,
-                )
-                for f in samples
-            ]
-            result.classifier[name] = {
-                "auc": _summary([r["auc"] for r in runs], runs[0]["auc_error"]),
-                "jsd": _summary([r["jsd"] for r in runs], float("nan")),
-                "accuracy": _summary([r["accuracy"] for r in runs], float("nan")),
-                "error_method": "std over samples" if len(runs) > 1 else "Hanley-McNeil standard error",
-                "runs": runs,
-            }
+        result.classifier = _classifier_tests(reference, models, twin, seed, result.warnings, progress)
+    for message in result.warnings:
+        warnings.warn(message, UserWarning, stacklevel=2)
     return result
 
 
-def _compare_slice(result, energy_slice, reference, models, geometry, settings, n_bootstrap, rng) -> None:
+#: What each floor is, for the report.
+FLOOR_DEFINITIONS = {
+    "twin": "the divergence between the reference and a twin sample simulated with the same per-shower "
+    "conditions (scaled to the sample sizes compared); error from paired resamples",
+    "matched-halves": "the divergence between two halves of the reference matched in incident energy and "
+    "direction (neighbouring showers paired, one to each half), scaled to the sample sizes compared; mean "
+    "and spread over random splits",
+    "bootstrap": "the divergence between two bootstrap resamples of the reference of the sizes compared, "
+    "stratified by energy (overstates the noise of direction-dependent observables at random angles)",
+}
+
+
+def _classifier_tests(reference, models, twin, seed, warnings, progress) -> dict:
+    """The classifier test per model (and reference against twin, the AUC's floor, with a twin)."""
+    from tqdm.auto import tqdm
+
+    from .classifier import MIN_SHOWERS
+
+    def run(first: ShowerFeatures, second: ShowerFeatures) -> dict:
+        return classifier_test(
+            first.classifier_inputs(),
+            second.classifier_inputs(),
+            reference_energy_gev=first.incident_energy_gev,
+            generated_energy_gev=second.incident_energy_gev,
+            n_conditions=ShowerFeatures.N_CONDITIONS,
+            seed=seed,
+        )
+
+    out = {}
+    samples_of = dict(models)
+    if twin is not None:
+        samples_of["twin (floor)"] = [twin]
+    for name, samples in tqdm(samples_of.items(), desc="classifier", unit="model", disable=not progress):
+        try:
+            runs = [run(reference, f) for f in samples]
+        except ValueError as err:
+            message = (
+                f"classifier test skipped for {name!r}: {err}; it needs {MIN_SHOWERS} showers per sample "
+                "(--no-classifier turns it off)"
+            )
+            warnings.append(message)
+            out[name] = {"skipped": message}
+            continue
+        out[name] = {
+            "auc": _summary([r["auc"] for r in runs], runs[0]["auc_error"]),
+            "jsd": _summary([r["jsd"] for r in runs], float("nan")),
+            "jsd_bits": _summary([r["jsd_bits"] for r in runs], float("nan")),
+            "accuracy": _summary([r["accuracy"] for r in runs], float("nan")),
+            "error_method": "std over samples" if len(runs) > 1 else "Hanley-McNeil standard error",
+            "runs": runs,
+        }
+    return out
+
+
+class _Floor:
+    """The statistical floor of every divergence in one slice, by one of :data:`FLOOR_METHODS`.
+
+    ``values(name, metric, n_generated)`` gives the floor's realisations for a generated sample
+    of ``n_generated`` showers: their mean is the floor, their spread its error.
+    """
+
+    def __init__(self, method, rng, ref, ref_h, ref_strata, twin_h, n_bootstrap, gen_counts):
+        self.method, self.ref_h, self.twin_h, self.n_ref = method, ref_h, twin_h, len(ref)
+        if method == "bootstrap":
+            self.first = _bootstrap(rng, ref_strata, _counts(ref_strata), n_bootstrap)
+            self.second = {n: _bootstrap(rng, ref_strata, c, n_bootstrap) for n, c in gen_counts.items()}
+        elif method == "matched-halves":
+            halves = _matched_halves(rng, _condition_order(ref, ref_strata), len(ref), n_bootstrap)
+            self.halves = halves
+        else:  # twin: resample shower pairs (reference i, twin i) together for the error
+            self.pairs = _bootstrap(rng, ref_strata, _counts(ref_strata), n_bootstrap)
+
+    def values(self, name: str, metric, model: str, n_generated: int) -> np.ndarray:
+        if self.n_ref < 4 or n_generated < 2:
+            return np.full(1, np.nan)
+        if self.method == "bootstrap":
+            return metric(self.ref_h(name, self.first), self.ref_h(name, self.second[model]))
+        if self.method == "matched-halves":
+            n_half = self.n_ref // 2
+            scale = _size_factor(self.n_ref, n_generated, n_half, n_half)
+            return scale * metric(self.ref_h(name, self.halves[:, 0]), self.ref_h(name, self.halves[:, 1]))
+        scale = _size_factor(self.n_ref, n_generated, self.n_ref, self.n_ref)
+        # the twin's divergence itself is the floor; the paired resamples give only its spread
+        central = metric(self.ref_h(name), self.twin_h(name))
+        spread = metric(self.ref_h(name, self.pairs), self.twin_h(name, self.pairs))
+        return scale * (central + spread - np.mean(spread))
+
+
+def _compare_slice(
+    result, energy_slice, reference, models, geometry, settings, n_bootstrap, rng, twin, floor_method
+) -> None:
     key = energy_slice.key
-    ref = reference.subset(energy_slice.mask(reference.incident_energy_gev))
+    in_slice = energy_slice.mask(reference.incident_energy_gev)
+    ref = reference.subset(in_slice)
     gens = {
         name: [f.subset(energy_slice.mask(f.incident_energy_gev)) for f in samples]
         for name, samples in models.items()
@@ -309,6 +484,7 @@ def _compare_slice(result, energy_slice, reference, models, geometry, settings, 
     edges = binning_for(geometry, energy_slice.energy_max_gev, settings)
     result.binning[key] = edges
     ref_h = _Histograms(ref, edges)
+    twin_h = _Histograms(twin.subset(in_slice), edges) if twin is not None else None
     gen_h = {name: [_Histograms(f, edges) for f in samples] for name, samples in gens.items()}
     centres = fixed_energies(reference.incident_energy_gev)
     ref_strata = _strata(ref, centres)
@@ -317,18 +493,36 @@ def _compare_slice(result, energy_slice, reference, models, geometry, settings, 
         # Energies the reference lacks (conditions not checked): resample without strata.
         ref_strata = np.zeros(len(ref), dtype=np.int64)
         gen_strata = {name: np.zeros(len(s[0]), dtype=np.int64) for name, s in gens.items()}
-    # Floor: two resamples of the reference, of the reference's and the generated sample's size.
-    floor_a = _bootstrap(rng, ref_strata, _counts(ref_strata), n_bootstrap)
-    floor_b = {name: _bootstrap(rng, ref_strata, _counts(g), n_bootstrap) for name, g in gen_strata.items()}
+    floor = _Floor(
+        floor_method,
+        rng,
+        ref,
+        ref_h,
+        ref_strata,
+        twin_h,
+        n_bootstrap,
+        {name: _counts(g) for name, g in gen_strata.items()},
+    )
     # Error of a single sample: resamples of the generated showers.
     resample = {name: _bootstrap(rng, g, _counts(g), n_bootstrap) for name, g in gen_strata.items()}
+    sizes = [len(ref)] + [len(f) for samples in gens.values() for f in samples]
+    if 0 < min(sizes) < MIN_SHOWERS_FOR_ERRORS:
+        result.warnings.append(
+            f"{energy_slice.label}: {len(ref)} reference showers against "
+            f"{', '.join(str(len(f)) for samples in gens.values() for f in samples)} generated: errors and "
+            f"floors from fewer than {MIN_SHOWERS_FOR_ERRORS} showers are unreliable"
+            + (
+                " (none is given below 2 showers, or a floor below 4 reference showers)"
+                if min(sizes) < 4
+                else ""
+            )
+        )
 
     result.histograms[key], result.distances[key] = {}, {}
     for obs in OBSERVABLES:
         name = obs.name
         reference_hist = ref_h(name)
         entry = {"reference": {"values": reference_hist, "variances": ref_h.variances(name)}}
-        floor_ref = ref_h(name, floor_a)
         distances = {}
         for model, hists in gen_h.items():
             entry[model] = [{"values": h(name), "variances": h.variances(name)} for h in hists]
@@ -336,23 +530,23 @@ def _compare_slice(result, energy_slice, reference, models, geometry, settings, 
                 nan = _summary([float("nan")], float("nan"), float("nan"))
                 distances[model] = {"jsd": nan, "separation_power": nan, "error_method": "empty slice"}
                 continue
-            floor_gen = ref_h(name, floor_b[model])
-            jsd = [jensen_shannon_divergence(reference_hist, e["values"]) for e in entry[model]]
-            sep = [separation_power(reference_hist, e["values"]) for e in entry[model]]
+            n_gen = len(hists[0].features)
             boot = hists[0](name, resample[model])
             distances[model] = {
-                "jsd": _summary(
-                    jsd,
-                    np.std(jensen_shannon_divergence(reference_hist[None], boot), ddof=1),
-                    np.mean(jensen_shannon_divergence(floor_ref, floor_gen)),
-                ),
-                "separation_power": _summary(
-                    sep,
-                    np.std(separation_power(reference_hist[None], boot), ddof=1),
-                    np.mean(separation_power(floor_ref, floor_gen)),
-                ),
-                "error_method": "std over samples" if len(hists) > 1 else "bootstrap of the sample",
+                "error_method": "std over samples" if len(hists) > 1 else "bootstrap of the sample"
             }
+            for metric_name, metric in (
+                ("jsd", jensen_shannon_divergence),
+                ("separation_power", separation_power),
+            ):
+                floors = floor.values(name, metric, model, n_gen)
+                single = np.std(metric(reference_hist[None], boot), ddof=1) if n_gen > 1 else np.nan
+                distances[model][metric_name] = _summary(
+                    [metric(reference_hist, e["values"]) for e in entry[model]],
+                    single,
+                    np.mean(floors),
+                    np.std(floors, ddof=1) if len(floors) > 1 else np.nan,
+                )
         result.histograms[key][name] = entry
         result.distances[key][name] = distances
 
@@ -482,6 +676,8 @@ def evaluate(
     n_bootstrap: int = 20,
     seed: int = 0,
     check_conditions: bool = True,
+    twin: Sample | None = None,
+    floor: str | None = None,
     batch_size: int = 1000,
     progress: bool = False,
     inputs: Mapping | None = None,
@@ -508,6 +704,13 @@ def evaluate(
         n_bootstrap: resamples for the statistical floor and single-sample errors.
         seed: fixes every resampling, the classifier's split and training.
         check_conditions: refuse samples whose incident conditions differ from the reference's.
+        twin: a second reference sample, independent of the first, with the same per-shower
+            incident conditions in the same order (``calozoo simulate OUT --like REF``); the
+            divergence between reference and twin is then the statistical floor.
+        floor: how the floor is estimated: ``"twin"`` (the default with a twin),
+            ``"matched-halves"`` (the default without: two halves of the reference matched in
+            energy and direction) or ``"bootstrap"`` (resamples of the reference; overstates the
+            noise of direction-dependent observables when directions vary).
         batch_size: showers projected and measured at once.
         progress: show tqdm progress bars.
         inputs: a description of the inputs (e.g. file names) recorded in the results.
@@ -517,7 +720,7 @@ def evaluate(
 
     Raises:
         ConditionMismatchError: a generated sample's energies, directions or particles differ
-            from the reference's.
+            from the reference's, or the twin's conditions are not the reference's shower by shower.
         EvaluationInputError: raw hits, cells of another geometry, or empty samples.
 
     Example:
@@ -543,6 +746,8 @@ def evaluate(
             for i, sample in enumerate(samples):
                 label = f"model {name!r}" + (f" sample {i}" if len(samples) > 1 else "")
                 check_same_conditions(ref_showers, _showers_of(sample), label, fixed, energy_tolerance)
+    if twin is not None:
+        check_twin(ref_showers, _showers_of(twin))
 
     def measure(sample: Sample, label: str) -> ShowerFeatures:
         return shower_features(
@@ -562,6 +767,7 @@ def evaluate(
         name: [measure(s, name if len(samples) == 1 else f"{name} #{i}") for i, s in enumerate(samples)]
         for name, samples in models.items()
     }
+    twin_features = None if twin is None else measure(twin, "twin")
     result = compare_features(
         reference_features,
         model_features,
@@ -571,6 +777,8 @@ def evaluate(
         classifier=classifier,
         n_bootstrap=n_bootstrap,
         seed=seed,
+        twin=twin_features,
+        floor=floor,
         progress=progress,
     )
     result.settings.update(

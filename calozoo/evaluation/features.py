@@ -67,6 +67,9 @@ class ShowerFeatures:
     layer_energy_mev: np.ndarray
     layer_occupancy: np.ndarray
 
+    #: The leading columns of :meth:`classifier_inputs` that are incident conditions.
+    N_CONDITIONS = 4
+
     def __len__(self) -> int:
         return len(self.incident_energy_gev)
 
