@@ -258,7 +258,7 @@ def test_small_samples_warn_and_skip_the_classifier(geometry, reference):
     d = result.jsd("visible_energy", "one")
     assert np.isnan(d["error"]) and np.isnan(d["floor"])
     assert any("fewer than 50 showers" in w for w in result.warnings)
-    assert "needs 50 showers" in result.classifier["one"]["skipped"]
+    assert "at least 50 showers" in result.classifier["one"]["skipped"]
 
 
 def test_physics_distances_separate_distortions_from_independent(comparison):

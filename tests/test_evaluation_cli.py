@@ -55,7 +55,8 @@ def test_cli_writes_a_report_with_every_figure_and_number(files, planar_geometry
         report,
     )
     assert result.exit_code == 0, result.output
-    assert "report written to" in result.output and "classifier AUC" in result.output
+    assert "report written to" in result.output and "AUC" in result.output
+    assert "floor (matched-halves)" in result.output
     data = json.loads((report / "results.json").read_text())
     assert data["models"] == {"toy": [200, 200], "other": [200]}
     assert data["inputs"]["toy file(s)"] == f"{files['seed1']}, {files['seed2']}"
@@ -72,9 +73,53 @@ def test_cli_writes_a_report_with_every_figure_and_number(files, planar_geometry
     assert "plots/distance_vs_energy.png" in images and "plots/overview.png" in images
     for image in images:
         assert (report / image).stat().st_size > 10_000
-    assert "<table>" in page and "Jensen-Shannon divergence, all energies" in page
+    assert "<table>" in page and "Jensen-Shannon divergence [nats], all energies" in page
+    assert data["settings"]["floor"] == "matched-halves" and "matched in incident energy" in page
     markdown = (report / "index.md").read_text()
     assert "| total visible energy |" in markdown and "![" in markdown
+
+
+def test_cli_reads_shard_folders_caches_the_reference_and_takes_a_twin(files, planar_geometry, tmp_path):
+    """A folder of shards as the reference, a twin for the floor, bits; the second model's evaluation
+    reuses the measured reference (and twin) from the cache beside the report."""
+    shards = tmp_path / "reference"
+    shards.mkdir()
+    reference = calozoo.read_showers(files["reference"])
+    write_showers(shards / "shard-00000.h5", reference[:120])
+    write_showers(shards / "shard-00001.h5", reference[120:])
+    twin = toy_showers(9, ENERGIES, 100)  # the same per-shower conditions, in the same order
+    assert np.array_equal(twin.incident_energy_gev, reference.incident_energy_gev)
+    twin_file = write_showers(tmp_path / "twin.h5", twin)
+    args = ["--reference", shards, "--twin", twin_file, "--geometry", planar_geometry, "--no-plots"]
+    first = run(files["seed1"], *args, "--report", tmp_path / "a", "--jsd-units", "bits")
+    assert first.exit_code == 0, first.output
+    assert "from the cache" not in first.output and "JSD [bits]" in first.output
+    data = json.loads((tmp_path / "a" / "results.json").read_text())
+    assert data["reference"]["n_showers"] == 200 and data["settings"]["floor"] == "twin"
+    assert "twin (floor)" in data["classifier"]
+    second = run(files["other"], *args, "--report", tmp_path / "b")
+    assert second.exit_code == 0, second.output
+    assert second.output.count("measured features from the cache") == 2
+    again = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert again["distances"]["all"]["cell_energy"]["other"]["jsd"]["floor"] == pytest.approx(
+        data["distances"]["all"]["cell_energy"]["seed1"]["jsd"]["floor"]
+    )
+    # a twin with other conditions is refused with a message, not a traceback
+    wrong = run(
+        files["seed1"], *args[:2], "--twin", files["wrong_energies"], *args[4:], "--report", tmp_path / "c"
+    )
+    assert wrong.exit_code != 0 and "twin" in wrong.output and "Traceback" not in wrong.output
+
+
+def test_cli_small_samples_skip_the_classifier_with_a_message(files, planar_geometry, tmp_path):
+    few = write_showers(tmp_path / "few.h5", calozoo.read_showers(files["seed1"])[:30])
+    ref = write_showers(tmp_path / "ref.h5", calozoo.read_showers(files["reference"])[:30])
+    result = run(
+        few, "--reference", ref, "--geometry", planar_geometry, "--report", tmp_path / "r", "--no-plots"
+    )
+    assert result.exit_code == 0, result.output
+    assert "classifier test skipped" in result.output and "--no-classifier" in result.output
+    assert "fewer than 50 showers" in result.output
 
 
 def test_cli_refuses_missing_files(files, planar_geometry, tmp_path):

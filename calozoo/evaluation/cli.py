@@ -38,8 +38,44 @@ def parse_samples(arguments: tuple[str, ...]) -> dict[str, list[Path]]:
 def _check_exist(models: dict[str, list[Path]]) -> None:
     for files in models.values():
         for file in files:
-            if not file.is_file():
-                raise click.BadParameter(f"generated file {str(file)!r} does not exist", param_hint="GEN.h5")
+            if not file.exists():
+                raise click.BadParameter(
+                    f"generated file or folder {str(file)!r} does not exist", param_hint="GEN.h5"
+                )
+
+
+def sample_files(path: Path) -> list[Path]:
+    """The HDF5 files of one sample: the file itself, or a folder's shards in order."""
+    from ..io import _shard_files
+
+    return _shard_files(path) if Path(path).is_dir() else [Path(path)]
+
+
+def read_sample(path: Path):
+    """One sample from a file, or from a folder of shards (``calozoo simulate``'s output) joined in order."""
+    from ..io import read_showers
+    from ..showers import concatenate
+
+    files = sample_files(path)
+    return read_showers(files[0]) if len(files) == 1 else concatenate([read_showers(f) for f in files])
+
+
+def _measured(path: Path, label: str, cache_folder: Path | None, measure_settings: dict, measure):
+    """The features of the sample at ``path``: from the cache if it has them, else measured (and cached)."""
+    from .cache import cache_key, load_features, save_features
+
+    entry = None
+    if cache_folder is not None:
+        entry = cache_folder / f"{cache_key(sample_files(path), measure_settings)}.npz"
+        cached = load_features(entry)
+        if cached is not None:
+            click.echo(f"{label}: measured features from the cache ({entry.name[:12]}...)", err=True)
+            return cached
+    click.echo(f"reading {path}", err=True)
+    features = measure(read_sample(path), label)
+    if entry is not None:
+        save_features(entry, features)
+    return features
 
 
 def _parse_numbers(value: str | None, what: str, counts: tuple[int, ...] | None = None) -> list[float] | None:
@@ -59,8 +95,33 @@ def _parse_numbers(value: str | None, what: str, counts: tuple[int, ...] | None 
 @click.option(
     "--reference",
     required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="Reference showers (same incident conditions as the generated ones).",
+    type=click.Path(exists=True),
+    help="Reference showers, a file or a folder of shards (same incident conditions as the generated ones).",
+)
+@click.option(
+    "--twin",
+    type=click.Path(exists=True),
+    help="A second, independent reference with the same per-shower conditions (calozoo simulate OUT "
+    "--like REF): the floor is then reference against twin.",
+)
+@click.option(
+    "--floor",
+    "floor_method",
+    type=click.Choice(["twin", "matched-halves", "bootstrap"]),
+    help="Statistical floor [default: twin with --twin, else matched-halves: two halves of the reference "
+    "matched in energy and direction].",
+)
+@click.option(
+    "--jsd-units",
+    type=click.Choice(["nats", "bits"]),
+    default="nats",
+    show_default=True,
+    help="Units of the divergences in the table and report (bits: the CaloChallenge's).",
+)
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Measure the reference (and twin) again instead of using the cache beside the report.",
 )
 @click.option("--geometry", "geometry_name", required=True, help="Geometry to project into and compare in.")
 @click.option("--report", required=True, type=click.Path(file_okay=False), help="Report folder to write.")
@@ -96,6 +157,10 @@ def _parse_numbers(value: str | None, what: str, counts: tuple[int, ...] | None 
 def evaluate_command(
     samples,
     reference,
+    twin,
+    floor_method,
+    jsd_units,
+    no_cache,
     geometry_name,
     report,
     projected,
@@ -121,8 +186,9 @@ def evaluate_command(
     """
     import calozoo
 
-    from ..io import read_showers
+    from .cache import CACHE_FOLDER
     from .comparison import evaluate
+    from .features import ANGLE_SCAN_PERCENT, shower_features
     from .report import check_report_folder, write_report
 
     started = time.perf_counter()
@@ -130,21 +196,47 @@ def evaluate_command(
     _check_exist(models)
     point = _parse_numbers(incident_point, "two or three comma-separated numbers in mm", (2, 3))
     slice_energies = _parse_numbers(energies, "comma-separated energies in GeV")
+    if floor_method == "twin" and twin is None:
+        raise click.UsageError("--floor twin needs --twin REF2 (calozoo simulate OUT --like REF makes one)")
     check_report_folder(report)
     geometry = calozoo.geometry(geometry_name)
 
-    click.echo(f"reading {reference}", err=True)
-    reference_showers = read_showers(reference)
+    def measure(showers, label):
+        return shower_features(
+            showers,
+            geometry,
+            projected=projected,
+            incident_point_mm=point,
+            batch_size=batch_size,
+            label=label,
+            progress=True,
+        )
+
+    measure_settings = {
+        "geometry": geometry.name,
+        "geometry_class": f"{type(geometry).__module__}.{type(geometry).__qualname__}",
+        "layer_depth_mm": [float(d) for d in geometry.layer_depth_mm],
+        "cell_size_mm": float(geometry.cell_size_mm),
+        "threshold_mev": float(geometry.threshold_mev),
+        "projected": projected,
+        "incident_point_mm": point,
+        "angle_scan_percent": list(ANGLE_SCAN_PERCENT),
+    }
+    cache_folder = None if no_cache else Path(report).resolve().parent / CACHE_FOLDER
+    reference_features = _measured(Path(reference), "reference", cache_folder, measure_settings, measure)
+    twin_features = None
+    if twin is not None:
+        twin_features = _measured(Path(twin), "twin", cache_folder, measure_settings, measure)
     generated = {}
     for label, files in models.items():
         generated[label] = []
         for file in files:
             click.echo(f"reading {file}", err=True)
-            generated[label].append(read_showers(file))
+            generated[label].append(read_sample(file))
 
     result = evaluate(
         generated,
-        reference_showers,
+        reference_features,
         geometry,
         projected=projected,
         incident_point_mm=point,
@@ -154,25 +246,76 @@ def evaluate_command(
         n_bootstrap=bootstrap,
         seed=seed,
         check_conditions=not no_condition_check,
+        twin=twin_features,
+        floor=floor_method,
         batch_size=batch_size,
         progress=True,
         inputs={
-            "reference file": str(reference),
+            "reference": str(reference),
+            **({"twin": str(twin)} if twin else {}),
             **{f"{label} file(s)": ", ".join(str(f) for f in files) for label, files in models.items()},
         },
     )
+    result.settings["jsd_units"] = jsd_units
     folder = write_report(result, report, plots=not no_plots, progress=True)
-
-    names = list(result.models)
-    rows = [("JSD, all energies [nats]", *names, "floor")]
-    for obs_name, by_model in result.distances["all"].items():
-        jsd = [by_model[m]["jsd"] for m in names]
-        rows.append(
-            (obs_name, *[f"{d['mean']:.2e} ± {d['error']:.1e}" for d in jsd], f"{jsd[0]['floor']:.1e}")
-        )
-    if result.classifier:
-        rows.append(("classifier AUC", *[f"{result.classifier[m]['auc']['mean']:.3f}" for m in names], "0.5"))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    for line in summary_lines(result):
+        click.echo(line)
+    for message in result.warnings:
+        click.echo(f"warning: {message}", err=True)
     click.echo(f"\nreport written to {folder / 'index.html'} ({time.perf_counter() - started:.1f} s)")
+
+
+def _table(rows: list[tuple[str, ...]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+
+
+def summary_lines(result) -> list[str]:
+    """The terminal summary: per observable JSD, floor, JSD/floor and separation power; then the
+    divergence over its floor per energy slice; then the classifier."""
+    from .report import jsd_scale
+
+    scale, unit = jsd_scale(result)
+    names = list(result.models)
+    header = ["all energies", *[c for m in names for c in (f"{m} JSD [{unit}]", "/floor", "sep. power")]]
+    rows = [(*header, f"floor ({result.settings['floor']})")]
+    for obs_name, by_model in result.distances["all"].items():
+        cells = [obs_name]
+        for m in names:
+            jsd, sep = by_model[m]["jsd"], by_model[m]["separation_power"]
+            cells += [
+                f"{jsd['mean'] * scale:.2e} ± {jsd['error'] * scale:.1e}",
+                f"{jsd['ratio_to_floor']:.1f}",
+            ]
+            cells.append(f"{sep['mean']:.2e}")
+        floor = by_model[names[0]]["jsd"]
+        cells.append(f"{floor['floor'] * scale:.1e} ± {floor['floor_error'] * scale:.0e}")
+        rows.append(tuple(cells))
+    lines = _table(rows)
+    fixed = [s for s in result.slices if s.energy_gev is not None]
+    for m in names if fixed else []:
+        rows = [(f"{m}: JSD / floor", *[s.label for s in fixed])]
+        for obs_name in result.distances["all"]:
+            rows.append(
+                (
+                    obs_name,
+                    *[f"{result.distances[s.key][obs_name][m]['jsd']['ratio_to_floor']:.1f}" for s in fixed],
+                )
+            )
+        lines += ["", *_table(rows)]
+    if result.classifier:
+        rows = [("classifier", "AUC", "JSD [nats]", "JSD [bits]")]
+        for m, c in result.classifier.items():
+            if "skipped" in c:
+                rows.append((m, "skipped", "", ""))
+            else:
+                rows.append(
+                    (
+                        m,
+                        f"{c['auc']['mean']:.3f} ± {c['auc']['error']:.3f}",
+                        f"{c['jsd']['mean']:.3f}",
+                        f"{c['jsd_bits']['mean']:.3f}",
+                    )
+                )
+        lines += ["", *_table(rows)]
+    return lines

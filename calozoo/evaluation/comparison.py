@@ -399,8 +399,6 @@ def _classifier_tests(reference, models, twin, seed, warnings, progress) -> dict
     """The classifier test per model (and reference against twin, the AUC's floor, with a twin)."""
     from tqdm.auto import tqdm
 
-    from .classifier import MIN_SHOWERS
-
     def run(first: ShowerFeatures, second: ShowerFeatures) -> dict:
         return classifier_test(
             first.classifier_inputs(),
@@ -419,10 +417,7 @@ def _classifier_tests(reference, models, twin, seed, warnings, progress) -> dict
         try:
             runs = [run(reference, f) for f in samples]
         except ValueError as err:
-            message = (
-                f"classifier test skipped for {name!r}: {err}; it needs {MIN_SHOWERS} showers per sample "
-                "(--no-classifier turns it off)"
-            )
+            message = f"classifier test skipped for {name!r}: {err} (--no-classifier turns it off)"
             warnings.append(message)
             out[name] = {"skipped": message}
             continue
@@ -657,7 +652,8 @@ def _as_models(generated) -> dict[str, list[Sample]]:
     return models
 
 
-def _showers_of(sample: Sample) -> Showers:
+def _showers_of(sample: Sample | ShowerFeatures) -> Showers | ShowerFeatures:
+    """The showers (or already measured features) whose conditions are checked."""
     return sample.showers if isinstance(sample, CellHits) else sample
 
 
@@ -689,7 +685,9 @@ def evaluate(
             ``{model name: sample or [samples]}`` for several models in one report. A sample is
             :class:`~calozoo.showers.Showers` (training points, or cell hits with
             ``projected=True``) or :class:`~calozoo.interfaces.CellHits`.
-        reference: the reference sample, in the same form.
+        reference: the reference sample, in the same form, or its already measured
+            :class:`~calozoo.evaluation.features.ShowerFeatures` (measured with the same
+            geometry and settings, e.g. from the cache ``calozoo evaluate`` keeps).
         geometry: a :class:`~calozoo.interfaces.Geometry` or a registered name.
         projected: the :class:`Showers` inputs already are cell hits of ``geometry``.
         incident_point_mm: where the showers enter, for projection (shared ``(3,)``; ``None``
@@ -706,7 +704,8 @@ def evaluate(
         check_conditions: refuse samples whose incident conditions differ from the reference's.
         twin: a second reference sample, independent of the first, with the same per-shower
             incident conditions in the same order (``calozoo simulate OUT --like REF``); the
-            divergence between reference and twin is then the statistical floor.
+            divergence between reference and twin is then the statistical floor. Like the
+            reference, it may be given as measured features.
         floor: how the floor is estimated: ``"twin"`` (the default with a twin),
             ``"matched-halves"`` (the default without: two halves of the reference matched in
             energy and direction) or ``"bootstrap"`` (resamples of the reference; overstates the
@@ -732,9 +731,9 @@ def evaluate(
 
         geometry = calozoo.geometry(geometry)
     models = _as_models(generated)
-    if not isinstance(reference, (Showers, CellHits)):
+    if not isinstance(reference, (Showers, CellHits, ShowerFeatures)):
         raise EvaluationInputError(
-            f"reference: expected calozoo.Showers or CellHits, got {type(reference).__name__}"
+            f"reference: expected calozoo.Showers, CellHits or ShowerFeatures, got {type(reference).__name__}"
         )
     ref_showers = _showers_of(reference)
     if len(ref_showers) == 0:
@@ -749,7 +748,9 @@ def evaluate(
     if twin is not None:
         check_twin(ref_showers, _showers_of(twin))
 
-    def measure(sample: Sample, label: str) -> ShowerFeatures:
+    def measure(sample: Sample | ShowerFeatures, label: str) -> ShowerFeatures:
+        if isinstance(sample, ShowerFeatures):  # measured before (e.g. a cached reference)
+            return sample
         return shower_features(
             sample,
             geometry,

@@ -37,17 +37,32 @@ def _fmt(value, digits: int = 2) -> str:
     return f"{value:.{digits}e}"
 
 
-def _pm(summary: dict) -> str:
-    return f"{_fmt(summary['mean'])} ± {_fmt(summary['error'], 1)}"
+def _pm(summary: dict, scale: float = 1.0) -> str:
+    return f"{_fmt(summary['mean'] * scale)} ± {_fmt(summary['error'] * scale, 1)}"
 
 
-def _distance_cell(d: dict):
-    text = f"{_pm(d)} ({d['ratio_to_floor']:.1f}×)" if np.isfinite(d["ratio_to_floor"]) else _pm(d)
-    return _Strong(text) if d["ratio_to_floor"] > FLAG_RATIO else text
+def _ratio(d: dict) -> float:
+    ratio = d.get("ratio_to_floor")
+    return float("nan") if ratio is None else ratio
 
 
-def _mean_cell(d: dict):
-    return _Strong(_fmt(d["mean"])) if d["ratio_to_floor"] > FLAG_RATIO else _fmt(d["mean"])
+def _distance_cell(d: dict, scale: float = 1.0):
+    ratio = _ratio(d)
+    text = f"{_pm(d, scale)} ({ratio:.1f}×)" if np.isfinite(ratio) else _pm(d, scale)
+    return _Strong(text) if ratio > FLAG_RATIO else text
+
+
+def _floor_cell(d: dict, scale: float = 1.0) -> str:
+    return f"{_fmt(d['floor'] * scale)} ± {_fmt(d.get('floor_error', np.nan) * scale, 1)}"
+
+
+def _mean_cell(d: dict, scale: float = 1.0):
+    return _Strong(_fmt(d["mean"] * scale)) if _ratio(d) > FLAG_RATIO else _fmt(d["mean"] * scale)
+
+
+def jsd_scale(result: EvaluationResult) -> tuple[float, str]:
+    """Factor and unit name the divergences are shown in (``results.json`` always holds nats)."""
+    return (1 / np.log(2.0), "bits") if result.settings.get("jsd_units") == "bits" else (1.0, "nats")
 
 
 # ---------------------------------------------------------------------------------- the page
@@ -57,6 +72,8 @@ def _blocks(result: EvaluationResult, images: dict[str, str]) -> list[tuple]:
     ref = result.reference
     fixed = [s for s in result.slices if s.energy_gev is not None]
     energies = ref["incident_energy_gev"]
+    scale, unit = jsd_scale(result)
+    floor_text = result.settings.get("floor_definition", "")
     blocks: list[tuple] = [
         ("h1", "calozoo evaluation"),
         (
@@ -78,27 +95,29 @@ def _blocks(result: EvaluationResult, images: dict[str, str]) -> list[tuple]:
                 f"calozoo {_version()}, written {datetime.date.today().isoformat()}",
             ],
         ),
+        *([("h2", "Warnings"), ("list", list(result.warnings))] if result.warnings else []),
         (
             "p",
-            "Divergences are Jensen-Shannon divergences in nats (natural log, at most ln 2 = 0.693) "
-            "between normalised histograms with fixed bins (underflow and overflow included, empty "
+            f"Divergences are Jensen-Shannon divergences in {unit} "
+            + ("(log base 2, at most 1) " if unit == "bits" else "(natural log, at most ln 2 = 0.693) ")
+            + "between normalised histograms with fixed bins (underflow and overflow included, empty "
             "bins set to 1e-10). Errors are the standard deviation over a model's samples (seeds), or "
-            "a bootstrap of its one sample. The statistical floor is the divergence two samples of the "
-            "same distribution with these sizes give (pairs of bootstrap resamples of the reference); "
-            f"(n×) is the divergence over its floor, in bold above {FLAG_RATIO:g}×. All numbers, bin "
-            "edges and histograms are in results.json.",
+            "a bootstrap of its one sample. "
+            f"The statistical floor used here ({result.settings.get('floor', 'bootstrap')}) is {floor_text}. "
+            f"(n×) is the divergence over its floor, in bold above {FLAG_RATIO:g}×. All numbers (in nats), "
+            "bin edges and histograms are in results.json.",
         ),
         ("h2", "Overview (all energies)"),
         ("img", images.get("overview"), "JSD over its statistical floor per observable"),
-        ("h2", "Jensen-Shannon divergence, all energies"),
+        ("h2", f"Jensen-Shannon divergence [{unit}], all energies"),
         (
             "table",
             ["observable", *models, "floor"],
             [
                 [
                     obs.title,
-                    *[_distance_cell(result.distances["all"][obs.name][m]["jsd"]) for m in models],
-                    _fmt(result.distances["all"][obs.name][models[0]]["jsd"]["floor"]),
+                    *[_distance_cell(result.distances["all"][obs.name][m]["jsd"], scale) for m in models],
+                    _floor_cell(result.distances["all"][obs.name][models[0]]["jsd"], scale),
                 ]
                 for obs in OBSERVABLES
             ],
@@ -106,14 +125,17 @@ def _blocks(result: EvaluationResult, images: dict[str, str]) -> list[tuple]:
     ]
     for model in models if fixed else []:
         blocks += [
-            ("h2", f"Jensen-Shannon divergence versus incident energy: {model}"),
+            ("h2", f"Jensen-Shannon divergence [{unit}] versus incident energy: {model}"),
             (
                 "table",
                 ["observable", *[s.label for s in fixed]],
                 [
                     [
                         obs.title,
-                        *[_mean_cell(result.distances[s.key][obs.name][model]["jsd"]) for s in fixed],
+                        *[
+                            _distance_cell(result.distances[s.key][obs.name][model]["jsd"], scale)
+                            for s in fixed
+                        ],
                     ]
                     for obs in OBSERVABLES
                 ],
@@ -133,7 +155,7 @@ def _blocks(result: EvaluationResult, images: dict[str, str]) -> list[tuple]:
                         _distance_cell(result.distances["all"][obs.name][m]["separation_power"])
                         for m in models
                     ],
-                    _fmt(result.distances["all"][obs.name][models[0]]["separation_power"]["floor"]),
+                    _floor_cell(result.distances["all"][obs.name][models[0]]["separation_power"]),
                 ]
                 for obs in OBSERVABLES
             ],
@@ -160,28 +182,41 @@ def _blocks(result: EvaluationResult, images: dict[str, str]) -> list[tuple]:
         ),
     ]
     if result.classifier:
-        runs = {m: result.classifier[m]["runs"][0] for m in models}
+        rows = []
+        for m, c in result.classifier.items():
+            if "skipped" in c:
+                rows.append([m, "skipped", "", "", "", c["skipped"]])
+                continue
+            rows.append(
+                [
+                    m,
+                    _pm(c["auc"]),
+                    _fmt(c["jsd"]["mean"]),
+                    _fmt(c["jsd_bits"]["mean"]),
+                    f"{c['accuracy']['mean']:.3f}",
+                    str(c["runs"][0]["n_test"]),
+                ]
+            )
         blocks += [
             ("h2", "Classifier test (all energies)"),
             (
                 "p",
                 "Histogram gradient boosting on the incident conditions, the high-level features and the "
-                "energy and occupancy of every layer; split 60/20/20 (train/validation/test), stratified "
-                "by incident energy, fixed seed. AUC 0.5: indistinguishable; 1: separable.",
+                "energy and occupancy of every layer; split 60/20/20 (train/validation/test) by a hash of "
+                "each shower's content (a shower and its copy share a split), balanced per incident-energy "
+                "stratum, conditions taken from one canonical source, fixed seed. AUC 0.5: "
+                "indistinguishable; 1: separable. The JSD is ln 2 − BCE of the test split; in bits as the "
+                "CaloChallenge reports it."
+                + (
+                    " The twin row is the reference against its twin: the floor."
+                    if "twin (floor)" in result.classifier
+                    else ""
+                ),
             ),
             (
                 "table",
-                ["model", "ROC AUC", "classifier JSD [nats]", "accuracy", "test showers per class"],
-                [
-                    [
-                        m,
-                        _pm(result.classifier[m]["auc"]),
-                        _fmt(result.classifier[m]["jsd"]["mean"]),
-                        f"{result.classifier[m]['accuracy']['mean']:.3f}",
-                        str(runs[m]["n_test"]),
-                    ]
-                    for m in models
-                ],
+                ["sample", "ROC AUC", "JSD [nats]", "JSD [bits]", "accuracy", "test showers per class"],
+                rows,
             ),
         ]
     scan = result.angle_scan["all"]
