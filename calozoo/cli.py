@@ -13,8 +13,9 @@ import time
 from importlib import metadata
 
 import click
+from click.core import ParameterSource
 
-from .errors import CalozooError
+from .errors import CalozooError, InvalidConditionError
 
 __all__ = ["main"]
 
@@ -240,9 +241,8 @@ _FORMAT_OPTION = click.option(
     "--n",
     "n_showers",
     type=click.IntRange(min=1),
-    default=100,
-    show_default=True,
-    help="Number of showers.",
+    default=None,
+    help="Number of showers  [default: 100; with --like all of REF's showers, or its first n].",
 )
 @click.option(
     "--energy",
@@ -254,6 +254,13 @@ _FORMAT_OPTION = click.option(
 @click.option("--phi", type=float, help="Azimuth in degrees (90 = normal incidence on the top stave).")
 @click.option("--direction", help="Unit direction px,py,pz in the local frame (instead of --theta/--phi).")
 @click.option("--pdg", type=int, default=None, help="Incident particle id (default: the model's first).")
+@click.option(
+    "--like",
+    metavar="REF",
+    type=click.Path(exists=True),
+    help="Twins of REF (a point-cloud .h5 file or a folder of shards): shower i gets the energy, "
+    "direction and pdg of REF's shower i (instead of --energy, --theta, --phi, --direction, --pdg).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same showers.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.option(
@@ -280,6 +287,7 @@ def generate(
     phi,
     direction,
     pdg,
+    like,
     seed,
     batch_size,
     weights,
@@ -291,35 +299,61 @@ def generate(
 
     \b
     calozoo generate toyflow --n 1000 --energy 10:100 --theta 90 --phi 90 --seed 1 -o showers.h5
+    calozoo generate toyflow --like data/test -o twins.h5    # REF's conditions, shower by shower
     """
     import numpy as np
 
     import calozoo
 
     from .conditions import direction_from_angles
-    from .io import ShowerWriter
+    from .io import ShowerWriter, read_conditions
 
-    low, high = _parse_energy(energy)
-    if direction is not None and (theta is not None or phi is not None):
-        raise click.UsageError("give either --direction or --theta/--phi, not both")
-    if (theta is None) != (phi is None):
-        raise click.UsageError("--theta and --phi go together")
-    if direction is not None:
-        unit = np.array(_parse_direction(direction))
-    elif theta is not None:
-        unit = direction_from_angles(theta, phi)
+    if like is not None:
+        ctx = click.get_current_context()
+        given = [
+            f"--{name}"
+            for name in ("energy", "theta", "phi", "direction", "pdg")
+            if ctx.get_parameter_source(name) != ParameterSource.DEFAULT
+        ]
+        if given:
+            raise click.UsageError(
+                f"--like takes every shower's energy, direction and pdg from {like}: drop {', '.join(given)}"
+            )
+        energies, unit, pdg = read_conditions(like)
+        if n_showers is not None and n_showers > len(energies):
+            raise click.UsageError(f"--n {n_showers}: {like} holds only {len(energies)} showers")
+        n_showers = n_showers or len(energies)
+        energies, unit, pdg = energies[:n_showers], unit[:n_showers], pdg[:n_showers]
     else:
-        unit = np.array([0.0, 0.0, 1.0])
-    # The energies drawn for a range get their own stream, so the model's seed stays as given.
-    energies = (
-        np.random.default_rng([seed, 2**31]).uniform(low, high, n_showers)
-        if high > low
-        else np.full(n_showers, low)
-    )
+        n_showers = n_showers or 100
+        low, high = _parse_energy(energy)
+        if direction is not None and (theta is not None or phi is not None):
+            raise click.UsageError("give either --direction or --theta/--phi, not both")
+        if (theta is None) != (phi is None):
+            raise click.UsageError("--theta and --phi go together")
+        if direction is not None:
+            unit = np.array(_parse_direction(direction))
+        elif theta is not None:
+            unit = direction_from_angles(theta, phi)
+        else:
+            unit = np.array([0.0, 0.0, 1.0])
+        # The energies drawn for a range get their own stream, so the model's seed stays as given.
+        energies = (
+            np.random.default_rng([seed, 2**31]).uniform(low, high, n_showers)
+            if high > low
+            else np.full(n_showers, low)
+        )
 
     started = time.perf_counter()
     model = calozoo.load(model_name, path=weights, **_parse_options(options))
-    batches = model.iter_sample(energies, unit, pdg=pdg, seed=seed, batch_size=batch_size, progress=True)
+    # Per-shower directions and pdg (with --like) are checked against the model here, before the
+    # first batch: a particle it does not simulate is refused with the ones it does.
+    try:
+        batches = model.iter_sample(energies, unit, pdg=pdg, seed=seed, batch_size=batch_size, progress=True)
+    except InvalidConditionError as err:
+        if like is None:
+            raise
+        raise InvalidConditionError(f"{like}: {model_name} cannot generate its conditions: {err}") from err
     points = visible_mev = 0.0
     # Streamed batch by batch: memory stays bounded by one batch, and the file appears only
     # once every shower is in it.

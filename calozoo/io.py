@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,7 @@ __all__ = [
     "write_showers",
     "iter_showers",
     "count_showers",
+    "read_conditions",
     "ShowerWriter",
     "read_calochallenge",
     "write_calochallenge",
@@ -202,6 +204,108 @@ def count_showers(path: PathLike) -> int:
     key = {"caloclouds": "events", "showerdata": "energies", "calochallenge": "showers"}[found]
     with _open(path) as file:
         return int(_dataset(file, path, key, found).shape[0])
+
+
+def read_conditions(path: PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The per-shower incident conditions of a point-cloud file or data set, without the points.
+
+    Args:
+        path: a ``"caloclouds"`` or ``"showerdata"`` file, or a folder of shards as
+            ``calozoo simulate`` writes them (``shard-00000.h5``, ``shard-00001.h5``, … read in
+            order; a folder with a shard missing from the sequence is refused).
+
+    Returns:
+        ``(energy_gev, direction, pdg)``: ``(N,)`` float64 incident energies in GeV, ``(N, 3)``
+        float64 unit directions and ``(N,)`` int32 PDG ids, shower ``i`` of the file (or of the
+        shards one after the other) in row ``i``; exactly what :func:`read_showers` gives for
+        the same showers. The points are neither read nor checked.
+
+    Raises:
+        FileFormatError: as :func:`read_showers` for the conditions; a folder without shards or
+            with a shard missing from the sequence.
+
+    >>> energy, direction, pdg = read_conditions("data/test")   # doctest: +SKIP
+    >>> twins = model.sample(energy, direction, pdg=pdg, seed=2)  # doctest: +SKIP
+    """
+    path = Path(path)
+    files = _shard_files(path) if path.is_dir() else [path]
+    parts = [_read_file_conditions(file) for file in files]
+    return (
+        np.concatenate([p[0] for p in parts]),
+        np.concatenate([p[1] for p in parts]).reshape(-1, 3),
+        np.concatenate([p[2] for p in parts]).astype(np.int32),
+    )
+
+
+_SHARD = re.compile(r"shard-(\d+)\.h5")
+
+
+def _shard_files(folder: PathLike) -> list[Path]:
+    """The point-cloud shards of a ``calozoo simulate`` folder in order: ``shard-00000.h5``, ….
+
+    Raises:
+        FileFormatError: ``folder`` is not a folder, holds no ``shard-*.h5`` files, or a shard is
+            missing from the sequence (an unfinished data set: run ``calozoo simulate`` again).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileFormatError(folder, None, "is not a folder; expected a folder of shard-*.h5 files")
+    found = {}
+    for file in folder.iterdir():
+        match = _SHARD.fullmatch(file.name)
+        if match:
+            found[int(match.group(1))] = file
+    if not found:
+        raise FileFormatError(
+            folder, None, "holds no shard-*.h5 files (expected shards as `calozoo simulate` writes them)"
+        )
+    missing = sorted(set(range(max(found) + 1)) - set(found))
+    if missing:
+        raise FileFormatError(
+            folder,
+            None,
+            f"shard-{missing[0]:05d}.h5 is missing ({len(missing)} of {max(found) + 1} shards): "
+            "an unfinished data set? run `calozoo simulate` on it again to complete it",
+        )
+    return [found[i] for i in sorted(found)]
+
+
+def _read_file_conditions(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Energies, directions and pdg of one file, read and checked as :func:`read_showers` does."""
+    found = detect_format(path)
+    if found == "calochallenge":
+        raise FileFormatError(
+            path,
+            None,
+            "holds CaloChallenge voxel showers ('incident_energies', 'showers'), which carry no "
+            "directions or particle ids; expected a point-cloud file",
+        )
+    with _open(path) as file:
+        if found == "caloclouds":
+            events = _dataset(file, path, "events", "caloclouds")
+            _axis_order(events.shape, file.attrs, path)
+            n = events.shape[0]
+            energy = _load(file, path, "energy", "caloclouds")
+            direction = _optional(file, path, "p_norm_local", "caloclouds")
+            pdg = _optional(file, path, "pdg", "caloclouds")
+            return (
+                _incident_energies(energy, n, path, "energy", "events", "GeV"),
+                _directions(direction, n, path, "p_norm_local", "events"),
+                _pdg(pdg, n, path, "pdg", "events"),
+            )
+        for key in _SHOWERDATA_KEYS:
+            _dataset(file, path, key, "showerdata")
+        _check_showerdata_shapes(file, path)
+        n = int(file["shape"][0])
+        # showerdata itself reads these as float32 and int32: the same numbers as read_showers.
+        energy = _load(file, path, "energies", "showerdata").astype(np.float32)
+        direction = _load(file, path, "directions", "showerdata").astype(np.float32)
+        pdg = _load(file, path, "pdg", "showerdata").astype(np.int32)
+    return (
+        _incident_energies(energy, n, path, "energies", "showers", "GeV"),
+        _directions(direction, n, path, "directions", "showers"),
+        pdg.reshape(-1),
+    )
 
 
 def iter_showers(path: PathLike, batch_size: int = 1000, format: str | None = None) -> Iterator[Showers]:

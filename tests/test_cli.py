@@ -78,6 +78,95 @@ def test_generate_refuses_bad_options_without_writing(run, tmp_path, args, messa
     assert not out.exists()
 
 
+def _reference(path, energies, pdg=22, seed=0, format="caloclouds"):
+    """A point-cloud file with varied per-shower conditions (one dummy point per shower)."""
+    from calozoo.conditions import direction_from_angles
+    from calozoo.io import write_showers
+    from calozoo.showers import Showers
+
+    n = len(energies)
+    rng = np.random.default_rng(seed)
+    direction = direction_from_angles(rng.uniform(60, 120, n), rng.uniform(70, 110, n))
+    points = [np.array([[0.0, 0.0, 0.5, 1.0]])] * n
+    return write_showers(path, Showers.from_point_lists(points, energies, direction, pdg), format)
+
+
+def _assert_same_conditions(showers, reference):
+    from calozoo.io import read_conditions
+
+    for got, want in zip(
+        (showers.incident_energy_gev, showers.direction, showers.pdg), read_conditions(reference)
+    ):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("ref_format", ["showerdata", "caloclouds"])
+def test_generate_like_copies_the_conditions_shower_by_shower(run, tmp_path, ref_format):
+    ref = _reference(tmp_path / "ref.h5", [1.0, 12.5, 99.0, 3.25, 50.0], format=ref_format)
+    out, again = tmp_path / "twins.h5", tmp_path / "again.h5"
+    result = run("generate", "blob", "--like", ref, "--seed", 3, "--batch-size", 2, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "wrote 5 showers" in result.output
+    twins = read_showers(out)
+    _assert_same_conditions(twins, ref)
+    assert run("generate", "blob", "--like", ref, "--seed", 3, "--batch-size", 2, "-o", again).exit_code == 0
+    assert read_showers(again) == twins
+    assert run("generate", "blob", "--like", ref, "--seed", 4, "--batch-size", 2, "-o", again).exit_code == 0
+    assert read_showers(again) != twins
+    # a folder of shards (as `calozoo simulate` writes), and the first n of it
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    _reference(shards / "shard-00000.h5", [5.0, 6.0], seed=1)
+    _reference(shards / "shard-00001.h5", [7.0, 8.0], seed=2)
+    result = run("generate", "blob", "--like", shards, "--n", 3, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert read_showers(out).incident_energy_gev.tolist() == [5.0, 6.0, 7.0]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--energy", "50"], "drop --energy"),
+        (["--theta", "90", "--phi", "90"], "drop --theta, --phi"),
+        (["--direction", "0,0,1"], "drop --direction"),
+        (["--pdg", "22"], "drop --pdg"),
+        (["--n", "6"], "holds only 5 showers"),
+    ],
+)
+def test_generate_like_refuses_other_conditions(run, tmp_path, args, message):
+    ref = _reference(tmp_path / "ref.h5", [1.0, 2.0, 3.0, 4.0, 5.0])
+    out = tmp_path / "twins.h5"
+    result = run("generate", "blob", "--like", ref, "-o", out, *args)
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not out.exists()
+
+
+def test_generate_like_refuses_particles_the_model_does_not_simulate(run, tmp_path):
+    ref = _reference(tmp_path / "ref.h5", [1.0, 2.0], pdg=[22, 11])
+    result = run("generate", "blob", "--like", ref, "-o", tmp_path / "twins.h5")
+    assert (
+        result.exit_code == 1
+        and "particle(s) [11] not simulated; this model accepts pdg [22]" in result.output
+    )
+    assert not (tmp_path / "twins.h5").exists()
+
+
+def test_generate_like_with_toyflow(tmp_path):
+    pytest.importorskip("calozoo_toyflow")
+    ref = _reference(tmp_path / "ref.h5", [1.0, 4.5, 2.0, 3.0], format="showerdata")
+    out, again = tmp_path / "twins.h5", tmp_path / "again.h5"
+    invoke = CliRunner().invoke
+    result = invoke(main, ["generate", "toyflow", "--like", str(ref), "--seed", "1", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    twins = read_showers(out)
+    _assert_same_conditions(twins, ref)
+    assert (
+        invoke(main, ["generate", "toyflow", "--like", str(ref), "--seed", "1", "-o", str(again)]).exit_code
+        == 0
+    )
+    assert read_showers(again) == twins
+
+
 def test_project_writes_cell_hits_that_keep_the_energy(run, tmp_path):
     points = tmp_path / "points.h5"
     assert run("generate", "blob", "--n", 6, "--energy", "20:80", "-o", points).exit_code == 0

@@ -16,6 +16,7 @@ from calozoo.io import (
     VoxelShowers,
     detect_format,
     read_calochallenge,
+    read_conditions,
     read_showers,
     write_calochallenge,
     write_showers,
@@ -545,3 +546,53 @@ def test_missing_not_hdf5_and_unknown_files(tmp_path):
     truncated.write_bytes(whole[: len(whole) // 2])
     with pytest.raises(FileFormatError, match="truncated.h5"):
         read_showers(truncated)
+
+
+# ---------------------------------------------------------------------- conditions only
+@pytest.mark.parametrize("fmt", ["caloclouds", "showerdata"])
+def test_read_conditions_matches_read_showers(tmp_path, fmt):
+    showers = make_showers()
+    path = write_showers(tmp_path / "s.h5", showers, fmt)
+    energy, direction, pdg = read_conditions(path)
+    back = read_showers(path)
+    assert energy.dtype == np.float64 and direction.dtype == np.float64 and pdg.dtype == np.int32
+    np.testing.assert_array_equal(energy, back.incident_energy_gev)
+    np.testing.assert_array_equal(direction, back.direction)
+    np.testing.assert_array_equal(pdg, back.pdg)
+    assert pdg.tolist() == [22, 11, 22, -11]
+
+
+def test_read_conditions_of_a_folder_of_shards(tmp_path):
+    first, second = make_showers(seed=1), make_showers([2, 6], seed=2)
+    write_showers(tmp_path / "shard-00000.h5", first)
+    write_showers(tmp_path / "shard-00001.h5", second, "showerdata")
+    write_showers(tmp_path / "raw-00000.h5", make_showers([1], seed=3))  # raw hits: not a shard
+    energy, direction, pdg = read_conditions(tmp_path)
+    assert len(energy) == len(direction) == len(pdg) == 6
+    np.testing.assert_array_equal(direction[:4], read_showers(tmp_path / "shard-00000.h5").direction)
+    np.testing.assert_array_equal(energy[4:], read_showers(tmp_path / "shard-00001.h5").incident_energy_gev)
+    # a file without the optional datasets: normal incidence, photons (as read_showers)
+    bare = write_h5(tmp_path / "bare.h5", {"events": np.ones((2, 4, 3)), "energy": [5.0, 7.0]})
+    energy, direction, pdg = read_conditions(bare)
+    assert (
+        energy.tolist() == [5.0, 7.0] and direction.tolist() == [[0, 0, 1]] * 2 and pdg.tolist() == [22] * 2
+    )
+
+
+def test_read_conditions_refuses_gaps_empty_folders_and_voxels(tmp_path):
+    write_showers(tmp_path / "shard-00000.h5", make_showers())
+    write_showers(tmp_path / "shard-00002.h5", make_showers())
+    with pytest.raises(FileFormatError, match="shard-00001.h5 is missing"):
+        read_conditions(tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileFormatError, match="no shard-"):
+        read_conditions(empty)
+    voxels = write_calochallenge(tmp_path / "cc.h5", VoxelShowers(np.ones((2, 5)), [1.0, 2.0]))
+    with pytest.raises(FileFormatError, match="CaloChallenge"):
+        read_conditions(voxels)
+    with pytest.raises(FileFormatError, match="no such file"):
+        read_conditions(tmp_path / "nowhere.h5")
+    bad = write_h5(tmp_path / "bad.h5", {"events": np.ones((2, 4, 3)), "energy": [5.0, -1.0]})
+    with pytest.raises(FileFormatError, match="negative incident energy"):
+        read_conditions(bad)

@@ -4,10 +4,15 @@ Shard ``i`` holds showers ``[i * shard_size, (i + 1) * shard_size)``; its incide
 showers come from child ``i`` of ``numpy.random.SeedSequence(seed)``, so the data set does not
 depend on the number of workers, and an interrupted run keeps its finished shards (each is
 written atomically) and makes only the missing ones when started again.
+
+With ``like`` a data set copies the per-shower conditions of another one (its "twin"): shower
+``i`` gets the incident energy, direction and particle of shower ``i`` of the given file or
+folder of shards, and only the showers themselves are drawn from the seed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -19,6 +24,7 @@ from .physics import PHYSICS_VERSION
 
 __all__ = [
     "simulate_dataset",
+    "conditions_sha256",
     "cc3_training_conditions",
     "cc2_training_conditions",
     "STAVE_INNER_RADIUS_MM",
@@ -65,6 +71,10 @@ def _shard_conditions(settings: dict[str, Any], n: int, rng: np.random.Generator
     if settings["preset"] in PRESETS:
         make = cc3_training_conditions if settings["preset"] == "cc3-training" else cc2_training_conditions
         energy, direction = make(n, rng)
+        if settings["energy_gev"] is not None:
+            # Fixed energies with the preset's directions. The preset's energies are drawn (and
+            # dropped) all the same, so the directions are those of the plain preset's shard.
+            energy = np.resize(np.asarray(settings["energy_gev"], dtype=np.float64), n)
         return energy, direction, np.full(n, 22)
     energies = np.asarray(settings["energy_gev"], dtype=np.float64).reshape(-1)
     # Several fixed energies take equal shares of every shard (a test set per energy, in one run).
@@ -85,16 +95,19 @@ def _model(settings: dict[str, Any]):
     return _MODEL
 
 
-def _make_shard(job: tuple[int, int, dict[str, Any], str]) -> int:
-    """Simulate and write one shard (in a worker process); returns the number of showers."""
+def _make_shard(job: tuple[int, int, dict[str, Any], str, tuple | None]) -> int:
+    """Simulate and write one shard (in a worker process); returns the number of showers.
+
+    The job's last item is the shard's conditions when they are given (``like``), else ``None``.
+    """
     from calozoo.io import write_showers
     from calozoo.preprocessing import preprocess
 
-    index, n, settings, out_dir = job
+    index, n, settings, out_dir, given = job
     seed = np.random.SeedSequence(settings["seed"]).spawn(index + 1)[index]
     rng = np.random.default_rng(seed)
     model = _model(settings)
-    energy, direction, pdg = _shard_conditions(settings, n, rng)
+    energy, direction, pdg = given if given is not None else _shard_conditions(settings, n, rng)
     model.conditions.validate(energy, direction, pdg)
     raw, _ = model.simulate_raw(energy, direction, pdg, rng)
     points = preprocess(raw, model.geometry, seed=int(rng.integers(2**63)), max_points=settings["max_points"])
@@ -105,14 +118,39 @@ def _make_shard(job: tuple[int, int, dict[str, Any], str]) -> int:
     return n
 
 
+def conditions_sha256(energy_gev: np.ndarray, direction: np.ndarray, pdg: np.ndarray) -> str:
+    """Content hash of per-shower conditions: sha256 of the energies and directions as
+    little-endian float64 bytes followed by the PDG ids as little-endian int64 bytes."""
+    digest = hashlib.sha256()
+    for values, dtype in ((energy_gev, "<f8"), (direction, "<f8"), (pdg, "<i8")):
+        digest.update(np.ascontiguousarray(values, dtype=dtype).tobytes())
+    return digest.hexdigest()
+
+
+def _like_conditions(like: str | os.PathLike, n_showers: int | None):
+    """The first ``n_showers`` (default all) conditions of ``like``, as float64/float64/int64."""
+    from calozoo.io import read_conditions
+
+    energy, direction, pdg = read_conditions(like)
+    if n_showers is None:
+        n_showers = len(energy)
+    elif n_showers > len(energy):
+        raise ValueError(
+            f"n_showers = {n_showers}, but {like} holds only {len(energy)} showers to copy the "
+            "conditions of (leave n_showers unset to take all of them)"
+        )
+    return energy[:n_showers], direction[:n_showers], pdg[:n_showers].astype(np.int64)
+
+
 def simulate_dataset(
     out_dir: str | os.PathLike,
-    n_showers: int,
+    n_showers: int | None,
     *,
     preset: str | None = "cc3-training",
     energy_gev: float | list[float] | None = None,
     direction: tuple[float, float, float] | None = None,
     pdg: int = 22,
+    like: str | os.PathLike | None = None,
     seed: int = 0,
     workers: int | None = None,
     shard_size: int = 1000,
@@ -126,11 +164,21 @@ def simulate_dataset(
     Args:
         out_dir: folder for ``shard-00000.h5``, … (training points, CaloClouds layout) and, with
             ``raw=True``, ``raw-00000.h5``, … (raw hits, z in mm); created if missing.
-        n_showers: total number of showers.
+        n_showers: total number of showers; with ``like`` ``None`` takes all of its showers
+            and a number the first ``n_showers``.
         preset: ``"cc3-training"`` (see :func:`cc3_training_conditions`), ``"cc2-training"``
             (:func:`cc2_training_conditions`) or ``None`` for fixed
             conditions given by ``energy_gev`` (one value, or several sharing every shard equally),
-            ``direction`` (local unit vector, default normal incidence) and ``pdg``.
+            ``direction`` (local unit vector, default normal incidence) and ``pdg``. With a preset,
+            ``energy_gev`` replaces the preset's energies by the fixed ones (equal shares) and
+            keeps its directions and particle: the directions are those the plain preset draws
+            with the same seed.
+        like: a point-cloud file (:func:`calozoo.io.read_showers`) or a folder of shards as this
+            function writes them: shower ``i`` gets the incident energy, direction and pdg of
+            shower ``i`` there. It replaces ``preset``, which must be left at its default (or
+            ``None``), as must ``energy_gev``, ``direction`` and ``pdg``. The manifest records
+            its path and :func:`conditions_sha256`; a folder started with other conditions is
+            not resumed.
         seed: the data set's seed; the same seed and ``shard_size`` give the same files.
         workers: processes (default: all cores).
         shard_size: showers per file.
@@ -143,42 +191,76 @@ def simulate_dataset(
         The paths of all point-cloud shards.
 
     Raises:
-        ValueError: bad settings, or ``out_dir`` holds a data set made with other settings.
+        ValueError: bad settings, conditions the reference MC cannot simulate, or ``out_dir``
+            holds a data set made with other settings.
     """
     import multiprocessing
 
     from tqdm.auto import tqdm
 
-    if not isinstance(n_showers, (int, np.integer)) or n_showers < 1:
+    from calozoo.errors import InvalidConditionError
+
+    if n_showers is not None and (not isinstance(n_showers, (int, np.integer)) or n_showers < 1):
         raise ValueError(f"n_showers must be a positive integer, got {n_showers!r}")
+    if n_showers is None and like is None:
+        raise ValueError("give n_showers (it may be left out only with like)")
     if not isinstance(shard_size, (int, np.integer)) or shard_size < 1:
         raise ValueError(f"shard_size must be a positive integer, got {shard_size!r}")
     if preset is not None and preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; known: {PRESETS} (or None with energy_gev)")
-    if preset is None:
+    given = None
+    if like is not None:
+        if (
+            preset not in (None, "cc3-training")
+            or energy_gev is not None
+            or direction is not None
+            or pdg != 22
+        ):
+            raise ValueError(
+                "like gives every shower's energy, direction and pdg: leave preset, energy_gev, "
+                "direction and pdg unset"
+            )
+        given = _like_conditions(like, n_showers)
+        n_showers, preset, pdg = len(given[0]), None, None
+    elif preset is None:
         if energy_gev is None:
             raise ValueError("without a preset, give energy_gev (and optionally direction, pdg)")
         energy_gev = [float(e) for e in np.atleast_1d(energy_gev)]
         direction = [float(v) for v in (direction if direction is not None else (0.0, 0.0, 1.0))]
+    elif energy_gev is not None:
+        energy_gev = [float(e) for e in np.atleast_1d(energy_gev)]
     settings = {
         "n_showers": int(n_showers),
         "shard_size": int(shard_size),
         "preset": preset,
         "energy_gev": energy_gev,
-        "direction": direction,
-        "pdg": int(pdg),
+        # a list, as the manifest's JSON reads back (a tuple would never equal it on resuming)
+        "direction": None if direction is None else [float(v) for v in direction],
+        "pdg": None if pdg is None else int(pdg),
         "seed": int(seed),
         "raw": bool(raw),
         "max_points": max_points,
         "geometry": geometry,
         "physics_version": PHYSICS_VERSION,
     }
+    if given is not None:  # only then: manifests written before `like` existed stay resumable
+        settings["like"] = str(Path(like).resolve())
+        settings["like_sha256"] = conditions_sha256(*given)
     # the conditions are checked here, before any worker starts
     from .model import ReferenceMC
 
     model = ReferenceMC(output="raw", geometry=geometry)
-    if preset is None:
+    if given is not None:
+        try:
+            model.conditions.validate(*given)
+        except InvalidConditionError as err:
+            raise InvalidConditionError(
+                f"{like}: the reference MC cannot simulate its conditions: {err}"
+            ) from err
+    elif preset is None:
         model.conditions.validate(energy_gev, np.asarray(direction), np.full(len(energy_gev), pdg))
+    elif energy_gev is not None:
+        model.conditions.validate(energy_gev)
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -192,7 +274,18 @@ def simulate_dataset(
                 f"installation simulates version {PHYSICS_VERSION}, whose showers differ: finish it "
                 "with the version that started it, or use another folder"
             )
-        if previous != settings:
+        if previous.get("like_sha256") != settings.get("like_sha256"):
+            made = f"like {previous['like']}" if "like" in previous else "without like"
+            asked = f"like {like}" if like is not None else "without like"
+            raise ValueError(
+                f"{out} holds a data set simulated {made} ({manifest}); this run asks for one {asked}, "
+                "with other per-shower conditions: resume it with the same conditions, or use another "
+                "folder"
+            )
+        # the conditions' content counts, not where their file lies
+        if {k: v for k, v in previous.items() if k != "like"} != {
+            k: v for k, v in settings.items() if k != "like"
+        }:
             raise ValueError(
                 f"{out} holds a data set made with other settings ({manifest}); use another folder"
             )
@@ -201,7 +294,10 @@ def simulate_dataset(
 
     sizes = [min(shard_size, n_showers - start) for start in range(0, n_showers, shard_size)]
     shards = [out / f"shard-{i:05d}.h5" for i in range(len(sizes))]
-    todo = [(i, n, settings, str(out)) for i, n in enumerate(sizes) if not shards[i].exists()]
+    starts = np.cumsum([0, *sizes])
+    # with like, each job carries its shard's slice of the conditions
+    parts = [None if given is None else tuple(c[a:b] for c in given) for a, b in zip(starts, starts[1:])]
+    todo = [(i, n, settings, str(out), parts[i]) for i, n in enumerate(sizes) if not shards[i].exists()]
     workers = min(workers or os.cpu_count() or 1, max(len(todo), 1))
     done = n_showers - sum(job[1] for job in todo)
     with tqdm(total=n_showers, initial=done, unit="shower", disable=not progress, desc="reference-mc") as bar:

@@ -1,4 +1,4 @@
-"""``simulate_dataset`` and ``calozoo simulate``: shards, presets, reproducibility, resuming."""
+"""``simulate_dataset`` and ``calozoo simulate``: shards, presets, twins, reproducibility, resuming."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ from calozoo_refmc.dataset import (
     STAVE_INNER_RADIUS_MM,
     cc2_training_conditions,
     cc3_training_conditions,
+    conditions_sha256,
     simulate_dataset,
 )
 from calozoo_refmc.physics import PHYSICS_VERSION
 from click.testing import CliRunner
 
-from calozoo.conditions import angles_from_direction
-from calozoo.io import read_showers
+from calozoo.conditions import angles_from_direction, direction_from_angles
+from calozoo.io import read_conditions, read_showers, write_showers
+from calozoo.showers import Showers
 
 
 def test_cc3_preset_conditions():
@@ -102,3 +104,129 @@ def test_registration_is_light_and_registers_the_command():
 
     listing = CliRunner().invoke(main, ["--help"])
     assert "simulate" in listing.output
+
+
+def _reference(path, energies, pdg=22, seed=0):
+    """A point-cloud file with varied per-shower conditions (one dummy point per shower)."""
+    n = len(energies)
+    rng = np.random.default_rng(seed)
+    direction = direction_from_angles(rng.uniform(60, 120, n), rng.uniform(80, 100, n))
+    points = [np.array([[0.0, 0.0, 0.5, 1.0]])] * n
+    return write_showers(path, Showers.from_point_lists(points, energies, direction, pdg))
+
+
+def _assert_same_conditions(a, b):
+    for x, y in zip(read_conditions(a), read_conditions(b)):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_like_copies_the_conditions_shower_by_shower(tmp_path):
+    ref = _reference(tmp_path / "ref.h5", [1.0, 3.5, 2.25, 5.0, 1.5], pdg=[22, 11, 22, 22, 11])
+    options = dict(like=ref, shard_size=3, progress=False)
+    shards = simulate_dataset(tmp_path / "a", None, seed=3, workers=1, **options)
+    assert [len(read_showers(p)) for p in shards] == [3, 2]
+    _assert_same_conditions(tmp_path / "a", ref)
+    # the same seed gives the very same showers (whatever the workers), another seed others
+    again = simulate_dataset(tmp_path / "b", None, seed=3, workers=2, **options)
+    assert all(read_showers(p) == read_showers(q) for p, q in zip(shards, again))
+    other = simulate_dataset(tmp_path / "c", None, seed=4, workers=1, **options)
+    _assert_same_conditions(tmp_path / "c", ref)
+    assert read_showers(other[0]) != read_showers(shards[0])
+    # a folder of shards is a reference too; n_showers takes the first n
+    simulate_dataset(tmp_path / "d", 2, like=tmp_path / "a", seed=5, progress=False, workers=1)
+    energy, direction, pdg = read_conditions(tmp_path / "d")
+    np.testing.assert_array_equal(direction, read_conditions(ref)[1][:2])
+    assert energy.tolist() == [1.0, 3.5] and pdg.tolist() == [22, 11]
+    with pytest.raises(ValueError, match="holds only 5 showers"):
+        simulate_dataset(tmp_path / "e", 6, like=ref, progress=False)
+    with pytest.raises(ValueError, match="leave preset, energy_gev"):
+        simulate_dataset(tmp_path / "e", None, like=ref, energy_gev=[1.0], progress=False)
+
+
+def test_like_is_resumed_only_with_the_same_conditions(tmp_path):
+    import json
+    import shutil
+
+    ref = _reference(tmp_path / "ref.h5", [1.0, 2.0, 3.0])
+    options = dict(shard_size=2, progress=False, workers=1, seed=1)
+    shards = simulate_dataset(tmp_path / "out", None, like=ref, **options)
+    first = read_showers(shards[1])
+    manifest = json.loads((tmp_path / "out" / "reference-mc.json").read_text())
+    assert manifest["like"] == str(ref.resolve())
+    assert manifest["like_sha256"] == conditions_sha256(*read_conditions(ref))
+    # the same conditions from another path resume the data set, identically
+    shards[1].unlink()
+    moved = shutil.copy(ref, tmp_path / "moved.h5")
+    simulate_dataset(tmp_path / "out", None, like=moved, **options)
+    assert read_showers(shards[1]) == first
+    other = _reference(tmp_path / "other.h5", [1.0, 2.0, 4.0])
+    with pytest.raises(ValueError, match="simulated like .*ref.h5.*other per-shower conditions"):
+        simulate_dataset(tmp_path / "out", None, like=other, **options)
+    with pytest.raises(ValueError, match="simulated like .*ref.h5.*without like"):
+        simulate_dataset(tmp_path / "out", 3, preset=None, energy_gev=1.0, **options)
+    simulate_dataset(tmp_path / "fixed", 2, preset=None, energy_gev=1.0, **options)
+    with pytest.raises(ValueError, match="simulated without like"):
+        simulate_dataset(tmp_path / "fixed", None, like=ref, **options)
+
+
+def test_like_refuses_conditions_the_mc_cannot_simulate(tmp_path):
+    for name, energies, pdg, message in (
+        ("low.h5", [1.0, 0.05], 22, "energy out of range"),
+        ("positron.h5", [1.0, 2.0], [22, -11], r"particle\(s\) \[-11\] not simulated"),
+    ):
+        ref = _reference(tmp_path / name, energies, pdg)
+        with pytest.raises(ValueError, match=f"{name}: the reference MC cannot simulate.*{message}"):
+            simulate_dataset(tmp_path / "out", None, like=ref, progress=False, workers=1)
+        assert not (tmp_path / "out").exists()  # refused before anything was written
+
+
+def test_preset_with_fixed_energies_keeps_the_preset_directions(tmp_path):
+    shards = simulate_dataset(
+        tmp_path, 5, preset="cc3-training", energy_gev=[1.0, 2.0], seed=7, shard_size=5, progress=False
+    )
+    showers = read_showers(shards[0])
+    assert showers.incident_energy_gev.tolist() == [1.0, 2.0, 1.0, 2.0, 1.0]
+    assert showers.pdg.tolist() == [22] * 5
+    # the directions the plain preset draws for this shard, with the same seed
+    rng = np.random.default_rng(np.random.SeedSequence(7).spawn(1)[0])
+    np.testing.assert_array_equal(showers.direction, cc3_training_conditions(5, rng)[1])
+    with pytest.raises(ValueError, match="energy out of range"):
+        simulate_dataset(tmp_path / "x", 2, preset="cc2-training", energy_gev=[0.01], progress=False)
+
+
+def test_simulate_command_like_and_preset_energies(tmp_path):
+    ref = _reference(tmp_path / "ref.h5", [1.0, 2.0, 3.0], pdg=[22, 11, 22])
+    run = CliRunner().invoke
+    result = run(
+        simulate_command, [str(tmp_path / "twin"), "--like", str(ref), "--seed", "2", "--workers", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    _assert_same_conditions(tmp_path / "twin", ref)
+    result = run(simulate_command, [str(tmp_path / "two"), "--like", str(ref), "-n", "2", "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert read_conditions(tmp_path / "two")[0].tolist() == [1.0, 2.0]
+    for extra in (["--energy", "1"], ["--preset", "none"], ["--preset", "cc2-training"], ["--theta", "80"]):
+        bad = run(simulate_command, [str(tmp_path / "bad"), "--like", str(ref), *extra])
+        assert bad.exit_code == 2 and f"drop {extra[0]}" in bad.output, bad.output
+    bad = run(simulate_command, [str(tmp_path / "bad"), "--like", str(ref), "--pdg", "11", "--phi", "80"])
+    assert bad.exit_code == 2 and "drop --phi, --pdg" in bad.output
+    assert not (tmp_path / "bad").exists()
+    missing = run(simulate_command, [str(tmp_path / "bad"), "--preset", "none", "--energy", "1"])
+    assert missing.exit_code == 2 and "-n" in missing.output
+    # fixed energies with a preset's directions (here CaloClouds2's: normal incidence)
+    result = run(
+        simulate_command,
+        [str(tmp_path / "cc2"), "-n", "2", "--preset", "cc2-training", "--energy", "2", "--workers", "1"],
+    )
+    assert result.exit_code == 0, result.output
+    showers = read_showers(tmp_path / "cc2" / "shard-00000.h5")
+    assert showers.incident_energy_gev.tolist() == [2.0, 2.0]
+    assert showers.direction.tolist() == [[0, 0, 1]] * 2
+    # a preset's data set made on the command line resumes there (its manifest reads back equal)
+    (tmp_path / "cc2" / "shard-00000.h5").unlink()
+    result = run(
+        simulate_command,
+        [str(tmp_path / "cc2"), "-n", "2", "--preset", "cc2-training", "--energy", "2", "--workers", "1"],
+    )
+    assert result.exit_code == 0, result.output
+    assert read_showers(tmp_path / "cc2" / "shard-00000.h5") == showers
