@@ -40,6 +40,7 @@ from .distances import (
 from .features import ANGLE_SCAN_PERCENT, ShowerFeatures, shower_features
 from .observables import HIGH_LEVEL_FEATURES, OBSERVABLES
 from .slices import EnergySlice, energy_slices, fixed_energies
+from .wasserstein import W1_OBSERVABLES, w1_observables, wasserstein_distances
 
 __all__ = ["evaluate", "EvaluationResult", "compare_features"]
 
@@ -66,6 +67,8 @@ class EvaluationResult:
             the classifier test was not run.
         angle_scan: slice key -> percentages, mean angular error of every sample, JSD per
             percentage.
+        wasserstein: slice key -> model -> the 26 standardised Wasserstein-1 distances of the
+            CaloClouds II paper (:mod:`~calozoo.evaluation.wasserstein`), each with its floor.
         settings: the options the evaluation ran with (binning settings included; ``floor``
             names the floor every ratio is divided by).
         inputs: where the samples came from (file names), as the caller recorded them.
@@ -83,6 +86,7 @@ class EvaluationResult:
     classifier: dict[str, dict] | None
     angle_scan: dict[str, dict]
     settings: dict
+    wasserstein: dict[str, dict] = field(default_factory=dict)
     inputs: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -148,6 +152,7 @@ class EvaluationResult:
             "physics_distances": self.physics_distances,
             "classifier": self.classifier,
             "angle_scan": self.angle_scan,
+            "wasserstein": self.wasserstein,
             "warnings": self.warnings,
         }
         if histograms:
@@ -450,6 +455,28 @@ class _Floor:
         else:  # twin: resample shower pairs (reference i, twin i) together for the error
             self.pairs = _bootstrap(rng, ref_strata, _counts(ref_strata), n_bootstrap)
 
+    def wasserstein(self, ref_obs, twin_obs, model: str, n_generated: int) -> np.ndarray:
+        """``(K, F)`` realisations of the floor of the 26 Wasserstein-1 distances.
+
+        The W1 distance of two samples of one distribution falls as ``sqrt(1/N₁ + 1/N₂)``, so
+        floors measured at other sizes are scaled by the square root of :func:`_size_factor`.
+        """
+        scale = (ref_obs.mean(axis=0), ref_obs.std(axis=0))
+        if self.n_ref < 4 or n_generated < 2:
+            return np.full((1, ref_obs.shape[1]), np.nan)
+        if self.method == "bootstrap":
+            pairs = zip(self.first, self.second[model])
+            return np.stack([wasserstein_distances(ref_obs, ref_obs, a, b, scale) for a, b in pairs])
+        if self.method == "matched-halves":
+            factor = np.sqrt(_size_factor(self.n_ref, n_generated, self.n_ref // 2, self.n_ref // 2))
+            return factor * np.stack(
+                [wasserstein_distances(ref_obs, ref_obs, a, b, scale) for a, b in self.halves]
+            )
+        factor = np.sqrt(_size_factor(self.n_ref, n_generated, self.n_ref, self.n_ref))
+        central = wasserstein_distances(ref_obs, twin_obs, scale=scale)
+        spread = np.stack([wasserstein_distances(ref_obs, twin_obs, w, w, scale) for w in self.pairs])
+        return factor * (central + spread - spread.mean(axis=0))
+
     def values(self, name: str, metric, model: str, n_generated: int) -> np.ndarray:
         if self.n_ref < 4 or n_generated < 2:
             return np.full(1, np.nan)
@@ -547,6 +574,46 @@ def _compare_slice(
 
     result.physics_distances[key] = _physics_distances(ref, gens, rng)
     result.angle_scan[key] = _angle_scan(ref, gens, edges["angle_error"])
+    result.wasserstein[key] = _wasserstein(
+        ref, twin.subset(in_slice) if twin is not None else None, gens, floor, geometry
+    )
+
+
+def _wasserstein(ref, twin, gens, floor: _Floor, geometry) -> dict:
+    """Per model, the 26 Wasserstein-1 distances of the CaloClouds II paper with their floors."""
+    out = {}
+    if len(ref) < 2:
+        return out
+    ref_obs = w1_observables(ref, geometry.cell_size_mm)
+    twin_obs = None if twin is None else w1_observables(twin, geometry.cell_size_mm)
+    scale = (ref_obs.mean(axis=0), ref_obs.std(axis=0))
+    for model, samples in gens.items():
+        if any(len(f) < 2 for f in samples):
+            continue
+        per_sample = np.stack(
+            [
+                wasserstein_distances(ref_obs, w1_observables(f, geometry.cell_size_mm), scale=scale)
+                for f in samples
+            ]
+        )
+        floors = floor.wasserstein(ref_obs, twin_obs, model, len(samples[0]))
+        mean, floor_mean = per_sample.mean(axis=0), floors.mean(axis=0)
+        error = per_sample.std(axis=0, ddof=1) if len(samples) > 1 else np.full(len(mean), np.nan)
+        floor_error = floors.std(axis=0, ddof=1) if len(floors) > 1 else np.full(len(mean), np.nan)
+        out[model] = {
+            name: {
+                "mean": float(mean[i]),
+                "error": float(error[i]),
+                "per_sample": per_sample[:, i].tolist(),
+                "floor": float(floor_mean[i]),
+                "floor_error": float(floor_error[i]),
+                "ratio_to_floor": float(mean[i] / floor_mean[i]) if floor_mean[i] > 0 else float("nan"),
+            }
+            for i, name in enumerate(W1_OBSERVABLES)
+        }
+        out[model]["mean_over_observables"] = float(mean.mean())
+        out[model]["floor_mean_over_observables"] = float(floor_mean.mean())
+    return out
 
 
 def _physics_distances(ref: ShowerFeatures, gens: Mapping[str, list[ShowerFeatures]], rng) -> dict:
