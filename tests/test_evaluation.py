@@ -390,3 +390,33 @@ def test_wrong_kind_of_points_is_refused(geometry, reference):
         evaluate({"reference": reference}, reference, geometry, classifier=False)
     with pytest.warns(UserWarning, match="look like projected cell hits"):
         shower_features(geometry.project(reference[:20]).showers, geometry)
+
+
+def test_low_level_classifier_sees_cells_and_not_copies(geometry, reference, monkeypatch):
+    """The CaloChallenge's network on the cells about the axis: a copy is at 0.5, a 2 mm shift is caught
+    (10 epochs instead of 50 to keep the suite fast)."""
+    from calozoo.evaluation.classifier import DNN_SETTINGS
+
+    monkeypatch.setitem(DNN_SETTINGS, "epochs", 10)
+    few = reference[: 2 * PER_ENERGY]  # 10 and 50 GeV: seconds, not a minute
+    shifted = shift_points(toy_showers(4, ENERGIES_GEV[:2]), dx_mm=2.0)
+    result = evaluate(
+        {"copy": few, "shifted 2 mm": shifted}, few, geometry, low_level_classifier=True, n_bootstrap=4
+    )
+    copy, shifted = result.classifier["copy (low-level)"], result.classifier["shifted 2 mm (low-level)"]
+    assert copy["runs"][0]["kind"] == "dnn" and copy["runs"][0]["n_inputs"] == 4 + 30 * 11 * 11
+    assert copy["auc"]["mean"] == pytest.approx(0.5, abs=0.02)
+    assert shifted["auc"]["mean"] > 0.7
+
+
+def test_wasserstein_distances_of_the_caloclouds2_observables(comparison):
+    """26 standardised W1 distances: an independent sample sits near its floor, a 5 % energy scale does not."""
+    from calozoo.evaluation.wasserstein import W1_OBSERVABLES
+
+    independent = comparison.wasserstein["all"]["independent"]
+    assert len(W1_OBSERVABLES) == 26 and set(W1_OBSERVABLES) <= set(independent)
+    ratios = [independent[name]["ratio_to_floor"] for name in W1_OBSERVABLES]
+    assert np.nanmax(ratios) < 3.5 and 0.5 < np.nanmedian(ratios) < 1.5, ratios
+    scaled = comparison.wasserstein["all"]["energy x1.05"]
+    assert scaled["visible_energy"]["ratio_to_floor"] > 5
+    assert scaled["cog_x"]["ratio_to_floor"] < 3

@@ -55,6 +55,8 @@ def save_features(path: str | os.PathLike, features: ShowerFeatures) -> Path:
         "layer_energy_mev": features.layer_energy_mev,
         "layer_occupancy": features.layer_occupancy,
     }
+    if features.cell_grid is not None:
+        arrays["cell_grid"] = features.cell_grid
     arrays.update({f"scalars/{k}": v for k, v in features.scalars.items()})
     arrays.update({f"profiles/{k}": v for k, v in features.profiles.items()})
     arrays.update({f"profile_edges/{k}": v for k, v in features.profile_edges.items()})
@@ -92,6 +94,7 @@ def load_features(path: str | os.PathLike) -> ShowerFeatures | None:
             arrays["angle_scan_percent"],
             arrays["layer_energy_mev"],
             arrays["layer_occupancy"],
+            arrays.get("cell_grid"),
         )
     except KeyError:
         return None

@@ -141,6 +141,11 @@ def _parse_numbers(value: str | None, what: str, counts: tuple[int, ...] | None 
 )
 @click.option("--no-classifier", is_flag=True, help="Skip the classifier test.")
 @click.option(
+    "--low-level-classifier",
+    is_flag=True,
+    help="Also train the CaloChallenge's network on the cells in an 11 x 11 box about the axis per layer.",
+)
+@click.option(
     "--bootstrap",
     type=click.IntRange(min=2),
     default=20,
@@ -168,6 +173,7 @@ def evaluate_command(
     energies,
     energy_tolerance,
     no_classifier,
+    low_level_classifier,
     bootstrap,
     seed,
     no_condition_check,
@@ -187,7 +193,7 @@ def evaluate_command(
     import calozoo
 
     from .cache import CACHE_FOLDER
-    from .comparison import evaluate
+    from .comparison import LOW_LEVEL_HALF_WIDTH, evaluate
     from .features import ANGLE_SCAN_PERCENT, shower_features
     from .report import check_report_folder, write_report
 
@@ -201,6 +207,8 @@ def evaluate_command(
     check_report_folder(report)
     geometry = calozoo.geometry(geometry_name)
 
+    grid = LOW_LEVEL_HALF_WIDTH if low_level_classifier and not no_classifier else None
+
     def measure(showers, label):
         return shower_features(
             showers,
@@ -210,6 +218,7 @@ def evaluate_command(
             batch_size=batch_size,
             label=label,
             progress=True,
+            grid_half_width=grid,
         )
 
     measure_settings = {
@@ -221,6 +230,7 @@ def evaluate_command(
         "projected": projected,
         "incident_point_mm": point,
         "angle_scan_percent": list(ANGLE_SCAN_PERCENT),
+        "grid_half_width": grid,
     }
     cache_folder = None if no_cache else Path(report).resolve().parent / CACHE_FOLDER
     reference_features = _measured(Path(reference), "reference", cache_folder, measure_settings, measure)
@@ -243,6 +253,7 @@ def evaluate_command(
         energies_gev=slice_energies,
         energy_tolerance=energy_tolerance,
         classifier=not no_classifier,
+        low_level_classifier=low_level_classifier,
         n_bootstrap=bootstrap,
         seed=seed,
         check_conditions=not no_condition_check,

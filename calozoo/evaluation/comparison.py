@@ -388,6 +388,10 @@ def compare_features(
     return result
 
 
+#: The low-level classifier's box about the axis: (2 k + 1)² cells per layer, k this.
+LOW_LEVEL_HALF_WIDTH = 5
+LOW_LEVEL_BOX = (2 * LOW_LEVEL_HALF_WIDTH + 1,) * 2
+
 #: What each floor is, for the report.
 FLOOR_DEFINITIONS = {
     "twin": "the divergence between the reference and a twin sample simulated with the same per-shower "
@@ -404,23 +408,26 @@ def _classifier_tests(reference, models, twin, seed, warnings, progress) -> dict
     """The classifier test per model (and reference against twin, the AUC's floor, with a twin)."""
     from tqdm.auto import tqdm
 
-    def run(first: ShowerFeatures, second: ShowerFeatures) -> dict:
+    def run(first: ShowerFeatures, second: ShowerFeatures, low_level: bool) -> dict:
         return classifier_test(
-            first.classifier_inputs(),
-            second.classifier_inputs(),
+            first.low_level_inputs() if low_level else first.classifier_inputs(),
+            second.low_level_inputs() if low_level else second.classifier_inputs(),
             reference_energy_gev=first.incident_energy_gev,
             generated_energy_gev=second.incident_energy_gev,
             n_conditions=ShowerFeatures.N_CONDITIONS,
             seed=seed,
+            kind="dnn" if low_level else "boosting",
         )
 
     out = {}
-    samples_of = dict(models)
+    tests = [(name, samples, False) for name, samples in models.items()]
     if twin is not None:
-        samples_of["twin (floor)"] = [twin]
-    for name, samples in tqdm(samples_of.items(), desc="classifier", unit="model", disable=not progress):
+        tests.append(("twin (floor)", [twin], False))
+    if reference.cell_grid is not None:
+        tests += [(f"{name} (low-level)", samples, True) for name, samples, _ in list(tests)]
+    for name, samples, low_level in tqdm(tests, desc="classifier", unit="test", disable=not progress):
         try:
-            runs = [run(reference, f) for f in samples]
+            runs = [run(reference, f, low_level) for f in samples]
         except ValueError as err:
             message = f"classifier test skipped for {name!r}: {err} (--no-classifier turns it off)"
             warnings.append(message)
@@ -735,6 +742,7 @@ def evaluate(
     energy_tolerance: float = 1e-3,
     settings: BinningSettings | None = None,
     classifier: bool = True,
+    low_level_classifier: bool = False,
     angle_scan_percent: Sequence[float] = ANGLE_SCAN_PERCENT,
     n_bootstrap: int = 20,
     seed: int = 0,
@@ -765,6 +773,9 @@ def evaluate(
         energy_tolerance: relative half-width of an energy slice.
         settings: binning settings (default :class:`BinningSettings`).
         classifier: also run the classifier test (seconds per sample).
+        low_level_classifier: also run the CaloChallenge's network on the cell energies in a box
+            of :data:`LOW_LEVEL_BOX` cells about the axis in every layer (a minute per sample of
+            10,000 showers on a CPU); needs ``classifier``.
         angle_scan_percent: percentages of the most energetic cells for the angle scan.
         n_bootstrap: resamples for the statistical floor and single-sample errors.
         seed: fixes every resampling, the classifier's split and training.
@@ -828,6 +839,7 @@ def evaluate(
             batch_size=batch_size,
             label=label,
             progress=progress,
+            grid_half_width=LOW_LEVEL_HALF_WIDTH if low_level_classifier and classifier else None,
         )
 
     reference_features = measure(reference, "reference")
@@ -857,6 +869,7 @@ def evaluate(
             else np.asarray(incident_point_mm).tolist(),
             "energy_tolerance": energy_tolerance,
             "classifier": classifier,
+            "low_level_classifier": low_level_classifier and classifier,
             "angle_scan_percent": list(angle_scan_percent),
             "check_conditions": check_conditions,
         }

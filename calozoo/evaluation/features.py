@@ -54,6 +54,9 @@ class ShowerFeatures:
         angle_scan_percent: ``(S,)`` the scanned percentages.
         layer_energy_mev: ``(N, L)`` visible energy per layer (also a classifier input).
         layer_occupancy: ``(N, L)`` hit cells per layer.
+        cell_grid: ``(N, L, 2k + 1, 2k + 1)`` float32 cell energies (MeV) in a box of cells
+            centred on the shower axis in every layer (the low-level classifier's input), or
+            ``None`` if it was not asked for (``grid_half_width``).
     """
 
     incident_energy_gev: np.ndarray
@@ -66,6 +69,7 @@ class ShowerFeatures:
     angle_scan_percent: np.ndarray
     layer_energy_mev: np.ndarray
     layer_occupancy: np.ndarray
+    cell_grid: np.ndarray | None = None
 
     #: The leading columns of :meth:`classifier_inputs` that are incident conditions.
     N_CONDITIONS = 4
@@ -86,6 +90,7 @@ class ShowerFeatures:
             self.angle_scan_percent,
             self.layer_energy_mev[index],
             self.layer_occupancy[index],
+            None if self.cell_grid is None else self.cell_grid[index],
         )
 
     def high_level(self) -> np.ndarray:
@@ -106,6 +111,13 @@ class ShowerFeatures:
             axis=1,
         )
 
+    def low_level_inputs(self) -> np.ndarray:
+        """``(N, 4 + L (2k + 1)²)``: conditions, then the cell grid over the incident energy (MeV/GeV)."""
+        if self.cell_grid is None:
+            raise ValueError("no cell grid was measured: measure with grid_half_width (low_level=True)")
+        grid = self.cell_grid.reshape(len(self), -1) / self.incident_energy_gev[:, None]
+        return np.concatenate([self.incident_energy_gev[:, None], self.direction, grid], axis=1)
+
     @staticmethod
     def concatenate(parts: Sequence[ShowerFeatures]) -> ShowerFeatures:
         """Join the features of consecutive batches."""
@@ -121,6 +133,7 @@ class ShowerFeatures:
             first.angle_scan_percent,
             np.concatenate([p.layer_energy_mev for p in parts]),
             np.concatenate([p.layer_occupancy for p in parts]),
+            None if first.cell_grid is None else np.concatenate([p.cell_grid for p in parts]),
         )
 
 
@@ -141,6 +154,7 @@ def measure_cells(
     geometry: Geometry,
     settings: BinningSettings | None = None,
     angle_scan_percent: Sequence[float] = ANGLE_SCAN_PERCENT,
+    grid_half_width: int | None = None,
 ) -> ShowerFeatures:
     """Measure every observable on cell hits (one point per hit cell, ``z`` = layer + 0.5).
 
@@ -150,6 +164,8 @@ def measure_cells(
         geometry: the geometry they were projected into (layer depths, cell size).
         settings: fix the profile binning (with the geometry).
         angle_scan_percent: percentages of the most energetic cells for the angle scan.
+        grid_half_width: also keep the cell energies in a box of ``2k + 1`` by ``2k + 1`` cells
+            about the axis in every layer (``k`` = this; the low-level classifier's input).
     """
     n = len(cells)
     n_layers = geometry.n_layers
@@ -204,6 +220,15 @@ def measure_cells(
         scalars[f"angle_error_phi{suffix}"] = errors[p]["phi"]
     scan_percent = np.asarray(sorted(angle_scan_percent), dtype=np.float64)
     scan = np.stack([errors[p]["angle"] for p in scan_percent], axis=1)
+    grid = None
+    if grid_half_width is not None:
+        k, size = int(grid_half_width), 2 * int(grid_half_width) + 1
+        ix = np.rint(dx / geometry.cell_size_mm).astype(np.int64) + k
+        iy = np.rint(dy / geometry.cell_size_mm).astype(np.int64) + k
+        inside = (ix >= 0) & (ix < size) & (iy >= 0) & (iy < size)
+        flat = ((shower * n_layers + layer) * size + ix) * size + iy
+        grid = np.bincount(flat[inside], e[inside], n * n_layers * size * size)
+        grid = grid.reshape(n, n_layers, size, size).astype(np.float32)
     return ShowerFeatures(
         cells.incident_energy_gev.copy(),
         cells.direction.copy(),
@@ -215,6 +240,7 @@ def measure_cells(
         scan_percent,
         layer_energy,
         layer_occupancy.astype(np.float64),
+        grid,
     )
 
 
@@ -229,6 +255,7 @@ def shower_features(
     batch_size: int = 1000,
     label: str = "showers",
     progress: bool = False,
+    grid_half_width: int | None = None,
 ) -> ShowerFeatures:
     """Project (unless already projected) and measure a sample, batch by batch.
 
@@ -243,6 +270,7 @@ def shower_features(
         batch_size: showers projected and measured at once (bounds the memory of the cells).
         label: names the sample in errors and the progress bar.
         progress: show a tqdm progress bar.
+        grid_half_width: also keep a box of cells about the axis (see :func:`measure_cells`).
 
     Raises:
         EvaluationInputError: raw hits, cells that do not belong to ``geometry``, no showers.
@@ -266,6 +294,6 @@ def shower_features(
             if not projected:
                 batch_point = point[start : start + batch_size] if per_shower else point
                 batch = geometry.project(batch, batch_point).showers
-            parts.append(measure_cells(batch, geometry, settings, angle_scan_percent))
+            parts.append(measure_cells(batch, geometry, settings, angle_scan_percent, grid_half_width))
             bar.update(len(batch))
     return ShowerFeatures.concatenate(parts)

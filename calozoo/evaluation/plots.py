@@ -256,6 +256,33 @@ def plot_distance_vs_energy(result: EvaluationResult, path: str | os.PathLike, m
         plt.close(fig)
 
 
+def plot_w1_vs_energy(result: EvaluationResult, path: str | os.PathLike):
+    """The mean standardised Wasserstein-1 distance over the 26 CaloClouds II observables versus energy."""
+    plt = _pyplot()
+    fixed = [s for s in result.slices if s.energy_gev is not None and result.wasserstein.get(s.key)]
+    with _style():
+        fig, ax = plt.subplots(figsize=(6.4, 4.4))
+        for i, model in enumerate(result.models):
+            keep = [s for s in fixed if model in result.wasserstein[s.key]]
+            energies = [s.energy_gev for s in keep]
+            ax.plot(
+                energies,
+                [result.wasserstein[s.key][model]["mean_over_observables"] for s in keep],
+                "o-",
+                color=f"C{i}",
+                label=model,
+            )
+            if i == 0:
+                floor = [result.wasserstein[s.key][model]["floor_mean_over_observables"] for s in keep]
+                ax.plot(energies, floor, "--", color="0.5", label=f"floor ({result.settings.get('floor')})")
+        ax.set_yscale("log")
+        ax.set_xlabel("incident energy [GeV]")
+        ax.set_ylabel("mean W1 (26 observables, standardised)")
+        ax.legend(frameon=False, fontsize=9)
+        fig.savefig(path, dpi=90, bbox_inches="tight")
+        plt.close(fig)
+
+
 def plot_angle_scan(result: EvaluationResult, path: str | os.PathLike, slices: Sequence[str] | None = None):
     """Mean internal-angle error (top) and its JSD (bottom) versus the share of hits used."""
     plt = _pyplot()

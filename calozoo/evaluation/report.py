@@ -181,6 +181,54 @@ def _blocks(result: EvaluationResult, images: dict[str, str]) -> list[tuple]:
             ],
         ),
     ]
+    w1 = result.wasserstein.get("all", {})
+    if w1:
+        from .wasserstein import W1_OBSERVABLES
+
+        blocks += [
+            ("h2", "Wasserstein-1 distances (CaloClouds II observables, standardised)"),
+            (
+                "p",
+                "Per-shower observables standardised by the reference's mean and standard deviation; "
+                "distance 1 is a shift by one standard deviation. Floor as for the divergences, scaled "
+                "as the square root of the sizes' factor (a W1 distance falls as 1/sqrt(N)).",
+            ),
+            (
+                "table",
+                ["observable", *models, "floor"],
+                [
+                    [
+                        name,
+                        *[_distance_cell(w1[m][name]) if m in w1 else "n/a" for m in models],
+                        _floor_cell(w1[models[0]][name]) if models[0] in w1 else "n/a",
+                    ]
+                    for name in W1_OBSERVABLES
+                ],
+            ),
+        ]
+        fixed_w1 = [s for s in fixed if s.key in result.wasserstein and result.wasserstein[s.key]]
+        if "w1_vs_energy" in images:
+            blocks.append(("img", images["w1_vs_energy"], "mean W1 versus incident energy"))
+        if fixed_w1:
+            blocks.append(
+                (
+                    "table",
+                    ["mean W1 over the 26 observables", *[s.label for s in fixed_w1]],
+                    [
+                        [
+                            m,
+                            *[
+                                f"{result.wasserstein[s.key][m]['mean_over_observables']:.3f} "
+                                f"(floor {result.wasserstein[s.key][m]['floor_mean_over_observables']:.3f})"
+                                if m in result.wasserstein[s.key]
+                                else "n/a"
+                                for s in fixed_w1
+                            ],
+                        ]
+                        for m in models
+                    ],
+                )
+            )
     if result.classifier:
         rows = []
         for m, c in result.classifier.items():
@@ -404,6 +452,8 @@ def write_report(
         if sum(s.energy_gev is not None for s in result.slices) >= 2:
             images["distance_vs_energy"] = "plots/distance_vs_energy.png"
             jobs.append(("distance_vs_energy", lambda p: figures.plot_distance_vs_energy(result, p)))
+            images["w1_vs_energy"] = "plots/w1_vs_energy.png"
+            jobs.append(("w1_vs_energy", lambda p: figures.plot_w1_vs_energy(result, p)))
         if plots:
             for key, draw in tqdm(jobs, desc="plotting", unit="figure", disable=not progress):
                 draw(tmp / images[key])
