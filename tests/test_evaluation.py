@@ -410,7 +410,7 @@ def test_low_level_classifier_sees_cells_and_not_copies(geometry, reference, mon
 
 
 def test_wasserstein_distances_of_the_caloclouds2_observables(comparison):
-    """26 standardised W1 distances: an independent sample sits near its floor, a 5 % energy scale does not."""
+    """26 standardised W1 distances: an independent sample sits near its floor, a 5 % energy scale not."""
     from calozoo.evaluation.wasserstein import W1_OBSERVABLES
 
     independent = comparison.wasserstein["all"]["independent"]
@@ -420,3 +420,17 @@ def test_wasserstein_distances_of_the_caloclouds2_observables(comparison):
     scaled = comparison.wasserstein["all"]["energy x1.05"]
     assert scaled["visible_energy"]["ratio_to_floor"] > 5
     assert scaled["cog_x"]["ratio_to_floor"] < 3
+
+
+def test_jetnet_convention_for_physics_distances():
+    """JetNet's normalisation (by the reference's maximum) and sampling: 0 for one distribution only."""
+    from calozoo.evaluation.distances import jetnet_physics_distances, normalise_by_maximum
+
+    rng = np.random.default_rng(3)
+    first, second = rng.normal(5.0, 1.0, (3000, 4)), rng.normal(5.0, 1.0, (3000, 4))
+    a, b = normalise_by_maximum(first, second)
+    assert np.allclose(np.abs(a).max(axis=0), 1.0) and np.allclose(b * np.abs(first).max(axis=0), second)
+    same = jetnet_physics_distances(first, second)
+    shifted = jetnet_physics_distances(first, second + [1.0, 0, 0, 0])
+    assert same["fpd"][0] < 1e-3 and abs(same["kpd"][0]) < 3 * same["kpd"][1] + 1e-6
+    assert shifted["fpd"][0] > 100 * max(same["fpd"][0], 1e-6) and shifted["kpd"][0] > 10 * same["kpd"][1]

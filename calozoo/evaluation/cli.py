@@ -119,6 +119,13 @@ def _parse_numbers(value: str | None, what: str, counts: tuple[int, ...] | None 
     help="Units of the divergences in the table and report (bits: the CaloChallenge's).",
 )
 @click.option(
+    "--physics-distances",
+    type=click.Choice(["calozoo", "jetnet"]),
+    default="calozoo",
+    show_default=True,
+    help="FPD/KPD convention: calozoo (standardised features) or jetnet (the JetNet library's own).",
+)
+@click.option(
     "--no-cache",
     is_flag=True,
     help="Measure the reference (and twin) again instead of using the cache beside the report.",
@@ -165,6 +172,7 @@ def evaluate_command(
     twin,
     floor_method,
     jsd_units,
+    physics_distances,
     no_cache,
     geometry_name,
     report,
@@ -259,6 +267,7 @@ def evaluate_command(
         check_conditions=not no_condition_check,
         twin=twin_features,
         floor=floor_method,
+        physics_distances=physics_distances,
         batch_size=batch_size,
         progress=True,
         inputs={

@@ -33,6 +33,7 @@ from .classifier import classifier_test
 from .distances import (
     frechet_physics_distance,
     jensen_shannon_divergence,
+    jetnet_physics_distances,
     kernel_physics_distance,
     separation_power,
     standardise,
@@ -333,19 +334,24 @@ def compare_features(
     seed: int = 0,
     twin: ShowerFeatures | None = None,
     floor: str | None = None,
+    physics_distances: str = "calozoo",
     progress: bool = False,
 ) -> EvaluationResult:
     """Compare already-measured samples (see :func:`evaluate`, which measures them first).
 
     ``twin`` is a second reference sample with the same per-shower conditions, in the same
     order; ``floor`` one of :data:`FLOOR_METHODS` (default: ``"twin"`` with a twin, else
-    ``"matched-halves"``).
+    ``"matched-halves"``). ``physics_distances`` is ``"calozoo"`` (features standardised,
+    batches without replacement) or ``"jetnet"`` (JetNet's own normalisation and sampling, see
+    :func:`~calozoo.evaluation.distances.jetnet_physics_distances`).
     """
     from tqdm.auto import tqdm
 
     if n_bootstrap < 2:
         raise ValueError(f"n_bootstrap must be at least 2 (a spread needs two resamples), got {n_bootstrap}")
     floor = floor or ("twin" if twin is not None else "matched-halves")
+    if physics_distances not in ("calozoo", "jetnet"):
+        raise ValueError(f"physics_distances must be 'calozoo' or 'jetnet', got {physics_distances!r}")
     if floor not in FLOOR_METHODS:
         raise ValueError(f"floor must be one of {FLOOR_METHODS}, got {floor!r}")
     if floor == "twin" and twin is None:
@@ -375,6 +381,7 @@ def compare_features(
             "seed": seed,
             "floor": floor,
             "floor_definition": FLOOR_DEFINITIONS[floor],
+            "physics_distances": physics_distances,
         },
     )
     for energy_slice in tqdm(slices, desc="comparing", unit="slice", disable=not progress):
@@ -579,7 +586,8 @@ def _compare_slice(
         result.histograms[key][name] = entry
         result.distances[key][name] = distances
 
-    result.physics_distances[key] = _physics_distances(ref, gens, rng)
+    convention = result.settings.get("physics_distances", "calozoo")
+    result.physics_distances[key] = _physics_distances(ref, gens, rng, convention)
     result.angle_scan[key] = _angle_scan(ref, gens, edges["angle_error"])
     result.wasserstein[key] = _wasserstein(
         ref, twin.subset(in_slice) if twin is not None else None, gens, floor, geometry
@@ -623,7 +631,9 @@ def _wasserstein(ref, twin, gens, floor: _Floor, geometry) -> dict:
     return out
 
 
-def _physics_distances(ref: ShowerFeatures, gens: Mapping[str, list[ShowerFeatures]], rng) -> dict:
+def _physics_distances(
+    ref: ShowerFeatures, gens: Mapping[str, list[ShowerFeatures]], rng, convention: str = "calozoo"
+) -> dict:
     out = {}
     seed = int(rng.integers(2**31))
     for model, samples in gens.items():
@@ -633,6 +643,11 @@ def _physics_distances(ref: ShowerFeatures, gens: Mapping[str, list[ShowerFeatur
                 fpd.append((float("nan"),) * 2)
                 kpd.append((float("nan"),) * 2)
                 continue
+            if convention == "jetnet":
+                both = jetnet_physics_distances(ref.high_level(), f.high_level())
+                fpd.append(both["fpd"])
+                kpd.append(both["kpd"])
+                continue
             x_ref, x_gen = standardise(ref.high_level(), f.high_level())
             fpd.append(frechet_physics_distance(x_ref, x_gen, seed=seed))
             kpd.append(kernel_physics_distance(x_ref, x_gen, seed=seed))
@@ -641,6 +656,7 @@ def _physics_distances(ref: ShowerFeatures, gens: Mapping[str, list[ShowerFeatur
             "kpd": _summary([v for v, _ in kpd], kpd[0][1]),
             "error_method": "std over samples" if len(samples) > 1 else "extrapolation fit / batch spread",
             "features": [f"{name} [{unit}]" for name, unit in HIGH_LEVEL_FEATURES],
+            "convention": convention,
         }
     return out
 
@@ -749,6 +765,7 @@ def evaluate(
     check_conditions: bool = True,
     twin: Sample | None = None,
     floor: str | None = None,
+    physics_distances: str = "calozoo",
     batch_size: int = 1000,
     progress: bool = False,
     inputs: Mapping | None = None,
@@ -788,6 +805,8 @@ def evaluate(
             ``"matched-halves"`` (the default without: two halves of the reference matched in
             energy and direction) or ``"bootstrap"`` (resamples of the reference; overstates the
             noise of direction-dependent observables when directions vary).
+        physics_distances: ``"calozoo"`` (default) or ``"jetnet"``: how the FPD and KPD are
+            computed (see :func:`compare_features`).
         batch_size: showers projected and measured at once.
         progress: show tqdm progress bars.
         inputs: a description of the inputs (e.g. file names) recorded in the results.
@@ -859,6 +878,7 @@ def evaluate(
         seed=seed,
         twin=twin_features,
         floor=floor,
+        physics_distances=physics_distances,
         progress=progress,
     )
     result.settings.update(
