@@ -247,49 +247,51 @@ METRICS = {"jsd": jensen_shannon_divergence, "separation_power": separation_powe
 FLOOR_METHODS = ("twin", "matched-halves", "bootstrap")
 
 
-def _ranks_in_strips(values: np.ndarray, n_strips: int) -> np.ndarray:
-    """``(N,)`` the strip ``0 .. n_strips - 1`` of each value, strips of equal counts."""
-    ranks = np.argsort(np.argsort(values, kind="stable"), kind="stable")
-    return ranks * n_strips // max(len(values), 1)
+def _matched_pairs(features: ShowerFeatures, strata: np.ndarray) -> np.ndarray:
+    """``(P, 2)`` indices of showers paired with a near neighbour in incident conditions.
 
-
-def _condition_order(features: ShowerFeatures, strata: np.ndarray) -> np.ndarray:
-    """Indices of the showers ordered so that neighbours have nearly the same conditions.
-
-    Within each stratum (a fixed energy, or all energies) the showers are cut into strips of
-    equal counts in incident energy (if it varies), each of those into strips in ``p_x``, and
-    ordered along ``p_y`` inside a strip, alternately up and down: consecutive showers are close
-    in energy and direction, so pairs of neighbours are matched pairs.
+    Within each stratum (a fixed energy, or all energies), every shower still unpaired takes its
+    nearest unpaired neighbour in ``(ln E, p_x, p_y, p_z)`` (a k-d tree; a direction difference
+    of 0.01 rad counts as much as a 1 % energy difference). Showers are visited in index order,
+    so the pairing is deterministic; a stratum of odd size leaves one shower out.
     """
-    order = []
+    from scipy.spatial import cKDTree
+
+    pairs = []
     for stratum in np.unique(strata):
         members = np.flatnonzero(strata == stratum)
-        energy = features.incident_energy_gev[members]
-        px, py = features.direction[members, 0], features.direction[members, 1]
-        pairs = max(len(members) / 2, 1)
-        varies = np.ptp(energy) > 1e-6 * max(float(np.max(energy)), 1e-12)
-        n_energy = int(np.ceil(pairs ** (1 / 3))) if varies else 1
-        energy_strip = _ranks_in_strips(energy, n_energy)
-        px_strip = np.zeros(len(members), np.int64)
-        n_px = int(np.ceil(np.sqrt(pairs / n_energy)))
-        for e in np.unique(energy_strip):
-            inside = energy_strip == e
-            px_strip[inside] = _ranks_in_strips(px[inside], n_px)
-        cell = energy_strip * n_px + px_strip
-        along = np.where(cell % 2 == 0, py, -py)
-        order.append(members[np.lexsort((along, cell))])
-    return np.concatenate(order) if order else np.zeros(0, np.int64)
+        if len(members) < 2:
+            continue
+        points = np.column_stack(
+            [np.log(np.maximum(features.incident_energy_gev[members], 1e-12)), features.direction[members]]
+        )
+        tree = cKDTree(points)
+        paired = np.zeros(len(members), dtype=bool)
+        for i in range(len(members)):
+            if paired[i]:
+                continue
+            k = 8
+            while True:
+                _, nearest = tree.query(points[i], k=min(k, len(members)))
+                free = [j for j in np.atleast_1d(nearest) if j != i and not paired[j]]
+                if free or k >= len(members):
+                    break
+                k *= 4
+            if not free:
+                break  # the last shower of an odd stratum
+            paired[[i, free[0]]] = True
+            pairs.append((members[i], members[free[0]]))
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
 
 
-def _matched_halves(rng: np.random.Generator, order: np.ndarray, n: int, n_resamples: int) -> np.ndarray:
+def _matched_halves(rng: np.random.Generator, pairs: np.ndarray, n: int, n_resamples: int) -> np.ndarray:
     """``(K, 2, N)`` weights of ``K`` splits of the reference into two halves matched in conditions.
 
-    Consecutive showers of ``order`` form pairs; each pair sends one shower to each half, which
-    one at random. Both halves then hold the same mix of energies and directions, as a model
-    sample generated for the reference's conditions does.
+    Each pair of :func:`_matched_pairs` sends one shower to each half, which one at random. Both
+    halves then hold nearly the same mix of energies and directions, as a model sample
+    generated for the reference's conditions does.
     """
     weights = np.zeros((n_resamples, 2, n))
-    pairs = order[: len(order) // 2 * 2].reshape(-1, 2)
     for k in range(n_resamples):
         flip = rng.integers(0, 2, len(pairs))
         weights[k, 0, pairs[np.arange(len(pairs)), flip]] = 1.0
@@ -404,8 +406,8 @@ FLOOR_DEFINITIONS = {
     "twin": "the divergence between the reference and a twin sample simulated with the same per-shower "
     "conditions (scaled to the sample sizes compared); error from paired resamples",
     "matched-halves": "the divergence between two halves of the reference matched in incident energy and "
-    "direction (neighbouring showers paired, one to each half), scaled to the sample sizes compared; mean "
-    "and spread over random splits",
+    "direction (nearest-neighbour pairs, one shower of each pair to each half), scaled to the sample sizes "
+    "compared; mean and spread over random splits",
     "bootstrap": "the divergence between two bootstrap resamples of the reference of the sizes compared, "
     "stratified by energy (overstates the noise of direction-dependent observables at random angles)",
 }
@@ -464,8 +466,7 @@ class _Floor:
             self.first = _bootstrap(rng, ref_strata, _counts(ref_strata), n_bootstrap)
             self.second = {n: _bootstrap(rng, ref_strata, c, n_bootstrap) for n, c in gen_counts.items()}
         elif method == "matched-halves":
-            halves = _matched_halves(rng, _condition_order(ref, ref_strata), len(ref), n_bootstrap)
-            self.halves = halves
+            self.halves = _matched_halves(rng, _matched_pairs(ref, ref_strata), len(ref), n_bootstrap)
         else:  # twin: resample shower pairs (reference i, twin i) together for the error
             self.pairs = _bootstrap(rng, ref_strata, _counts(ref_strata), n_bootstrap)
 
@@ -482,7 +483,8 @@ class _Floor:
             pairs = zip(self.first, self.second[model])
             return np.stack([wasserstein_distances(ref_obs, ref_obs, a, b, scale) for a, b in pairs])
         if self.method == "matched-halves":
-            factor = np.sqrt(_size_factor(self.n_ref, n_generated, self.n_ref // 2, self.n_ref // 2))
+            n_half = int(self.halves[0, 0].sum())
+            factor = np.sqrt(_size_factor(self.n_ref, n_generated, n_half, n_half))
             return factor * np.stack(
                 [wasserstein_distances(ref_obs, ref_obs, a, b, scale) for a, b in self.halves]
             )
@@ -497,7 +499,7 @@ class _Floor:
         if self.method == "bootstrap":
             return metric(self.ref_h(name, self.first), self.ref_h(name, self.second[model]))
         if self.method == "matched-halves":
-            n_half = self.n_ref // 2
+            n_half = int(self.halves[0, 0].sum())
             scale = _size_factor(self.n_ref, n_generated, n_half, n_half)
             return scale * metric(self.ref_h(name, self.halves[:, 0]), self.ref_h(name, self.halves[:, 1]))
         scale = _size_factor(self.n_ref, n_generated, self.n_ref, self.n_ref)
