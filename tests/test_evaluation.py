@@ -434,3 +434,22 @@ def test_jetnet_convention_for_physics_distances():
     shifted = jetnet_physics_distances(first, second + [1.0, 0, 0, 0])
     assert same["fpd"][0] < 1e-3 and abs(same["kpd"][0]) < 3 * same["kpd"][1] + 1e-6
     assert shifted["fpd"][0] > 100 * max(same["fpd"][0], 1e-6) and shifted["kpd"][0] > 10 * same["kpd"][1]
+
+
+def test_wasserstein_distance_equals_scipy_with_and_without_weights():
+    from scipy.stats import wasserstein_distance
+
+    from calozoo.evaluation.wasserstein import wasserstein_distances
+
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(0, 1, (300, 3)), rng.gamma(2.0, 1.0, (200, 3))
+    wa, wb = rng.integers(0, 3, (4, 300)).astype(float), rng.random((4, 200))
+    scale = (np.zeros(3), np.ones(3))
+    plain = wasserstein_distances(a, b, scale=scale)
+    weighted = wasserstein_distances(a, b, wa, wb, scale)
+    assert weighted.shape == (4, 3)
+    for c in range(3):
+        assert plain[c] == pytest.approx(wasserstein_distance(a[:, c], b[:, c]), rel=1e-10)
+        for k in range(4):
+            expected = wasserstein_distance(a[:, c], b[:, c], wa[k], wb[k])
+            assert weighted[k, c] == pytest.approx(expected, rel=1e-10)

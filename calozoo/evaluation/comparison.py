@@ -265,21 +265,26 @@ def _matched_pairs(features: ShowerFeatures, strata: np.ndarray) -> np.ndarray:
         points = np.column_stack(
             [np.log(np.maximum(features.incident_energy_gev[members], 1e-12)), features.direction[members]]
         )
+        if np.all(np.ptp(points, axis=0) == 0):  # one condition for all: any pairing is matched
+            pairs += list(zip(members[0:-1:2].tolist(), members[1::2].tolist()))
+            continue
         tree = cKDTree(points)
-        paired = np.zeros(len(members), dtype=bool)
+        k = min(9, len(members))
+        _, neighbours = tree.query(points, k=k)  # nearest first, the shower itself among them
+        neighbours = np.asarray(neighbours).reshape(len(members), k).tolist()
+        paired = [False] * len(members)
         for i in range(len(members)):
             if paired[i]:
                 continue
-            k = 8
-            while True:
-                _, nearest = tree.query(points[i], k=min(k, len(members)))
-                free = [j for j in np.atleast_1d(nearest) if j != i and not paired[j]]
-                if free or k >= len(members):
-                    break
-                k *= 4
+            free = [j for j in neighbours[i] if j != i and not paired[j]]
+            more = k
+            while not free and more < len(members):  # all near neighbours taken: ask for more
+                more = min(4 * more, len(members))
+                _, wider = tree.query(points[i], k=more)
+                free = [j for j in np.atleast_1d(wider).tolist() if j != i and not paired[j]]
             if not free:
                 break  # the last shower of an odd stratum
-            paired[[i, free[0]]] = True
+            paired[i] = paired[free[0]] = True
             pairs.append((members[i], members[free[0]]))
     return np.array(pairs, dtype=np.int64).reshape(-1, 2)
 

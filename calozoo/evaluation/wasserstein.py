@@ -71,20 +71,35 @@ def wasserstein_distances(
 ) -> np.ndarray:
     """``(F,)`` the Wasserstein-1 distance of each column, after standardising by the reference.
 
+    The same number as ``scipy.stats.wasserstein_distance`` column by column (the tests check
+    it), computed as the area between the two weighted empirical CDFs with one sort per column,
+    and for ``K`` sets of weights at once: the floors need hundreds of weighted resamples.
+
     Args:
         reference: ``(N₁, F)`` per-shower observables.
         generated: ``(N₂, F)`` the same columns.
-        reference_weights, generated_weights: ``(N,)`` weights of the showers (default 1).
+        reference_weights, generated_weights: ``(N,)`` or ``(K, N)`` weights of the showers
+            (default 1); with ``(K, N)`` the result is ``(K, F)``.
         scale: ``(mean, std)`` to standardise with (default: the reference's unweighted ones).
     """
-    from scipy.stats import wasserstein_distance
-
     mean, std = scale if scale is not None else (reference.mean(axis=0), reference.std(axis=0))
     std = np.where(std > 0, std, 1.0)
     first, second = (reference - mean) / std, (generated - mean) / std
-    out = np.empty(reference.shape[1])
-    for column in range(reference.shape[1]):
-        out[column] = wasserstein_distance(
-            first[:, column], second[:, column], reference_weights, generated_weights
-        )
-    return out
+    wa = np.ones(len(first)) if reference_weights is None else np.asarray(reference_weights, np.float64)
+    wb = np.ones(len(second)) if generated_weights is None else np.asarray(generated_weights, np.float64)
+    batched = wa.ndim == 2 or wb.ndim == 2
+    wa, wb = np.atleast_2d(wa), np.atleast_2d(wb)
+    wa = wa / wa.sum(axis=1, keepdims=True)
+    wb = wb / wb.sum(axis=1, keepdims=True)
+    k = max(len(wa), len(wb))
+    signed = np.concatenate(
+        [np.broadcast_to(wa, (k, wa.shape[1])), -np.broadcast_to(wb, (k, wb.shape[1]))], 1
+    )
+    out = np.empty((k, first.shape[1]))
+    for column in range(first.shape[1]):
+        values = np.concatenate([first[:, column], second[:, column]])
+        order = np.argsort(values, kind="stable")
+        gaps = np.diff(values[order])
+        cdf_difference = np.cumsum(signed[:, order], axis=1)[:, :-1]
+        out[:, column] = np.abs(cdf_difference) @ gaps
+    return out if batched else out[0]
