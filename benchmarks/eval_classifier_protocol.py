@@ -28,28 +28,18 @@ def main() -> None:
     sys.path.insert(0, str(ROOT / "tests"))
     from test_evaluation import ild_like, toy_showers
 
-    from calozoo.evaluation import classifier_test, evaluate, shower_features
+    from calozoo.evaluation import evaluate, shower_features
+    from calozoo.evaluation.comparison import classify_features
     from calozoo.evaluation.distortions import empty_layer, scale_energies, shift_points, thin_hits
-    from calozoo.evaluation.features import ShowerFeatures
     from calozoo.interfaces import CellHits
 
     geometry = ild_like()
 
-    def classify(first, second, seed):
-        return classifier_test(
-            first.classifier_inputs(),
-            second.classifier_inputs(),
-            reference_energy_gev=first.incident_energy_gev,
-            generated_energy_gev=second.incident_energy_gev,
-            n_conditions=ShowerFeatures.N_CONDITIONS,
-            seed=seed,
-        )
-
     first = shower_features(toy_showers(11, (10.0, 20.0), 2500), geometry)
     second = shower_features(toy_showers(12, (10.0, 20.0), 2500), geometry)
     copy = first.subset(np.arange(1000) * 5)
-    itself = [classify(copy, copy, seed) for seed in range(3)]
-    independent = [classify(first, second, seed) for seed in range(3)]
+    itself = [classify_features(copy, copy, seed=seed) for seed in range(3)]
+    independent = [classify_features(first, second, seed=seed) for seed in range(3)]
 
     thinned = thin_hits(geometry.project(toy_showers(7)).showers, 0.10, seed=1)
     models = {

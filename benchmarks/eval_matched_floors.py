@@ -53,9 +53,8 @@ def run(reference_path: Path, twin_path: Path, n_seeds: int) -> dict:
     import calozoo
     from calozoo.evaluation import compare_features, shower_features
     from calozoo.evaluation.cache import cache_key, load_features, save_features
-    from calozoo.evaluation.classifier import classifier_test
     from calozoo.evaluation.cli import read_sample, sample_files
-    from calozoo.evaluation.features import ShowerFeatures
+    from calozoo.evaluation.comparison import classify_features
 
     geometry = calozoo.geometry(GEOMETRY)
     # what `calozoo evaluate` does for the reference without a cache (read, project, measure) and
@@ -94,19 +93,9 @@ def run(reference_path: Path, twin_path: Path, n_seeds: int) -> dict:
             progress=True,
         )
 
-    def classify(first: ShowerFeatures, second: ShowerFeatures, seed: int = 0) -> dict:
-        return classifier_test(
-            first.classifier_inputs(),
-            second.classifier_inputs(),
-            reference_energy_gev=first.incident_energy_gev,
-            generated_energy_gev=second.incident_energy_gev,
-            n_conditions=ShowerFeatures.N_CONDITIONS,
-            seed=seed,
-        )
-
     first_1000 = ref_features.subset(np.arange(min(1000, len(ref_features))))
-    self_auc = [classify(first_1000, first_1000, seed)["auc"] for seed in range(3)]
-    twin_auc = [classify(ref_features, twin_features, seed) for seed in range(3)]
+    self_auc = [classify_features(first_1000, first_1000, seed=seed)["auc"] for seed in range(3)]
+    twin_auc = [classify_features(ref_features, twin_features, seed=seed) for seed in range(3)]
     main = results["twin"]
     out = {
         "date": date.today().isoformat(),

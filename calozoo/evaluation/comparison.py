@@ -43,7 +43,7 @@ from .observables import HIGH_LEVEL_FEATURES, OBSERVABLES
 from .slices import EnergySlice, energy_slices, fixed_energies
 from .wasserstein import W1_OBSERVABLES, w1_observables, wasserstein_distances
 
-__all__ = ["evaluate", "EvaluationResult", "compare_features"]
+__all__ = ["evaluate", "EvaluationResult", "compare_features", "classify_features"]
 
 Sample = Showers | CellHits
 
@@ -418,20 +418,28 @@ FLOOR_DEFINITIONS = {
 }
 
 
+def classify_features(
+    reference: ShowerFeatures, generated: ShowerFeatures, *, seed: int = 0, low_level: bool = False
+) -> dict:
+    """:func:`~calozoo.evaluation.classifier.classifier_test` on two measured samples.
+
+    High-level inputs and gradient boosting, or (``low_level``) the cell grid and the
+    CaloChallenge's network; conditions canonical, split stratified by incident energy.
+    """
+    return classifier_test(
+        reference.low_level_inputs() if low_level else reference.classifier_inputs(),
+        generated.low_level_inputs() if low_level else generated.classifier_inputs(),
+        reference_energy_gev=reference.incident_energy_gev,
+        generated_energy_gev=generated.incident_energy_gev,
+        n_conditions=ShowerFeatures.N_CONDITIONS,
+        seed=seed,
+        kind="dnn" if low_level else "boosting",
+    )
+
+
 def _classifier_tests(reference, models, twin, seed, warnings, progress) -> dict:
     """The classifier test per model (and reference against twin, the AUC's floor, with a twin)."""
     from tqdm.auto import tqdm
-
-    def run(first: ShowerFeatures, second: ShowerFeatures, low_level: bool) -> dict:
-        return classifier_test(
-            first.low_level_inputs() if low_level else first.classifier_inputs(),
-            second.low_level_inputs() if low_level else second.classifier_inputs(),
-            reference_energy_gev=first.incident_energy_gev,
-            generated_energy_gev=second.incident_energy_gev,
-            n_conditions=ShowerFeatures.N_CONDITIONS,
-            seed=seed,
-            kind="dnn" if low_level else "boosting",
-        )
 
     out = {}
     tests = [(name, samples, False) for name, samples in models.items()]
@@ -441,7 +449,7 @@ def _classifier_tests(reference, models, twin, seed, warnings, progress) -> dict
         tests += [(f"{name} (low-level)", samples, True) for name, samples, _ in list(tests)]
     for name, samples, low_level in tqdm(tests, desc="classifier", unit="test", disable=not progress):
         try:
-            runs = [run(reference, f, low_level) for f in samples]
+            runs = [classify_features(reference, f, seed=seed, low_level=low_level) for f in samples]
         except ValueError as err:
             message = f"classifier test skipped for {name!r}: {err} (--no-classifier turns it off)"
             warnings.append(message)
