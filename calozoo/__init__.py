@@ -104,8 +104,17 @@ def plugins() -> list[PluginInfo]:
 
 
 def _create(kind: str, name: str, expected: type, **options: Any):
+    from .options import OptionError, check_option_names
+
     registration = _registry().get(kind, name)
-    made = registration.create(**options)
+    check_option_names(f"{kind} {name!r}", registration.resolve(), options)
+    user_options = {k: v for k, v in options.items() if k not in ("path", "variant") or v is not None}
+    try:
+        made = registration.create(**options)
+    except TypeError as err:
+        if not user_options:
+            raise
+        raise OptionError(f"{kind} {name!r} refused the options {sorted(user_options)}: {err}") from err
     if not isinstance(made, expected):
         raise PluginLoadError(
             f"the factory {registration.factory!r} of {kind} {name!r} returned "

@@ -57,6 +57,7 @@ def _list(kind: str, as_json: bool) -> None:
                 [
                     {
                         "name": r.name,
+                        "qualified_name": r.qualified_name,
                         "plugin": r.plugin,
                         "summary": r.summary,
                         "variants": list(r.variants),
@@ -74,7 +75,15 @@ def _list(kind: str, as_json: bool) -> None:
         click.echo(f"no {_PLURAL.get(kind, kind + 's')} installed")
     else:
         _print_table(
-            [(r.name, r.plugin, ",".join(r.variants) or "-", r.summary) for r in registrations],
+            [
+                (
+                    r.qualified_name if registry.is_ambiguous(kind, r.name) else r.name,
+                    r.plugin,
+                    ",".join(r.variants) or "-",
+                    r.summary,
+                )
+                for r in registrations
+            ],
             ("name", "plugin", "variants", "summary"),
         )
     broken = [p for p in registry.plugins.values() if not p.ok]
@@ -203,10 +212,14 @@ def doctor() -> None:
 
 def _parse_energy(value: str) -> tuple[float, float]:
     """``"50"`` -> (50, 50); ``"10:100"`` -> (10, 100): a fixed energy or a uniform range in GeV."""
+    import math
+
     try:
         parts = [float(v) for v in value.split(":")]
     except ValueError:
         parts = []
+    if not all(math.isfinite(p) and p > 0 for p in parts):
+        raise click.BadParameter(f"energies must be positive, finite numbers of GeV, got {value!r}")
     if len(parts) == 1:
         parts = parts * 2
     if len(parts) != 2 or parts[0] > parts[1]:
@@ -274,7 +287,8 @@ _FORMAT_OPTION = click.option(
     "options",
     multiple=True,
     metavar="KEY=VALUE",
-    help="A model option passed to calozoo.load (VALUE read as JSON, else text), e.g. -O extrapolate=true.",
+    help="A model option passed to calozoo.load, typed as the model's factory declares it "
+    "(true/false, numbers, text), e.g. -O extrapolate=true.",
 )
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output HDF5 file.")
 @_FORMAT_OPTION
@@ -345,7 +359,7 @@ def generate(
         )
 
     started = time.perf_counter()
-    model = calozoo.load(model_name, path=weights, **_parse_options(options))
+    model = calozoo.load(model_name, path=weights, **_parse_options(options, model_name))
     # Per-shower directions and pdg (with --like) are checked against the model here, before the
     # first batch: a particle it does not simulate is refused with the ones it does.
     try:
@@ -397,20 +411,26 @@ def export(model_name, output, weights, geometry) -> None:
     click.echo(f"wrote {written}")
 
 
-def _parse_options(options: tuple[str, ...]) -> dict:
-    """``("extrapolate=true", "name=x")`` -> ``{"extrapolate": True, "name": "x"}``."""
-    import json
+def _parse_options(options: tuple[str, ...], model_name: str | None = None) -> dict:
+    """``("extrapolate=no",)`` -> ``{"extrapolate": False}``: typed by the model factory's signature.
+
+    Without ``model_name`` the values stay text. An option the factory does not take is an
+    error listing those it does (:mod:`calozoo.options`).
+    """
+    from .options import parse_option_values
 
     parsed = {}
     for option in options:
         key, sep, value = option.partition("=")
         if not sep or not key.isidentifier():
             raise click.UsageError(f"--option takes KEY=VALUE with KEY a name, got {option!r}")
-        try:
-            parsed[key] = json.loads(value)
-        except json.JSONDecodeError:
-            parsed[key] = value
-    return parsed
+        if key in parsed:
+            raise click.UsageError(f"--option {key} given twice")
+        parsed[key] = value
+    if model_name is None or not parsed:
+        return parsed
+    registration = _registry().get("model", model_name)
+    return parse_option_values(f"model {model_name!r}", registration.resolve(), parsed)
 
 
 def _parse_point(value: str | None) -> list[float] | None:

@@ -15,10 +15,43 @@ import numpy as np
 
 from .errors import InvalidConditionError
 
-__all__ = ["Conditions", "direction_from_angles", "angles_from_direction", "UNIT_TOLERANCE"]
+__all__ = [
+    "Conditions",
+    "direction_from_angles",
+    "angles_from_direction",
+    "UNIT_TOLERANCE",
+    "SHOWERING_PARTICLES",
+    "unknown_particles",
+]
 
 #: How far ``|direction|`` may stray from 1 before it is rejected (not silently normalised).
 UNIT_TOLERANCE = 1e-4
+
+#: PDG ids of the particles that reach a calorimeter and shower in it, with their names. Any
+#: other id in a shower file (a Z boson, 23, say) is a mistake, not a particle to simulate.
+SHOWERING_PARTICLES = {
+    22: "photon",
+    11: "electron",
+    -11: "positron",
+    13: "muon",
+    -13: "antimuon",
+    111: "neutral pion",
+    211: "positive pion",
+    -211: "negative pion",
+    130: "K0 long",
+    310: "K0 short",
+    321: "positive kaon",
+    -321: "negative kaon",
+    2112: "neutron",
+    -2112: "antineutron",
+    2212: "proton",
+    -2212: "antiproton",
+}
+
+
+def unknown_particles(pdg) -> list[int]:
+    """The PDG ids in ``pdg`` that are not :data:`SHOWERING_PARTICLES` (sorted, distinct)."""
+    return sorted(set(np.unique(np.asarray(pdg)).tolist()) - set(SHOWERING_PARTICLES))
 
 
 def direction_from_angles(theta_deg, phi_deg) -> np.ndarray:
@@ -90,6 +123,11 @@ class Conditions:
         accepted particle. Raises :class:`InvalidConditionError` saying what was wrong and what is
         accepted.
         """
+        if np.asarray(energy).dtype.kind not in "iuf":
+            raise InvalidConditionError(
+                f"energy must be numbers of GeV, got {np.asarray(energy).dtype.name} values "
+                f"({np.asarray(energy).reshape(-1)[:3].tolist()}); True is not 1 GeV"
+            )
         energy = np.asarray(energy, dtype=np.float64)
         if energy.ndim == 0:
             energy = energy.reshape(1)

@@ -7,8 +7,11 @@ __all__ = [
     "InvalidConditionError",
     "FileFormatError",
     "UnknownNameError",
+    "AmbiguousNameError",
     "PluginLoadError",
     "ModelFolderError",
+    "OutputError",
+    "OutputBusyError",
 ]
 
 
@@ -57,9 +60,39 @@ class UnknownNameError(CalozooError, KeyError):
         return self.args[0]
 
 
+class AmbiguousNameError(CalozooError, KeyError):
+    """A name that two or more installed plugins registered: refused until the user picks one."""
+
+    def __init__(self, kind: str, name: str, plugins: list[str]):
+        self.kind = kind
+        self.name = name
+        self.plugins = plugins
+        super().__init__(
+            f"{kind} {name!r} is registered by {len(plugins)} plugins "
+            f"({', '.join(repr(p) for p in plugins)}); say which one: "
+            + " or ".join(f"{p}:{name}" for p in plugins)
+        )
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
 class PluginLoadError(CalozooError, ImportError):
     """A registered factory could not be imported or called."""
 
 
 class ModelFolderError(CalozooError, ValueError):
     """A saved model folder that is missing, corrupt or holds a different model class."""
+
+
+class OutputError(CalozooError, OSError):
+    """An output calozoo refuses to write, because writing it would delete what calozoo did not write.
+
+    The output exists and is not a calozoo output of the kind being written (a folder holding
+    other files, a file another program wrote, a saved model where a report is to go). The
+    message names the output and what it holds; nothing was changed.
+    """
+
+
+class OutputBusyError(OutputError):
+    """An output that another calozoo process (or writer) is writing at this moment."""

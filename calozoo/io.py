@@ -300,7 +300,8 @@ def _read_file_conditions(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarra
         # showerdata itself reads these as float32 and int32: the same numbers as read_showers.
         energy = _load(file, path, "energies", "showerdata").astype(np.float32)
         direction = _load(file, path, "directions", "showerdata").astype(np.float32)
-        pdg = _load(file, path, "pdg", "showerdata").astype(np.int32)
+        pdg = _load(file, path, "pdg", "showerdata").astype(np.int32).reshape(-1)
+        pdg = _check_particles(pdg, path, "pdg")
     return (
         _incident_energies(energy, n, path, "energies", "showers", "GeV"),
         _directions(direction, n, path, "directions", "showers"),
@@ -619,7 +620,7 @@ def _read_showerdata(path: Path, window: slice = slice(None)) -> Showers:
         loaded.num_points,
         _incident_energies(loaded.incident_energy_gev, n, path, "energies", "showers", "GeV"),
         _directions(loaded.direction, n, path, "directions", "showers"),
-        loaded.pdg,
+        _check_particles(np.asarray(loaded.pdg).reshape(-1), path, "pdg"),
         z_units,
     )
 
@@ -822,7 +823,22 @@ def _pdg(values: np.ndarray | None, n: int, path: Path, key: str, reference: str
         )
     if values.dtype.kind == "f" and not np.all(np.isfinite(values) & (values == np.round(values))):
         raise FileFormatError(path, key, "holds non-integer values; expected integer PDG ids")
-    return values.reshape(-1).astype(np.int32)
+    return _check_particles(values.reshape(-1).astype(np.int32), path, key)
+
+
+def _check_particles(pdg: np.ndarray, path: Path, key: str) -> np.ndarray:
+    """``pdg`` if every id is a particle that showers in a calorimeter, else a FileFormatError."""
+    from .conditions import SHOWERING_PARTICLES, unknown_particles
+
+    unknown = unknown_particles(pdg)
+    if unknown:
+        raise FileFormatError(
+            path,
+            key,
+            f"holds PDG ids {unknown[:5]} that are not particles a calorimeter showers; expected "
+            + ", ".join(f"{k} ({v})" for k, v in SHOWERING_PARTICLES.items()),
+        )
+    return pdg
 
 
 def _check_finite(values: np.ndarray, path: Path, key: str) -> None:

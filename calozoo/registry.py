@@ -20,7 +20,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import PluginLoadError, UnknownNameError
+from .errors import AmbiguousNameError, PluginLoadError, UnknownNameError
 
 __all__ = ["Registration", "PluginInfo", "Registry", "get_registry", "KINDS", "ENTRY_POINT_GROUP"]
 
@@ -66,6 +66,11 @@ class Registration:
         """Import and call the factory."""
         return self.resolve()(*args, **kwargs)
 
+    @property
+    def qualified_name(self) -> str:
+        """``plugin:name``: the name that stays unique when two plugins register one name."""
+        return f"{self.plugin}:{self.name}"
+
     def __str__(self) -> str:
         return self.name
 
@@ -107,7 +112,8 @@ class Registry:
         self.plugin_manager.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
         self.problems: list[str] = []
-        self._things: dict[str, dict[str, Registration]] = {kind: {} for kind in KINDS}
+        # kind -> name -> every registration of that name (more than one: an ambiguous name)
+        self._things: dict[str, dict[str, list[Registration]]] = {kind: {} for kind in KINDS}
 
     # ------------------------------------------------------------------ discovery
     def discover(self, entry_points: bool = True) -> Registry:
@@ -183,36 +189,66 @@ class Registry:
         def register(name: str, factory: str, *, summary: str = "", variants=(), **meta: Any) -> None:
             if not isinstance(name, str) or not name:
                 raise ValueError(f"{kind} name must be a non-empty string, got {name!r}")
+            if ":" in name:
+                raise ValueError(f"{kind} name {name!r} must not contain ':' (it separates plugin:name)")
             registration = Registration(
                 kind, name, _check_factory(factory), plugin, summary, tuple(variants), dict(meta)
             )
-            existing = self._things[kind].get(name)
-            if existing is not None:
+            same = self._things[kind].setdefault(name, [])
+            if any(r.plugin == plugin for r in same):
+                raise ValueError(f"{kind} {name!r} is registered twice by plugin {plugin!r}")
+            same.append(registration)
+            if len(same) > 1:
+                # Never resolved silently: the plain name is refused until the user picks one.
                 self.problems.append(
-                    f"{kind} {name!r} registered by both {existing.plugin!r} and "
-                    f"{plugin!r}; using {existing.plugin!r}"
+                    f"{kind} {name!r} is registered by {' and '.join(repr(r.plugin) for r in same)}; "
+                    f"the plain name is refused, use {' or '.join(r.qualified_name for r in same)}"
                 )
-                return
-            self._things[kind][name] = registration
             info.registered.append(f"{kind}:{name}")
 
         return register
 
     # ------------------------------------------------------------------ look-up
     def names(self, kind: str) -> list[str]:
-        return sorted(self._things[kind])
+        """Every name of ``kind``; a name two plugins registered appears as each ``plugin:name``."""
+        return sorted(
+            r.name if len(same) == 1 else r.qualified_name
+            for same in self._things[kind].values()
+            for r in same
+        )
 
     def registrations(self, kind: str) -> list[Registration]:
-        return [self._things[kind][n] for n in self.names(kind)]
+        """Every registration of ``kind``, sorted by name and plugin."""
+        return sorted(
+            (r for same in self._things[kind].values() for r in same), key=lambda r: (r.name, r.plugin)
+        )
+
+    def is_ambiguous(self, kind: str, name: str) -> bool:
+        """Whether two or more plugins registered ``name`` as ``kind``."""
+        return len(self._things[kind].get(name, ())) > 1
 
     def get(self, kind: str, name: str) -> Registration:
-        """The registration of ``name``; an unknown name raises an error listing close matches."""
+        """The registration of ``name`` or ``plugin:name``.
+
+        Raises:
+            AmbiguousNameError: two plugins registered ``name`` (the message names both and
+                their qualified names).
+            UnknownNameError: no plugin registered it (the message lists close matches).
+        """
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
         things = self._things[kind]
-        if name in things:
-            return things[name]
-        known = sorted(things)
+        plugin, sep, plain = str(name).rpartition(":")
+        if sep:
+            for registration in things.get(plain, ()):
+                if registration.plugin == plugin:
+                    return registration
+        elif name in things:
+            same = things[name]
+            if len(same) > 1:
+                raise AmbiguousNameError(kind, name, [r.plugin for r in same])
+            return same[0]
+        known = self.names(kind)
         lowered = {k.lower(): k for k in known}
         suggestions = [
             lowered[m] for m in difflib.get_close_matches(str(name).lower(), lowered, n=3, cutoff=0.5)
@@ -220,11 +256,12 @@ class Registry:
         raise UnknownNameError(kind, name, known, suggestions)
 
     def find(self, name: str) -> Registration:
-        """Look ``name`` up among all kinds (models first)."""
+        """Look ``name`` (or ``plugin:name``) up among all kinds (models first)."""
+        plain = str(name).rpartition(":")[2]
         for kind in KINDS:
-            if name in self._things[kind]:
-                return self._things[kind][name]
-        everything = sorted({n for kind in KINDS for n in self._things[kind]})
+            if plain in self._things[kind]:
+                return self.get(kind, name)
+        everything = sorted({n for kind in KINDS for n in self.names(kind)})
         suggestions = difflib.get_close_matches(name, everything, n=3, cutoff=0.5)
         raise UnknownNameError("name", name, everything, suggestions)
 

@@ -30,6 +30,8 @@ def test_scalar_energy_and_shared_direction_broadcast():
         ([10, 20], [[0, 0, 1]] * 3, None, r"\(2, 3\)"),
         (10, direction_from_angles(10, 90), None, "at most 60 deg"),
         (10, None, 11, "accepts pdg \\[22\\]"),
+        (True, None, None, "True is not 1 GeV"),
+        (["10"], None, None, "numbers of GeV"),
     ],
 )
 def test_bad_conditions_are_explained(energy, direction, pdg, message):

@@ -596,3 +596,20 @@ def test_read_conditions_refuses_gaps_empty_folders_and_voxels(tmp_path):
     bad = write_h5(tmp_path / "bad.h5", {"events": np.ones((2, 4, 3)), "energy": [5.0, -1.0]})
     with pytest.raises(FileFormatError, match="negative incident energy"):
         read_conditions(bad)
+
+
+@pytest.mark.parametrize("file_format", ["caloclouds", "showerdata"])
+def test_a_particle_that_does_not_shower_is_refused_on_reading(tmp_path, file_format):
+    """pdg 23 (a Z boson) in a file is a mistake, not a particle to simulate."""
+    showers = Showers(
+        np.ones((2, 3, 4), dtype=np.float32),
+        np.array([3, 3]),
+        np.array([10.0, 20.0]),
+        np.array([[0, 0, 1.0]] * 2),
+        np.array([22, 23]),
+    )
+    path = calozoo.write_showers(tmp_path / "z.h5", showers, format=file_format)
+    with pytest.raises(FileFormatError, match=r"PDG ids \[23\] that are not particles.*22 \(photon\)"):
+        calozoo.read_showers(path)
+    with pytest.raises(FileFormatError, match="PDG ids"):
+        calozoo.io.read_conditions(path)

@@ -8,7 +8,7 @@ from blob_models import BlobModel, BlobPlugin
 
 import calozoo
 from calozoo import hookimpl
-from calozoo.errors import PluginLoadError, UnknownNameError
+from calozoo.errors import AmbiguousNameError, PluginLoadError, UnknownNameError
 from calozoo.registry import Registry
 
 
@@ -87,12 +87,44 @@ def test_a_factory_that_cannot_be_imported_fails_on_load_not_on_listing():
         reg.get("model", "ghost").create()
 
 
-def test_a_name_registered_twice_keeps_the_first_and_says_so():
+def test_a_name_registered_twice_is_refused_until_qualified():
+    """A third-party package cannot silently replace a model: the plain name is ambiguous and refused,
+    naming both plugins; ``plugin:name`` chooses."""
     reg = Registry().discover(entry_points=False)
     reg.add_plugin(BlobPlugin(), "first")
     reg.add_plugin(DuplicatePlugin(), "second")
-    assert reg.get("model", "blob").plugin == "first"
-    assert any("registered by both" in p for p in reg.problems)
+    with pytest.raises(AmbiguousNameError, match="'first', 'second'.*first:blob or second:blob"):
+        reg.get("model", "blob")
+    assert reg.get("model", "first:blob").plugin == "first"
+    assert reg.get("model", "second:blob").summary == "a second blob"
+    assert reg.find("second:blob").plugin == "second"
+    assert "first:blob" in reg.names("model") and "blob" not in reg.names("model")
+    assert any("the plain name is refused" in p for p in reg.problems)
+    with pytest.raises(UnknownNameError):
+        reg.get("model", "third:blob")
+
+
+def test_model_options_are_checked_and_typed_from_the_factory():
+    """`-O extrapolate=no` means False, an unknown option lists the accepted ones."""
+    from calozoo.options import OptionError, parse_option_values
+
+    def factory(path=None, extrapolate: bool = False, steps: int = 3, scale: float = 1.0, label: str = "x"):
+        return None
+
+    typed = parse_option_values("model 'm'", factory, {"extrapolate": "no", "steps": "5", "scale": "2.5"})
+    assert typed == {"extrapolate": False, "steps": 5, "scale": 2.5}
+    assert parse_option_values("model 'm'", factory, {"extrapolate": "True", "label": "7"}) == {
+        "extrapolate": True,
+        "label": "7",
+    }
+    with pytest.raises(OptionError, match="expected true or false"):
+        parse_option_values("model 'm'", factory, {"extrapolate": "maybe"})
+    with pytest.raises(OptionError, match="whole number"):
+        parse_option_values("model 'm'", factory, {"steps": "1.5"})
+    with pytest.raises(OptionError, match="no option 'extrapolat'.*extrapolate \\(bool, default False\\)"):
+        parse_option_values("model 'm'", factory, {"extrapolat": "no"})
+    with pytest.raises(OptionError, match="no option 'hidden'"):
+        calozoo.load("toyflow", hidden=8)
 
 
 def test_factories_must_be_import_strings():

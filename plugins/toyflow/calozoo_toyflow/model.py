@@ -451,12 +451,10 @@ class ToyFlow(ShowerModel):
         return model
 
 
-def load_pretrained(path: str | os.PathLike | None = None, **options) -> ToyFlow:
+def load_pretrained(path: str | os.PathLike | None = None) -> ToyFlow:
     """Factory registered as ``toyflow``: the weights shipped in the package, or a saved folder.
 
     Raises:
         calozoo.ModelFolderError: ``path`` is not a saved toyflow (e.g. a toy-gamma folder).
     """
-    if options:
-        raise TypeError(f"toyflow takes no options, got {sorted(options)}")
     return ToyFlow.load(SHIPPED_WEIGHTS if path is None else path)
