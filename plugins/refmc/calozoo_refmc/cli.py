@@ -96,6 +96,8 @@ def simulate_command(
             raise click.UsageError("give the number of showers with -n (it may be left out only with --like)")
         if preset == "none" and not energy_gev:
             raise click.UsageError("--preset none needs at least one --energy")
+    from calozoo.errors import CalozooError
+
     try:
         shards = simulate_dataset(
             out_dir,
@@ -112,6 +114,6 @@ def simulate_command(
             max_points=max_points,
             progress=not no_progress,
         )
-    except ValueError as err:
+    except (ValueError, CalozooError) as err:  # CalozooError: e.g. a shard another run is writing
         raise click.ClickException(str(err)) from err
     click.echo(f"{len(shards)} shards in {out_dir}")

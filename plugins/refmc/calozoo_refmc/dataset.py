@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -95,10 +96,26 @@ def _model(settings: dict[str, Any]):
     return _MODEL
 
 
-def _make_shard(job: tuple[int, int, dict[str, Any], str, tuple | None]) -> int:
-    """Simulate and write one shard (in a worker process); returns the number of showers.
+def _pending(out: Path, index: int) -> Path:
+    """Where a worker leaves shard ``index`` until the manifest has recorded it."""
+    return out / f".shard-{index:05d}.h5.pending"
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's bytes (read in blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _make_shard(job: tuple[int, int, dict[str, Any], str, tuple | None]) -> tuple[int, int, str]:
+    """Simulate one shard (in a worker process) into its pending file; ``(index, showers, sha256)``.
 
     The job's last item is the shard's conditions when they are given (``like``), else ``None``.
+    The main process records the shard in the manifest, then renames the pending file to
+    ``shard-NNNNN.h5``: a shard file exists only once the manifest knows its checksum.
     """
     from calozoo.io import write_showers
     from calozoo.preprocessing import preprocess
@@ -114,8 +131,8 @@ def _make_shard(job: tuple[int, int, dict[str, Any], str, tuple | None]) -> int:
     out = Path(out_dir)
     if settings["raw"]:
         write_showers(out / f"raw-{index:05d}.h5", raw)
-    write_showers(out / f"shard-{index:05d}.h5", points)  # last: its presence marks the shard done
-    return n
+    pending = write_showers(_pending(out, index), points)
+    return index, n, file_sha256(pending)
 
 
 def conditions_sha256(energy_gev: np.ndarray, direction: np.ndarray, pdg: np.ndarray) -> str:
@@ -140,6 +157,84 @@ def _like_conditions(like: str | os.PathLike, n_showers: int | None):
             "conditions of (leave n_showers unset to take all of them)"
         )
     return energy[:n_showers], direction[:n_showers], pdg[:n_showers].astype(np.int64)
+
+
+def _read_manifest(manifest: Path) -> dict:
+    try:
+        return json.loads(manifest.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(
+            f"{manifest} is not a readable reference-MC manifest ({err}); it was not written completely "
+            "by calozoo or was edited: move the folder away or restore the file"
+        ) from None
+
+
+def _write_manifest(manifest: Path, state: dict) -> None:
+    """Replace the manifest atomically: a crash leaves the old one or the new one, never half."""
+    partial = manifest.with_name(f".{manifest.name}.{os.getpid()}.partial")
+    partial.write_text(json.dumps(state, indent=2))
+    os.replace(partial, manifest)
+
+
+#: Settings that may differ between runs on one folder: the size grows, the conditions' path moves.
+_MAY_DIFFER = ("n_showers", "like", "shards")
+
+
+def _check_same_data_set(out: Path, manifest: Path, previous: dict, settings: dict, like) -> None:
+    """Refuse to continue a data set made with other settings, saying which setting differs."""
+    made_with = previous.get("physics_version", 1)
+    if made_with != PHYSICS_VERSION:
+        raise ValueError(
+            f"{out} holds a data set made with reference-MC physics version {made_with}; this "
+            f"installation simulates version {PHYSICS_VERSION}, whose showers differ: finish it "
+            "with the version that started it, or use another folder"
+        )
+    if previous.get("like_sha256") != settings.get("like_sha256"):
+        made = f"like {previous['like']}" if "like" in previous else "without like"
+        asked = f"like {like}" if like is not None else "without like"
+        raise ValueError(
+            f"{out} holds a data set simulated {made} ({manifest}); this run asks for one {asked}, "
+            "with other per-shower conditions: resume it with the same conditions, or use another "
+            "folder"
+        )
+    differ = [
+        f"{key}: {previous.get(key)!r} there, {settings.get(key)!r} asked"
+        for key in sorted(set(previous) | set(settings))
+        if key not in _MAY_DIFFER and previous.get(key) != settings.get(key)
+    ]
+    if differ:
+        raise ValueError(
+            f"{out} holds a data set made with other settings ({'; '.join(differ)}); use another folder"
+        )
+    if settings["n_showers"] < previous["n_showers"]:
+        raise ValueError(
+            f"{out} holds {previous['n_showers']} showers; this run asks for {settings['n_showers']}: "
+            "a data set grows (the same settings with a larger -n add shards) but never shrinks"
+        )
+
+
+def _refuse_unknown_shards(out: Path, recorded: dict) -> None:
+    """A ``shard-*.h5`` the manifest does not know was not written by this data set: refuse it."""
+    unknown = sorted(f.name for f in out.glob("shard-*.h5") if f.name not in recorded)
+    if unknown:
+        raise ValueError(
+            f"{out} holds {', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}, which its manifest "
+            "does not record: files this data set did not write. Move them away (nothing was changed)"
+        )
+
+
+def _adopt_unrecorded_shards(out: Path, settings: dict) -> dict:
+    """Shards of a manifest written before checksums were recorded: kept if they read completely."""
+    from calozoo.io import read_showers
+
+    adopted = {}
+    for shard in sorted(out.glob("shard-*.h5")):
+        try:
+            n = len(read_showers(shard))
+        except Exception:  # unreadable: simulated again
+            continue
+        adopted[shard.name] = {"showers": n, "sha256": file_sha256(shard)}
+    return adopted
 
 
 def simulate_dataset(
@@ -265,50 +360,61 @@ def simulate_dataset(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     manifest = out / "reference-mc.json"
+    recorded: dict[str, dict] = {}
     if manifest.exists():
-        previous = json.loads(manifest.read_text())
-        made_with = previous.get("physics_version", 1)
-        if made_with != PHYSICS_VERSION:
-            raise ValueError(
-                f"{out} holds a data set made with reference-MC physics version {made_with}; this "
-                f"installation simulates version {PHYSICS_VERSION}, whose showers differ: finish it "
-                "with the version that started it, or use another folder"
-            )
-        if previous.get("like_sha256") != settings.get("like_sha256"):
-            made = f"like {previous['like']}" if "like" in previous else "without like"
-            asked = f"like {like}" if like is not None else "without like"
-            raise ValueError(
-                f"{out} holds a data set simulated {made} ({manifest}); this run asks for one {asked}, "
-                "with other per-shower conditions: resume it with the same conditions, or use another "
-                "folder"
-            )
-        # the conditions' content counts, not where their file lies
-        if {k: v for k, v in previous.items() if k != "like"} != {
-            k: v for k, v in settings.items() if k != "like"
-        }:
-            raise ValueError(
-                f"{out} holds a data set made with other settings ({manifest}); use another folder"
-            )
-    else:
-        manifest.write_text(json.dumps(settings, indent=2))
+        previous = _read_manifest(manifest)
+        _check_same_data_set(out, manifest, previous, settings, like)
+        recorded = previous.get("shards", {})
+        if "shards" not in previous:  # a manifest written before shards were recorded
+            recorded = _adopt_unrecorded_shards(out, settings)
 
     sizes = [min(shard_size, n_showers - start) for start in range(0, n_showers, shard_size)]
     shards = [out / f"shard-{i:05d}.h5" for i in range(len(sizes))]
+    _refuse_unknown_shards(out, recorded)
+    for stale in out.glob(".shard-*.h5.pending"):  # a run killed before it recorded these
+        stale.unlink()
+    keep = set()
+    for shard, size in zip(shards, sizes):
+        entry = recorded.get(shard.name)
+        if entry is not None and shard.exists():
+            if entry.get("showers") == size and file_sha256(shard) == entry.get("sha256"):
+                keep.add(shard.name)
+            elif entry.get("showers") == size:
+                print(
+                    f"{shard}: its checksum differs from the manifest's (damaged?): simulating it again",
+                    file=sys.stderr,
+                )
+    # Shards to be made again keep their old entries until replaced: a file on disk is always
+    # one the manifest records, so an interrupted run never leaves a shard it would refuse.
+    state = {**settings, "shards": {name: e for name, e in recorded.items() if (out / name).exists()}}
+    if manifest.exists() and "like" in settings:
+        state["like"] = previous.get("like", settings["like"])  # where the conditions came from first
+    _write_manifest(manifest, state)
+
     starts = np.cumsum([0, *sizes])
     # with like, each job carries its shard's slice of the conditions
     parts = [None if given is None else tuple(c[a:b] for c in given) for a, b in zip(starts, starts[1:])]
-    todo = [(i, n, settings, str(out), parts[i]) for i, n in enumerate(sizes) if not shards[i].exists()]
+    todo = [(i, n, settings, str(out), parts[i]) for i, n in enumerate(sizes) if shards[i].name not in keep]
     workers = min(workers or os.cpu_count() or 1, max(len(todo), 1))
     done = n_showers - sum(job[1] for job in todo)
+
+    def finish(index: int, n: int, sha256: str) -> None:
+        # record first, then rename: a shard file only ever exists with its checksum recorded
+        state["shards"][shards[index].name] = {"showers": int(n), "sha256": sha256}
+        _write_manifest(manifest, state)
+        os.replace(_pending(out, index), shards[index])
+
     with tqdm(total=n_showers, initial=done, unit="shower", disable=not progress, desc="reference-mc") as bar:
         if workers == 1:
             for job in todo:
-                bar.update(_make_shard(job))
+                finish(*_make_shard(job))
+                bar.update(job[1])
         elif todo:
             # fork where there is one (fast start, the tables are inherited); spawn elsewhere
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
             with context.Pool(workers) as pool:
-                for n in pool.imap_unordered(_make_shard, todo):
+                for index, n, sha256 in pool.imap_unordered(_make_shard, todo):
+                    finish(index, n, sha256)
                     bar.update(n)
     return shards

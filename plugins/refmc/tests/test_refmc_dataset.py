@@ -57,6 +57,53 @@ def test_dataset_is_reproducible_and_resumable(tmp_path):
         simulate_dataset(tmp_path / "a", 7, workers=1, **{**options, "seed": 6})
 
 
+def test_resume_verifies_shards_and_refuses_files_it_did_not_write(tmp_path, capsys):
+    """Each shard's count and checksum are in the manifest: a damaged shard is made again, a stray
+    file is refused (untouched), an empty manifest is a clear error, not a JSON traceback."""
+    import json
+
+    options = dict(preset=None, energy_gev=[1.0], seed=5, shard_size=2, progress=False, workers=1)
+    shards = simulate_dataset(tmp_path / "a", 4, **options)
+    manifest = json.loads((tmp_path / "a" / "reference-mc.json").read_text())
+    assert manifest["shards"]["shard-00001.h5"]["showers"] == 2 and len(manifest["shards"]) == 2
+    good = read_showers(shards[1])
+    # a truncated shard: detected by its checksum and simulated again, identically
+    data = shards[1].read_bytes()
+    shards[1].write_bytes(data[: len(data) // 2])
+    simulate_dataset(tmp_path / "a", 4, **options)
+    assert "checksum differs" in capsys.readouterr().err
+    assert read_showers(shards[1]) == good
+    # a file of other showers named like a shard is not adopted
+    stray = tmp_path / "a" / "shard-00007.h5"
+    stray.write_bytes(b"someone else's showers")
+    with pytest.raises(ValueError, match="shard-00007.h5, which its manifest does not record"):
+        simulate_dataset(tmp_path / "a", 4, **options)
+    assert stray.read_bytes() == b"someone else's showers"
+    stray.unlink()
+    # which setting differs is named
+    with pytest.raises(ValueError, match="seed: 5 there, 6 asked"):
+        simulate_dataset(tmp_path / "a", 4, **{**options, "seed": 6})
+    # an empty manifest (a crash while writing it, before manifests were atomic)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "reference-mc.json").write_text("")
+    with pytest.raises(ValueError, match="not a readable reference-MC manifest"):
+        simulate_dataset(tmp_path / "b", 4, **options)
+
+
+def test_a_data_set_grows_with_the_same_settings_and_never_shrinks(tmp_path):
+    options = dict(preset=None, energy_gev=[1.0, 2.0], seed=5, shard_size=2, progress=False, workers=1)
+    small = simulate_dataset(tmp_path / "a", 3, **options)
+    kept = read_showers(small[0])
+    grown = simulate_dataset(tmp_path / "a", 6, **options)
+    assert [p.name for p in grown] == ["shard-00000.h5", "shard-00001.h5", "shard-00002.h5"]
+    assert read_showers(grown[0]) == kept and len(read_showers(grown[1])) == 2
+    # the same as a data set made at that size at once
+    direct = simulate_dataset(tmp_path / "b", 6, **options)
+    assert all(read_showers(a) == read_showers(b) for a, b in zip(grown, direct))
+    with pytest.raises(ValueError, match="never shrinks"):
+        simulate_dataset(tmp_path / "a", 4, **options)
+
+
 def test_dataset_of_another_physics_version_is_not_resumed(tmp_path):
     import json
 
