@@ -162,8 +162,8 @@ def markdown(out: dict) -> list[str]:
         "## Distances (evaluation suite)",
         "",
         "JSD in nats, mean ± spread over the generator seeds; "
-        "the floor is the JSD between halves of the reference "
-        "(bootstrap); FPD/KPD on the standardised high-level features. Full report: "
+        "the floor is the JSD between two halves of the reference matched in conditions "
+        "(matched-halves); FPD/KPD on the standardised high-level features. Full report: "
         "[reports/caloclouds3/index.md](reports/caloclouds3/index.md).",
         "",
         "| slice | " + " | ".join(TABLE_OBSERVABLES) + " | FPD | KPD |",
