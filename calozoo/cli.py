@@ -11,6 +11,7 @@ import json
 import sys
 import time
 from importlib import metadata
+from pathlib import Path
 
 import click
 from click.core import ParameterSource
@@ -157,7 +158,18 @@ def list_calibrators(as_json: bool) -> None:
 @click.option("--load", "load_it", is_flag=True, help="Also load it and describe what it accepts.")
 @friendly_errors
 def info(name: str, load_it: bool) -> None:
-    """Describe the model, geometry or calibrator NAME."""
+    """Describe the model, geometry or calibrator NAME, or the shower file (or shard folder) NAME.
+
+    \b
+    calozoo info caloclouds3
+    calozoo info showers.h5
+    """
+    if Path(name).exists():
+        from .fileinfo import describe_file, format_description
+
+        for line in format_description(describe_file(name)):
+            click.echo(line)
+        return
     registry = _registry()
     reg = registry.find(name)
     plugin = registry.plugins.get(reg.plugin)
@@ -274,7 +286,9 @@ _FORMAT_OPTION = click.option(
     help="Twins of REF (a point-cloud .h5 file or a folder of shards): shower i gets the energy, "
     "direction and pdg of REF's shower i (instead of --energy, --theta, --phi, --direction, --pdg).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same showers.")
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Same seed, same showers."
+)
 @click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.option(
     "--weights",
@@ -463,7 +477,11 @@ def _stream(batches, n_showers: int, output: str, file_format: str, label: str, 
 @click.argument("output", metavar="POINTS.h5", type=click.Path(dir_okay=False))
 @click.option("--geometry", "geometry_name", required=True, help="Geometry the hits come from.")
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Seeds the random sub-cell grid offsets."
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seeds the random sub-cell grid offsets.",
 )
 @click.option(
     "--sub-cells", type=click.IntRange(min=1), default=5, show_default=True, help="Sub-cells per cell side."

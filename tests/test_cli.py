@@ -2,11 +2,12 @@
 
 import numpy as np
 import pytest
+from blob_models import BlobModel
 from click.testing import CliRunner
 from test_registry import BrokenHookPlugin
 
 from calozoo.cli import main
-from calozoo.io import read_showers
+from calozoo.io import read_showers, write_showers
 
 
 @pytest.fixture
@@ -30,6 +31,27 @@ def test_info_on_a_typo_suggests_the_name(run):
     result = run("info", "blop")
     assert result.exit_code == 1
     assert "Did you mean 'blob'" in result.output
+
+
+def test_info_describes_a_shower_file_and_a_shard_folder(run, tmp_path):
+    from calozoo.conditions import direction_from_angles
+
+    showers = BlobModel().sample([10.0, 50.0, 50.0], direction_from_angles(60, 95), seed=1)
+    folder = tmp_path / "set"
+    folder.mkdir()
+    write_showers(folder / "shard-00000.h5", showers[:2])
+    write_showers(folder / "shard-00001.h5", showers[2:])
+    result = run("info", folder)
+    assert result.exit_code == 0, result.output
+    for expected in (
+        "(2 shards)",
+        "showers:   3",
+        "fixed at 10, 50 GeV",
+        "θ 60.0° to 60.0°",
+        "22 (photon): 3",
+    ):
+        assert expected in result.output
+    assert "training points (z in layer units)" in result.output
 
 
 def test_doctor_flags_broken_plugins(run, blob_registry):
@@ -168,6 +190,33 @@ def test_generate_like_with_toyflow(tmp_path):
         == 0
     )
     assert read_showers(again) == twins
+
+
+def test_generate_refuses_an_output_another_run_is_writing(run, tmp_path):
+    """Two `calozoo generate` runs into the same -o: the second fails at once; the first's file stays."""
+    from calozoo.io import ShowerWriter
+
+    out = tmp_path / "showers.h5"
+    first = BlobModel().sample([10.0, 20.0], seed=1)
+    with ShowerWriter(out, 2) as writer:  # the first run, still writing
+        result = run("generate", "blob", "--n", 3, "-o", out)
+        writer.write(first)
+    assert result.exit_code == 1 and result.exception.__class__ is SystemExit  # a message, no traceback
+    assert f"Error: {out} is being written by another calozoo process (pid " in result.output
+    assert "wait for it or choose another output" in result.output
+    assert len(read_showers(out)) == 2
+    assert run("generate", "blob", "--n", 3, "-o", out).exit_code == 0  # its own earlier file: replaced
+    assert len(read_showers(out)) == 3
+
+
+def test_generate_never_replaces_a_file_calozoo_did_not_write(run, tmp_path):
+    out = tmp_path / "thesis.pdf"
+    out.write_bytes(b"years of work")
+    result = run("generate", "blob", "--n", 3, "-o", out)
+    assert result.exit_code == 1 and result.exception.__class__ is SystemExit
+    assert f"Error: {out}: exists and is not a shower file written by calozoo" in result.output
+    assert "nothing was changed" in result.output
+    assert out.read_bytes() == b"years of work" and sorted(p.name for p in tmp_path.iterdir()) == [out.name]
 
 
 def test_project_writes_cell_hits_that_keep_the_energy(run, tmp_path):

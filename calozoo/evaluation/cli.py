@@ -159,7 +159,13 @@ def _parse_numbers(value: str | None, what: str, counts: tuple[int, ...] | None 
     show_default=True,
     help="Resamples for the statistical floor and single-sample errors.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Fixes resampling and the classifier.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Fixes resampling and the classifier.",
+)
 @click.option(
     "--no-condition-check", is_flag=True, help="Compare even if the incident conditions differ (not advised)."
 )
