@@ -175,7 +175,7 @@ def read_reference(path, energy_range, limit: int | None, geometry, progress: bo
         made_by = json.loads(settings.read_text())
     energy = features.incident_energy_gev
     return features, {
-        "path": str(path),
+        "path": Path(path).name,  # the folder name only: no machine paths in the docs
         "files": len(files),
         "showers_read": n_read,
         "n_showers": len(features),
