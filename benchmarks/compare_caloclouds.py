@@ -840,7 +840,7 @@ def run(args) -> dict:
         write_report(result, args.report)
 
     out = {
-        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "settings": {k: v.name if isinstance(v, Path) else v for k, v in vars(args).items()},  # names only
         "date": datetime.date.today().isoformat(),
         "calozoo_version": calozoo.__version__,
         "development": "; ".join(development),
