@@ -453,3 +453,14 @@ def test_wasserstein_distance_equals_scipy_with_and_without_weights():
         for k in range(4):
             expected = wasserstein_distance(a[:, c], b[:, c], wa[k], wb[k])
             assert weighted[k, c] == pytest.approx(expected, rel=1e-10)
+
+
+def test_the_w1_rings_hold_all_the_energy_the_overflow_included(geometry, reference):
+    from calozoo.evaluation.wasserstein import N_GROUPS, W1_OBSERVABLES, w1_observables
+
+    features = shower_features(reference[:50], geometry)
+    matrix = w1_observables(features, geometry.cell_size_mm)
+    rings = matrix[:, W1_OBSERVABLES.index("energy_ring_0") :][:, :N_GROUPS]
+    layers = matrix[:, W1_OBSERVABLES.index("energy_layers_0") :][:, :N_GROUPS]
+    np.testing.assert_allclose(rings.sum(axis=1), features.scalars["visible_energy"], rtol=1e-9)
+    np.testing.assert_allclose(layers.sum(axis=1), features.scalars["visible_energy"], rtol=1e-9)

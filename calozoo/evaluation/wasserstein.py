@@ -48,9 +48,8 @@ def w1_observables(features: ShowerFeatures, cell_size_mm: float) -> np.ndarray:
     radial = features.profiles["energy_per_radius"]
     edges = features.profile_edges["energy_per_radius"]
     centres = np.concatenate([[0.0], 0.5 * (edges[1:] + edges[:-1]), [np.inf]])
-    ring = np.minimum(
-        (centres / (RING_WIDTH_CELLS * cell_size_mm)).astype(np.int64, copy=False), N_GROUPS - 1
-    )
+    # the last ring is open: everything beyond nine rings (the overflow bin included) counts there
+    ring = np.minimum(centres / (RING_WIDTH_CELLS * cell_size_mm), N_GROUPS - 1).astype(np.int64)
     rings = np.zeros((n, N_GROUPS))
     for r in range(N_GROUPS):
         rings[:, r] = radial[:, ring == r].sum(axis=1)
