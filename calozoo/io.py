@@ -20,7 +20,9 @@ In memory the units are those of :class:`~calozoo.showers.Showers`: point energi
 incident energies in GeV. Every read validates what it loads and raises
 :class:`~calozoo.errors.FileFormatError` naming the file, the key and the problem; every write
 is atomic (a temporary file renamed into place), so a failed write leaves no file, or the old
-one untouched.
+one untouched. An existing file is replaced only if it is a shower file calozoo wrote (an HDF5
+file with a ``calozoo_version`` attribute) or empty; one output has one writer at a time
+(:mod:`calozoo.serialization`).
 
 >>> write_showers("showers.h5", showers)                      # doctest: +SKIP
 >>> read_showers("showers.h5") == showers                     # doctest: +SKIP
@@ -60,6 +62,7 @@ __all__ = [
     "ShowerWriter",
     "read_calochallenge",
     "write_calochallenge",
+    "is_calozoo_shower_file",
 ]
 
 PathLike = str | os.PathLike
@@ -87,6 +90,8 @@ _LAYOUTS = {
 }
 _SHOWERDATA_KEYS = ("showers", "shape", "num_points", "energies", "directions", "pdg", "shower_ids")
 _WRITE_OPTIONS = {"caloclouds": ("axis_order", "dtype"), "showerdata": ()}
+#: What an existing output must be for a shower writer to replace it.
+SHOWER_FILE_KIND = "a shower file written by calozoo (HDF5 with a calozoo_version attribute)"
 
 
 @dataclass(eq=False)
@@ -326,7 +331,7 @@ def write_showers(path: PathLike, showers: Showers, format: str = "caloclouds", 
     """Write point-cloud showers atomically; the format is never guessed from the suffix.
 
     Args:
-        path: the file to create or replace.
+        path: the file to create, or to replace if it is a shower file calozoo wrote (or empty).
         showers: what to write (point energies in MeV in memory; written in GeV).
         format: ``"caloclouds"`` (default) or ``"showerdata"``.
         **options: for ``"caloclouds"``: ``axis_order`` ``"N4P"`` (default, CaloClouds' own) or
@@ -336,6 +341,10 @@ def write_showers(path: PathLike, showers: Showers, format: str = "caloclouds", 
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        OutputError: ``path`` exists and is neither empty nor a shower file calozoo wrote.
+        OutputBusyError: another writer is writing ``path``.
     """
     if not isinstance(showers, Showers):
         raise TypeError(f"write_showers writes calozoo.Showers, got {type(showers).__name__}")
@@ -369,12 +378,25 @@ def write_calochallenge(path: PathLike, voxels: VoxelShowers) -> Path:
     if not isinstance(voxels, VoxelShowers):
         raise TypeError(f"write_calochallenge writes VoxelShowers, got {type(voxels).__name__}")
     path = Path(path)
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as file:
+    with _atomic_shower_file(path) as tmp, h5py.File(tmp, "w") as file:
         # float64 keeps the GeV -> MeV conversion lossless for the (tiny) incident energies.
         file.create_dataset("incident_energies", data=(voxels.incident_energy_gev * MEV_PER_GEV)[:, None])
         file.create_dataset("showers", data=voxels.energies_mev)
         file.attrs["calozoo_version"] = __version__
     return path
+
+
+def is_calozoo_shower_file(path: PathLike) -> bool:
+    """Whether ``path`` is a shower file calozoo wrote: HDF5 with a ``calozoo_version`` attribute."""
+    try:
+        with h5py.File(path, "r") as file:
+            return "calozoo_version" in file.attrs
+    except (OSError, ValueError):
+        return False
+
+
+def _atomic_shower_file(path: Path):
+    return atomic_path(path, kind=SHOWER_FILE_KIND, recognise=is_calozoo_shower_file)
 
 
 def _voxel_hint(format: str | None) -> str:
@@ -684,6 +706,11 @@ class ShowerWriter:
     The file appears under its name only once all ``n_showers`` are written and the writer is
     closed without error; otherwise nothing (or the previous file) is left there.
 
+    Entering the block locks the output (a second writer of the same file, in this process or
+    another, gets :class:`~calozoo.errors.OutputBusyError` at once) and checks that an existing
+    file is a shower file calozoo wrote, or empty (:class:`~calozoo.errors.OutputError` if not,
+    leaving it untouched).
+
     Example:
         >>> with ShowerWriter("out.h5", 1000, format="showerdata") as writer:  # doctest: +SKIP
         ...     for batch in model.iter_sample(energies, seed=1, batch_size=100):
@@ -710,7 +737,7 @@ class ShowerWriter:
 
     def __enter__(self) -> ShowerWriter:
         with contextlib.ExitStack() as stack:
-            tmp = stack.enter_context(atomic_path(self.path))
+            tmp = stack.enter_context(_atomic_shower_file(self.path))
             if self.format == "caloclouds":
                 file = stack.enter_context(h5py.File(tmp, "w"))
                 self._backend = _CaloCloudsBackend(file, self.n_showers, **self.options)

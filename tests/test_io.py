@@ -348,15 +348,16 @@ WRITERS = {
 @pytest.mark.parametrize("existing", [False, True])
 def test_failed_write_leaves_nothing_behind(tmp_path, monkeypatch, fmt, existing):
     path = tmp_path / "out.h5"
-    if existing:
-        path.write_bytes(b"the previous file")
+    if existing:  # an earlier result (calozoo replaces only a shower file it wrote)
+        write_showers(path, make_showers([2], seed=9))
+        previous = path.read_bytes()
     calls = _failing_create_dataset(monkeypatch)
     with pytest.raises(RuntimeError, match="disk full"):
         WRITERS[fmt](path)
     assert len(calls) == 2  # it really failed mid-way
     assert [p.name for p in tmp_path.iterdir()] == (["out.h5"] if existing else [])
     if existing:
-        assert path.read_bytes() == b"the previous file"
+        assert path.read_bytes() == previous
 
 
 def test_showerdata_metadata_failure_is_atomic(tmp_path, monkeypatch):
@@ -371,10 +372,45 @@ def test_showerdata_metadata_failure_is_atomic(tmp_path, monkeypatch):
 
 def test_successful_write_replaces_and_leaves_no_partial(tmp_path):
     path = tmp_path / "out.h5"
-    path.write_bytes(b"old")
+    write_calochallenge(path, VoxelShowers(np.ones((2, 5)), [1.0, 2.0]))  # a calozoo file, of voxels
     write_showers(path, make_showers())
     assert [p.name for p in tmp_path.iterdir()] == ["out.h5"]
     assert read_showers(path) == make_showers()
+    (tmp_path / "empty.h5").touch()  # an empty file holds nothing to lose
+    write_showers(tmp_path / "empty.h5", make_showers(), format="showerdata")
+    assert read_showers(tmp_path / "empty.h5") == make_showers()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("foreign", ["text", "hdf5"])
+def test_a_file_calozoo_did_not_write_is_never_replaced(tmp_path, fmt, foreign):
+    from calozoo.errors import OutputError
+
+    path = tmp_path / "out.h5"
+    if foreign == "text":
+        path.write_bytes(b"years of work")
+    else:  # HDF5, but another program's (no calozoo_version attribute)
+        write_h5(path, {"events": np.ones((1, 4, 2))})
+    before = path.read_bytes()
+    with pytest.raises(OutputError, match="out.h5: exists and is not a shower file written by calozoo"):
+        WRITERS[fmt](path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out.h5"]  # no partial file, no lock left
+
+
+def test_a_folder_or_a_link_is_not_a_shower_file(tmp_path):
+    from calozoo.errors import OutputError
+
+    (tmp_path / "folder.h5").mkdir()
+    (tmp_path / "folder.h5" / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError, match="folder.h5: exists and is a folder; nothing was changed"):
+        write_showers(tmp_path / "folder.h5", make_showers())
+    target = write_showers(tmp_path / "real.h5", make_showers([1]))
+    (tmp_path / "link.h5").symlink_to(target)
+    with pytest.raises(OutputError, match="link.h5: is a symbolic link"):
+        write_showers(tmp_path / "link.h5", make_showers())
+    assert (tmp_path / "link.h5").is_symlink() and read_showers(target) == make_showers([1])
+    assert (tmp_path / "folder.h5" / "notes.txt").read_text() == "mine"
 
 
 # ---------------------------------------------------------------------- malformed files

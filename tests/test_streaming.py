@@ -73,3 +73,25 @@ def test_reading_in_batches_gives_the_whole_file(tmp_path, fmt):
     assert read_showers(path, start=3, stop=5) == read_showers(path)[3:5]
     with pytest.raises(ValueError, match="start <= stop"):
         read_showers(path, start=5, stop=3)
+
+
+def test_a_second_writer_of_the_same_file_is_refused_at_once(tmp_path):
+    import os
+
+    from calozoo.errors import OutputBusyError
+
+    batch = BlobModel().sample([10, 20], seed=1)
+    out = tmp_path / "out.h5"
+    with ShowerWriter(out, 2) as first:
+        with pytest.raises(OutputBusyError) as busy:
+            with ShowerWriter(out, 2, format="showerdata"):
+                pytest.fail("a second writer got in")
+        first.write(batch)
+    assert str(busy.value) == (
+        f"{out} is being written by another calozoo process (pid {os.getpid()}); "
+        "wait for it or choose another output"
+    )
+    assert read_showers(out) == read_showers(write_showers(tmp_path / "alone.h5", batch))  # the first's
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alone.h5", "out.h5"]  # the lock is gone
+    write_showers(out, batch[:1])  # and the next writer gets in
+    assert len(read_showers(out)) == 1

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import click
-from calozoo_caloclouds3.cli import make_train_command
+from calozoo_caloclouds3.cli import check_outputs, make_train_command
 
 __all__ = ["train_command"]
 
@@ -39,10 +39,12 @@ def _calibrate(work, reference, geometry, output, seed) -> None:
 
     folder = Path(output) if output else Path(work) / "model"
     model = CaloClouds2.load(folder)
+    calibrator_folder = folder.parent / f"{folder.name}-calibrator"
+    check_outputs((folder, CaloClouds2), (calibrator_folder, CaloClouds2Calibrator))
     showers = concatenate([read_showers(f) for f in data_files(reference)])
     calibrator = CaloClouds2Calibrator(geometry, seed=seed)
     calibrator.calibrate(model, showers, seed=seed).save(folder)
-    calibrator.save(folder.parent / f"{folder.name}-calibrator")
+    calibrator.save(calibrator_folder)
     click.echo(json.dumps(calibrator.report_, indent=1))
     click.echo(f"poly_real = {calibrator.poly_real_}, poly_fake = {calibrator.poly_fake_}; wrote {folder}")
 

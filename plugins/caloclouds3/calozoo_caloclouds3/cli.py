@@ -11,7 +11,7 @@ import click
 
 from calozoo.cli import friendly_errors
 
-__all__ = ["train_command", "import_command", "make_train_command"]
+__all__ = ["train_command", "import_command", "make_train_command", "check_outputs"]
 
 _DEFAULT_STEPS = {"flow": 2500, "teacher": 8000, "distill": 3000}
 
@@ -160,6 +160,19 @@ def make_train_command(
     return train_command
 
 
+def check_outputs(*outputs: tuple[str | Path, type]) -> None:
+    """Refuse, before any work, ``(folder, class)`` outputs that saving would not be allowed to replace.
+
+    The same check ``save`` makes (:func:`calozoo.serialization.check_folder_replaceable`): a
+    folder holding files calozoo did not write, or a calozoo folder of another kind, raises
+    :class:`~calozoo.errors.OutputError` (a one-line message on the command line).
+    """
+    from calozoo.serialization import check_folder_replaceable, class_path
+
+    for folder, cls in outputs:
+        check_folder_replaceable(folder, class_path(cls))
+
+
 def _calibrate(work, reference, geometry, output, seed) -> None:
     """The calibrate stage of CaloClouds3: fit f_occ, widening and f_E, write them into the model."""
     from calozoo.io import read_showers
@@ -171,11 +184,13 @@ def _calibrate(work, reference, geometry, output, seed) -> None:
 
     folder = Path(output) if output else Path(work) / "model"
     model = CaloClouds3.load(folder)
+    calibrator_folder = folder.parent / f"{folder.name}-calibrator"
+    check_outputs((folder, CaloClouds3), (calibrator_folder, CaloClouds3Calibrator))
     showers = concatenate([read_showers(f) for f in data_files(reference)])
     calibrator = CaloClouds3Calibrator(geometry, seed=seed)
     calibrated = calibrator.calibrate(model, showers, seed=seed)
     calibrated.save(folder)
-    calibrator.save(folder.parent / f"{folder.name}-calibrator")
+    calibrator.save(calibrator_folder)
     click.echo(json.dumps(calibrator.report_, indent=1))
     click.echo(
         f"f_occ = {calibrator.occupancy_factor_:.4f}, widening = {calibrator.widening_:.4f}, "
@@ -213,6 +228,7 @@ def import_command(checkpoint, output, base):
     from .features import AUTHORS_POINT_SCALER
     from .model import CaloClouds3, load_pretrained
 
+    check_outputs((output, CaloClouds3))  # before the work: a folder it may not replace is refused
     net, info = load_authors_point_network(checkpoint)
     model = load_pretrained(base)
     imported = CaloClouds3(

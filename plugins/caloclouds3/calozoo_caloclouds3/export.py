@@ -90,6 +90,7 @@ __all__ = [
     "OUTPUT_LENGTH",
     "MAX_POINTS",
     "DEFAULT_GEOMETRY",
+    "is_calozoo_export",
 ]
 
 N_LAYERS = chain.N_LAYERS
@@ -101,6 +102,19 @@ MAX_POINTS = (OUTPUT_LENGTH - N_LAYERS) // 4
 DEFAULT_GEOMETRY = "ild-ecal-barrel"
 #: Redraws of an unphysical ShowerFlow sample before clipping (as :meth:`.ShowerFlow.sample`).
 DEFAULT_MAX_ROUNDS = 100
+#: What an existing file must be for an export to replace it.
+EXPORT_KIND = "a TorchScript file exported by calozoo (holding calozoo.json)"
+
+
+def is_calozoo_export(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a TorchScript file calozoo exported: a zip archive holding ``calozoo.json``."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.endswith("/extra/calozoo.json") for name in archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 class DDMLBase(nn.Module):
@@ -280,9 +294,14 @@ class DDMLBase(nn.Module):
             return torch.jit.script(module)
 
     def save(self, path: str | os.PathLike, calibration: dict[str, Any] | None = None) -> Path:
-        """Script this module and write it (atomically) with its ``calozoo.json``; return the path."""
-        from calozoo.serialization import atomic_path
+        """Script this module and write it (atomically) with its ``calozoo.json``; return the path.
 
+        An existing ``path`` is replaced only if it is an earlier calozoo export (or empty);
+        anything else raises :class:`~calozoo.errors.OutputError`, leaving it untouched.
+        """
+        from calozoo.serialization import atomic_path, check_file_replaceable
+
+        check_file_replaceable(path, EXPORT_KIND, is_calozoo_export)  # refused before the scripting
         scripted = self.to_torchscript()
         info = {
             "contract": "DDFastShowerML flat output: 30 counts, then (x mm, y mm, layer, e MeV) per point",
@@ -296,7 +315,7 @@ class DDMLBase(nn.Module):
             "calibration": calibration if calibration is not None else {},
         }
         path = Path(path)
-        with atomic_path(path) as tmp, _quiet_jit():
+        with atomic_path(path, kind=EXPORT_KIND, recognise=is_calozoo_export) as tmp, _quiet_jit():
             torch.jit.save(scripted, str(tmp), _extra_files={"calozoo.json": json.dumps(info, default=str)})
         return path
 

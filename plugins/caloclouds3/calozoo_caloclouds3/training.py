@@ -34,7 +34,7 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from calozoo.errors import ModelFolderError
-from calozoo.serialization import atomic_folder
+from calozoo.serialization import CHECKPOINT_KIND, atomic_folder
 
 from .data import TrainingSet, bucket_batches
 from .features import PointScaler
@@ -114,7 +114,7 @@ def save_checkpoint(
                 flat[f"optim.{pid}.{name}"] = value.detach().cpu().contiguous()
             else:
                 scalars[f"{pid}.{name}"] = float(value)
-    with atomic_folder(folder) as tmp:
+    with atomic_folder(folder, kind=CHECKPOINT_KIND) as tmp:
         save_file(flat, str(tmp / "tensors.safetensors"))
         (tmp / "state.json").write_text(
             json.dumps(

@@ -120,9 +120,18 @@ def test_exported_file_runs_with_torch_alone(model, eager, tmp_path):
     assert (info["occupancy_factor"], info["widening"], info["energy_factor"]) == (F_OCC, WIDENING, F_E)
 
 
+def _earlier_export(path: Path) -> bytes:
+    """A stand-in for an earlier export: a zip archive holding calozoo.json, as torch.jit.save writes."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("caloclouds3/extra/calozoo.json", "{}")
+    return path.read_bytes()
+
+
 def test_export_is_atomic(model, tmp_path, monkeypatch):
     target = tmp_path / "caloclouds3.pt"
-    target.write_bytes(b"previous")
+    previous = _earlier_export(target)
 
     def broken_save(module, f, **kwargs):
         Path(f).write_bytes(b"half a file")
@@ -131,7 +140,18 @@ def test_export_is_atomic(model, tmp_path, monkeypatch):
     monkeypatch.setattr(torch.jit, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
         export_torchscript(model, target, max_rounds=1)
-    assert target.read_bytes() == b"previous" and [p.name for p in tmp_path.iterdir()] == [target.name]
+    assert target.read_bytes() == previous and [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
+def test_export_never_replaces_a_file_calozoo_did_not_export(model, tmp_path, monkeypatch):
+    from calozoo.errors import OutputError
+
+    target = tmp_path / "thesis.pdf"
+    target.write_bytes(b"years of work")
+    monkeypatch.setattr(DDMLModule, "to_torchscript", lambda self: pytest.fail("scripted before the check"))
+    with pytest.raises(OutputError, match="thesis.pdf: exists and is not a TorchScript file exported"):
+        export_torchscript(model, target, max_rounds=1)
+    assert target.read_bytes() == b"years of work" and [p.name for p in tmp_path.iterdir()] == [target.name]
 
 
 # ------------------------------------------------------------------------ scripted == eager

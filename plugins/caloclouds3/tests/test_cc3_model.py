@@ -188,3 +188,33 @@ def test_importing_the_authors_network(tmp_path):
     assert imported.scaler.mean[2] == pytest.approx(12.35925)  # the authors' normalisation
     assert len(imported.sample(50.0, seed=0)) == 1
     assert authors_state  # the helper used to build the file is the checkpoint tests' own
+    # importing again into the same folder replaces the earlier import (a CaloClouds3 folder)
+    path = save_authors(tmp_path / "authors.pt", full_checkpoint(live, ema))
+    result = CliRunner().invoke(main, ["import", "caloclouds3", str(path), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    for key, value in live.state_dict().items():
+        torch.testing.assert_close(CaloClouds3.load(out).net.state_dict()[key], value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["authors.pt", "imported"]
+
+
+@pytest.mark.parametrize("holds", ["thesis", "report", "calibrator"])
+def test_import_never_replaces_a_folder_that_is_not_a_caloclouds3_model(tmp_path, holds):
+    out = tmp_path / "out"
+    out.mkdir()
+    if holds == "thesis":
+        (out / "thesis.tex").write_text("years of work")
+        message = f"{out}: exists and holds files calozoo did not write (thesis.tex)"
+    elif holds == "report":
+        (out / "results.json").write_text("{}")
+        message = f"{out}: holds a calozoo evaluation report, not a saved calozoo_caloclouds3.model:"
+    else:
+        CaloClouds3Calibrator("ild-ecal-barrel").save(out)
+        message = "holds a saved calozoo_caloclouds3.calibration:CaloClouds3Calibrator, not a saved"
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    checkpoint = tmp_path / "authors.pt"
+    checkpoint.write_bytes(b"refused before it is read")
+    result = CliRunner().invoke(main, ["import", "caloclouds3", str(checkpoint), "-o", str(out)])
+    assert result.exit_code == 1 and result.exception.__class__ is SystemExit, result.output
+    assert message in result.output and "nothing was changed" in result.output
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["authors.pt", "out"]

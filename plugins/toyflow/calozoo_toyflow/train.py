@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from calozoo.errors import OutputError
+from calozoo.serialization import check_folder_replaceable, class_path
 from calozoo.showers import Showers
 
 from .gamma import ToyGammaShowers, random_directions
@@ -47,13 +49,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=4e-3, help="initial learning rate")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
+    try:  # before training: a folder the model could not be saved into is refused now
+        check_folder_replaceable(args.out, class_path(ToyFlow))
+    except OutputError as err:
+        parser.exit(1, f"error: {err}\n")
 
     start = time.perf_counter()
     showers = training_showers(args.n, args.seed)
     generated = time.perf_counter()
     model = ToyFlow().fit(showers, epochs=args.epochs, lr=args.lr, seed=args.seed, progress=not args.quiet)
     trained = time.perf_counter()
-    path = model.save(args.out)
+    try:
+        path = model.save(args.out)
+    except OutputError as err:  # the folder changed while training
+        parser.exit(1, f"error: {err}\n")
     nll = model.training_["nll_per_epoch"]
     print(
         f"{args.n} toy-gamma showers in {generated - start:.1f} s; trained in {trained - generated:.1f} s "
