@@ -372,6 +372,10 @@ def generate(
             else np.full(n_showers, low)
         )
 
+    from .io import SHOWER_FILE_KIND, is_calozoo_shower_file
+    from .serialization import check_file_replaceable
+
+    check_file_replaceable(output, SHOWER_FILE_KIND, is_calozoo_shower_file)  # before the model loads
     started = time.perf_counter()
     model = calozoo.load(model_name, path=weights, **_parse_options(options, model_name))
     # Per-shower directions and pdg (with --like) are checked against the model here, before the

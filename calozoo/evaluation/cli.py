@@ -219,6 +219,9 @@ def evaluate_command(
     if floor_method == "twin" and twin is None:
         raise click.UsageError("--floor twin needs --twin REF2 (calozoo simulate OUT --like REF makes one)")
     check_report_folder(report)
+    from ..serialization import REPORT_KIND, check_folder_replaceable
+
+    check_folder_replaceable(report, REPORT_KIND)  # before the work, not after it
     geometry = calozoo.geometry(geometry_name)
 
     grid = LOW_LEVEL_HALF_WIDTH if low_level_classifier and not no_classifier else None

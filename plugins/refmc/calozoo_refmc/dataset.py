@@ -289,9 +289,6 @@ def simulate_dataset(
         ValueError: bad settings, conditions the reference MC cannot simulate, or ``out_dir``
             holds a data set made with other settings.
     """
-    import multiprocessing
-
-    from tqdm.auto import tqdm
 
     from calozoo.errors import InvalidConditionError
 
@@ -357,8 +354,23 @@ def simulate_dataset(
     elif energy_gev is not None:
         model.conditions.validate(energy_gev)
 
+    from calozoo.serialization import output_lock
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # one run per data set: a second one would take the first one's pending shards for stale
+    with output_lock(out):
+        return _simulate_into(out, settings, given, n_showers, shard_size, workers, like, progress)
+
+
+def _simulate_into(
+    out: Path, settings: dict, given, n_showers: int, shard_size: int, workers, like, progress
+):
+    """The body of :func:`simulate_dataset` once the folder is locked."""
+    import multiprocessing
+
+    from tqdm.auto import tqdm
+
     manifest = out / "reference-mc.json"
     recorded: dict[str, dict] = {}
     if manifest.exists():

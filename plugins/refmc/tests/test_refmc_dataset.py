@@ -277,3 +277,15 @@ def test_simulate_command_like_and_preset_energies(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert read_showers(tmp_path / "cc2" / "shard-00000.h5") == showers
+
+
+def test_a_second_run_into_a_data_set_being_written_is_refused(tmp_path):
+    """Two runs into one folder would take each other's pending shards for stale ones."""
+    from calozoo.errors import OutputBusyError
+    from calozoo.serialization import output_lock
+
+    options = dict(preset=None, energy_gev=[1.0], seed=5, shard_size=2, progress=False, workers=1)
+    with output_lock(tmp_path / "a"):  # what a running `calozoo simulate` holds
+        with pytest.raises(OutputBusyError, match="being written by another calozoo process"):
+            simulate_dataset(tmp_path / "a", 2, **options)
+    assert len(simulate_dataset(tmp_path / "a", 2, **options)) == 1
