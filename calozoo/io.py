@@ -380,8 +380,9 @@ def write_calochallenge(path: PathLike, voxels: VoxelShowers) -> Path:
     path = Path(path)
     with _atomic_shower_file(path) as tmp, h5py.File(tmp, "w") as file:
         # float64 keeps the GeV -> MeV conversion lossless for the (tiny) incident energies.
-        file.create_dataset("incident_energies", data=(voxels.incident_energy_gev * MEV_PER_GEV)[:, None])
-        file.create_dataset("showers", data=voxels.energies_mev)
+        energies = (voxels.incident_energy_gev * MEV_PER_GEV)[:, None]
+        file.create_dataset("incident_energies", data=energies, fletcher32=True)
+        file.create_dataset("showers", data=voxels.energies_mev, fletcher32=True)
         file.attrs["calozoo_version"] = __version__
     return path
 
@@ -581,10 +582,13 @@ class _CaloCloudsBackend:
             compression="gzip",
             compression_opts=1,
             shuffle=True,
+            fletcher32=True,
         )
-        file.create_dataset("energy", shape=(n, 1), dtype=np.float64)
-        file.create_dataset("p_norm_local", shape=(n, 3), dtype=np.float64)
-        file.create_dataset("pdg", shape=(n,), dtype=np.int32)
+        # Every dataset carries Fletcher-32 checksums, verified by HDF5 on every read: a flipped
+        # bit in an energy or a PDG id is an error, not a silently different shower.
+        file.create_dataset("energy", shape=(n, 1), dtype=np.float64, fletcher32=True)
+        file.create_dataset("p_norm_local", shape=(n, 3), dtype=np.float64, fletcher32=True)
+        file.create_dataset("pdg", shape=(n,), dtype=np.int32, fletcher32=True)
         file.attrs["axis_order"] = axis_order
 
     def write(self, showers: Showers, start: int) -> None:

@@ -649,3 +649,18 @@ def test_a_particle_that_does_not_shower_is_refused_on_reading(tmp_path, file_fo
         calozoo.read_showers(path)
     with pytest.raises(FileFormatError, match="PDG ids"):
         calozoo.io.read_conditions(path)
+
+
+@pytest.mark.parametrize("key", ["energy", "pdg", "events"])
+def test_a_flipped_bit_is_caught_by_the_checksums(tmp_path, key):
+    """Every dataset calozoo writes carries Fletcher-32 checksums, verified on reading."""
+    path = write_showers(tmp_path / "s.h5", make_showers())
+    with h5py.File(path, "r") as file:
+        dataset = file[key]
+        assert dataset.fletcher32
+        offset = dataset.id.get_chunk_info(0).byte_offset
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x10
+    path.write_bytes(bytes(data))
+    with pytest.raises(FileFormatError, match=f"'{key}'.*cannot be read"):
+        read_showers(path)
