@@ -97,7 +97,26 @@ class PluginCommands(click.Group):
     """The built-in sub-commands plus those registered through ``calozoo_register_commands``.
 
     A registered command is imported only when it runs; ``calozoo --help`` shows its summary.
+    Ctrl-C stops any command at once (exit status 130, SIGTERM 143) and leaves no file that looks
+    complete: writers finish or drop the batch in hand (:mod:`calozoo.interrupts`).
     """
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        from .interrupts import Terminated, handle_signals
+
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        with handle_signals():
+            try:
+                code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            except click.exceptions.Abort as err:
+                terminated = isinstance(err.__cause__, Terminated)
+                click.echo("terminated" if terminated else "interrupted", err=True)
+                sys.exit(143 if terminated else 130)
+            except click.ClickException as err:
+                err.show()
+                sys.exit(err.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def _registered(self) -> dict:
         return {r.name: r for r in _registry().registrations("command") if r.name not in self.commands}

@@ -46,6 +46,7 @@ import showerdata.core
 
 from . import __version__
 from .errors import FileFormatError
+from .interrupts import protected
 from .serialization import atomic_path
 from .showers import MEV_PER_GEV, PHOTON, Z_UNITS, Showers, batch_index
 
@@ -740,7 +741,7 @@ class ShowerWriter:
         self._stack: contextlib.ExitStack | None = None
 
     def __enter__(self) -> ShowerWriter:
-        with contextlib.ExitStack() as stack:
+        with protected(), contextlib.ExitStack() as stack:
             tmp = stack.enter_context(_atomic_shower_file(self.path))
             if self.format == "caloclouds":
                 file = stack.enter_context(h5py.File(tmp, "w"))
@@ -765,10 +766,15 @@ class ShowerWriter:
             )
         _check_writable(showers, self.format)
         self._z_units = showers.z_units
-        self._backend.write(showers, self.written)
+        with protected():  # a Ctrl-C inside HDF5's callbacks would be swallowed: it waits for the batch
+            self._backend.write(showers, self.written)
         self.written += len(showers)
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        with protected():  # closing and moving the file into place is never cut in two
+            self._finish(exc_type, exc, tb)
+
+    def _finish(self, exc_type, exc, tb) -> None:
         stack, self._stack = self._stack, None
         if exc_type is None and self.written != self.n_showers:
             exc = ValueError(

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fnmatch
+import glob
 import json
 import os
 import secrets
@@ -174,6 +175,26 @@ def _lock_exclusive(lock: Path, shown) -> int:
             raise
         return fd
     raise _busy(shown, _read_pid(lock), lock)
+
+
+def remove_stale_partials(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary ``.NAME.*.partial`` files and folders a killed writer left beside ``path``.
+
+    Only the holder of ``path``'s :func:`output_lock` writes them, so once it is held any that
+    exist were left by a writer killed with ``kill -9`` (or a power cut). Nothing else is touched.
+    """
+    path = Path(path)
+    removed = []
+    # tempfile's names: the prefix, 8 random characters (no dots), the suffix
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.{'?' * 8}.partial"):
+        if "." in stale.name[len(path.name) + 2 : -len(".partial")]:
+            continue
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+        removed.append(stale)
+    return removed
 
 
 @contextlib.contextmanager
@@ -365,6 +386,7 @@ def atomic_path(
     path.parent.mkdir(parents=True, exist_ok=True)
     with output_lock(path):
         check_file_replaceable(path, kind, recognise)
+        remove_stale_partials(path)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
         os.close(fd)
         tmp_path = Path(tmp)
@@ -398,6 +420,7 @@ def atomic_folder(path: str | os.PathLike, kind: str | None = None) -> Iterator[
     path.parent.mkdir(parents=True, exist_ok=True)
     with output_lock(path, shown):
         check_folder_replaceable(shown, kind)
+        remove_stale_partials(path)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
         try:
             yield tmp

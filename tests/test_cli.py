@@ -279,3 +279,25 @@ def test_plugins_can_add_sub_commands(run, blob_registry):
     result = run("blob-stats", "--n", 2)
     assert result.exit_code == 0 and result.output.startswith("mean points")
     assert run("blob-stat").exit_code == 2  # unknown sub-command: click's usage error
+
+
+@pytest.mark.parametrize("signal_name, code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_ctrl_c_stops_generate_at_once_and_leaves_no_file(tmp_path, signal_name, code):
+    """A real process: Ctrl-C (or kill) stops it mid-run with exit 130 (143), no file, no partial."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "showers.h5"
+    command = [sys.executable, "-m", "calozoo", "generate", "toy-gamma", "-n", "200000", "--energy", "10"]
+    process = subprocess.Popen([*command, "-o", str(out)], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(p.name.endswith(".partial") for p in tmp_path.iterdir()):  # writing has begun
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.5)
+    process.send_signal(getattr(signal, signal_name))
+    process.wait(timeout=30)  # without the handlers the run went on to the end (minutes)
+    assert process.returncode == code, process.stderr.read()
+    assert list(tmp_path.iterdir()) == []

@@ -292,3 +292,22 @@ def test_a_writer_killed_with_sigkill_leaves_the_output_free(tmp_path):
     with atomic_path(out) as tmp:  # the kernel dropped the dead writer's lock
         tmp.write_text("mine")
     assert out.read_text() == "mine"
+
+
+def test_partials_left_by_a_killed_writer_are_removed_by_the_next_one(tmp_path):
+    """kill -9 leaves `.NAME.xxxxxxxx.partial`; the next writer of NAME (holding its lock) removes it,
+    and nothing else."""
+    from calozoo.serialization import atomic_path
+
+    stale_file = tmp_path / ".out.h5.abc123_z.partial"
+    stale_file.write_bytes(b"half a file")
+    stale_folder = tmp_path / ".out.h5.k9x2mmq1.partial"
+    stale_folder.mkdir()
+    other = tmp_path / ".out.h5.x.abc123_z.partial"  # another output's temporary file
+    other.write_bytes(b"someone else's")
+    keep = tmp_path / "out.h5.notes"
+    keep.write_text("mine")
+    with atomic_path(tmp_path / "out.h5") as tmp:
+        tmp.write_bytes(b"")
+    assert not stale_file.exists() and not stale_folder.exists()
+    assert other.exists() and keep.read_text() == "mine"
