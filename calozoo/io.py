@@ -60,6 +60,8 @@ __all__ = [
     "iter_showers",
     "count_showers",
     "read_conditions",
+    "orientation_permutation",
+    "stated_orientation",
     "ShowerWriter",
     "read_calochallenge",
     "write_calochallenge",
@@ -166,7 +168,12 @@ def detect_format(path: PathLike) -> str:
 
 
 def read_showers(
-    path: PathLike, format: str | None = None, *, start: int = 0, stop: int | None = None
+    path: PathLike,
+    format: str | None = None,
+    *,
+    start: int = 0,
+    stop: int | None = None,
+    orientation: str | None = None,
 ) -> Showers:
     """Read point-cloud showers from a ``"caloclouds"`` or ``"showerdata"`` file.
 
@@ -175,6 +182,12 @@ def read_showers(
         format: ``"caloclouds"``, ``"showerdata"`` or ``None`` to detect it from the keys.
         start, stop: read only showers ``start`` to ``stop - 1`` (Python slice semantics for
             non-negative indices; ``stop=None`` reads to the end). See :func:`iter_showers`.
+        orientation: which stored column is which local axis, as ``"hdf5:xyz==local:yzx"``
+            (stored x is local y, stored y is local z, the layer axis, stored z is local x: the
+            CaloClouds II-era data sets). ``None`` takes the file's own statement of it (an
+            attribute holding such a string, see :func:`stated_orientation`), else the columns
+            are read as ``x, y, z`` of the local frame. Directions are read as stored (their
+            dataset is in the local frame).
 
     Returns:
         :class:`Showers` with point energies in MeV, incident energies in GeV, padding at the
@@ -200,7 +213,45 @@ def read_showers(
     if start < 0 or (stop is not None and stop < start):
         raise ValueError(f"need 0 <= start <= stop, got start={start}, stop={stop}")
     window = slice(start, stop)
-    return _read_caloclouds(path, window) if found == "caloclouds" else _read_showerdata(path, window)
+    showers = _read_caloclouds(path, window) if found == "caloclouds" else _read_showerdata(path, window)
+    permutation = orientation_permutation(orientation or stated_orientation(path) or "hdf5:xyz==local:xyz")
+    if permutation != (0, 1, 2):
+        showers.points[..., :3] = showers.points[..., list(permutation)]
+    return showers
+
+
+_ORIENTATION = re.compile(r"^\s*hdf5:([xyz]{3})\s*==\s*local:([xyz]{3})\s*$")
+
+
+def orientation_permutation(orientation: str) -> tuple[int, int, int]:
+    """The stored columns that give local ``(x, y, z)``: ``"hdf5:xyz==local:yzx"`` -> ``(2, 0, 1)``.
+
+    The string pairs every stored axis (``hdf5:``) with the local one it is (``local:``): in
+    ``hdf5:xyz==local:yzx`` the stored x is local y, the stored y local z, the stored z local x.
+
+    Raises:
+        ValueError: not of the form ``hdf5:ABC==local:DEF`` with both permutations of ``xyz``.
+    """
+    match = _ORIENTATION.match(str(orientation))
+    if not match or sorted(match.group(1)) != list("xyz") or sorted(match.group(2)) != list("xyz"):
+        raise ValueError(
+            f"orientation must read 'hdf5:ABC==local:DEF' with ABC and DEF orderings of xyz, e.g. "
+            f"'hdf5:xyz==local:yzx' (stored y is the local z, the layer axis); got {orientation!r}"
+        )
+    stored, local = match.group(1), match.group(2)
+    column_of = {local[i]: "xyz".index(stored[i]) for i in range(3)}
+    return column_of["x"], column_of["y"], column_of["z"]
+
+
+def stated_orientation(path: PathLike) -> str | None:
+    """The orientation a file states in one of its root attributes (``hdf5:...==local:...``), if any."""
+    with _open(Path(path)) as file:
+        for value in file.attrs.values():
+            if isinstance(value, bytes):
+                value = value.decode(errors="replace")
+            if isinstance(value, str) and _ORIENTATION.match(value):
+                return value.strip()
+    return None
 
 
 def count_showers(path: PathLike) -> int:
@@ -315,7 +366,9 @@ def _read_file_conditions(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarra
     )
 
 
-def iter_showers(path: PathLike, batch_size: int = 1000, format: str | None = None) -> Iterator[Showers]:
+def iter_showers(
+    path: PathLike, batch_size: int = 1000, format: str | None = None, orientation: str | None = None
+) -> Iterator[Showers]:
     """Read a point-cloud file batch by batch (memory bounded by a batch, not by the file).
 
     >>> for batch in iter_showers("big.h5", batch_size=500):   # doctest: +SKIP
@@ -325,7 +378,9 @@ def iter_showers(path: PathLike, batch_size: int = 1000, format: str | None = No
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     total = count_showers(path)
     for start in range(0, total, batch_size):
-        yield read_showers(path, format, start=start, stop=min(start + batch_size, total))
+        yield read_showers(
+            path, format, start=start, stop=min(start + batch_size, total), orientation=orientation
+        )
 
 
 def write_showers(path: PathLike, showers: Showers, format: str = "caloclouds", **options: Any) -> Path:

@@ -464,3 +464,15 @@ def test_the_w1_rings_hold_all_the_energy_the_overflow_included(geometry, refere
     layers = matrix[:, W1_OBSERVABLES.index("energy_layers_0") :][:, :N_GROUPS]
     np.testing.assert_allclose(rings.sum(axis=1), features.scalars["visible_energy"], rtol=1e-9)
     np.testing.assert_allclose(layers.sum(axis=1), features.scalars["visible_energy"], rtol=1e-9)
+
+
+def test_a_file_read_with_its_axes_permuted_is_refused_naming_the_option(geometry, reference):
+    permuted = Showers(
+        reference.points[..., [2, 0, 1, 3]].copy(),  # mm in the layer column
+        reference.num_points,
+        reference.incident_energy_gev,
+        reference.direction,
+        reference.pdg,
+    )
+    with pytest.raises(EvaluationInputError, match="axes of the file permuted.*--orientation"):
+        evaluate(permuted, reference, geometry, classifier=False, check_conditions=False)

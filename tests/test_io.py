@@ -664,3 +664,26 @@ def test_a_flipped_bit_is_caught_by_the_checksums(tmp_path, key):
     path.write_bytes(bytes(data))
     with pytest.raises(FileFormatError, match=f"'{key}'.*cannot be read"):
         read_showers(path)
+
+
+def test_orientation_says_which_stored_column_is_which_local_axis(tmp_path):
+    """The CaloClouds II-era data sets store the layer axis as y (hdf5:xyz==local:yzx)."""
+    from calozoo.io import orientation_permutation
+
+    showers = make_showers()
+    stored = Showers(
+        showers.points[..., [1, 2, 0, 3]].copy(),  # local (x, y, z) stored as (z, x, y)
+        showers.num_points,
+        showers.incident_energy_gev,
+        showers.direction,
+        showers.pdg,
+    )
+    path = write_showers(tmp_path / "yzx.h5", stored)
+    assert orientation_permutation("hdf5:xyz==local:yzx") == (2, 0, 1)
+    assert read_showers(path, orientation="hdf5:xyz==local:yzx").allclose(showers)
+    with h5py.File(path, "a") as file:  # the file states it itself
+        file.attrs["orientation"] = "hdf5:xyz==local:yzx"
+    assert read_showers(path).allclose(showers)
+    assert read_showers(path, orientation="hdf5:xyz==local:xyz").allclose(stored)
+    with pytest.raises(ValueError, match="hdf5:ABC==local:DEF"):
+        read_showers(path, orientation="yzx")

@@ -19,6 +19,7 @@ __all__ = [
     "EvaluationInputError",
     "ConditionMismatchError",
     "check_points",
+    "check_layer_column",
     "check_cell_hits",
     "check_same_conditions",
     "check_twin",
@@ -55,6 +56,28 @@ def check_points(showers: Showers, label: str) -> None:
             f"{label}: every point sits at a layer centre (z = layer + 0.5): these look like projected "
             "cell hits; pass projected=True (--projected) so they are not projected twice",
             stacklevel=3,
+        )
+
+
+def check_layer_column(showers: Showers, n_layers: int, label: str) -> None:
+    """Refuse training points whose layer column (``z``) lies outside ``[0, n_layers)``.
+
+    More than 1 % of the points more than one layer outside the stack is refused.
+
+    A file read with its axes permuted (the CaloClouds II-era data sets store the layer axis as
+    y) has millimetres in the layer column: projecting it would keep a fraction of the energy and
+    every number after it would be wrong without a warning.
+    """
+    z = showers.points[..., 2][showers.padding_mask]
+    # A model may put a stray point a little beyond the stack (projection drops it); a permuted
+    # file puts most of them there.
+    outside = (z < -1.0) | (z > n_layers + 1.0)
+    if len(z) and outside.mean() > 0.01:
+        raise EvaluationInputError(
+            f"{label}: the layer column (z) runs from {z.min():.4g} to {z.max():.4g}, outside the "
+            f"{n_layers} layers [0, {n_layers}): are the axes of the file permuted? Read it with its "
+            "orientation (--orientation hdf5:xyz==local:yzx for the CaloClouds II-era data sets; "
+            "read_showers(..., orientation=...))"
         )
 
 

@@ -51,13 +51,13 @@ def sample_files(path: Path) -> list[Path]:
     return _shard_files(path) if Path(path).is_dir() else [Path(path)]
 
 
-def read_sample(path: Path):
+def read_sample(path: Path, orientation: str | None = None):
     """One sample from a file, or from a folder of shards (``calozoo simulate``'s output) joined in order."""
     from ..io import read_showers
     from ..showers import concatenate
 
-    files = sample_files(path)
-    return read_showers(files[0]) if len(files) == 1 else concatenate([read_showers(f) for f in files])
+    parts = [read_showers(f, orientation=orientation) for f in sample_files(path)]
+    return parts[0] if len(parts) == 1 else concatenate(parts)
 
 
 def _measured(path: Path, label: str, cache_folder: Path | None, measure_settings: dict, measure):
@@ -72,7 +72,7 @@ def _measured(path: Path, label: str, cache_folder: Path | None, measure_setting
             click.echo(f"{label}: measured features from the cache ({entry.name[:12]}...)", err=True)
             return cached
     click.echo(f"reading {path}", err=True)
-    features = measure(read_sample(path), label)
+    features = measure(read_sample(path, measure_settings.get("orientation")), label)
     if entry is not None:
         save_features(entry, features)
     return features
@@ -124,6 +124,11 @@ def _parse_numbers(value: str | None, what: str, counts: tuple[int, ...] | None 
     default="calozoo",
     show_default=True,
     help="FPD/KPD convention: calozoo (standardised features) or jetnet (the JetNet library's own).",
+)
+@click.option(
+    "--orientation",
+    help="Which stored column is which local axis, e.g. hdf5:xyz==local:yzx (the CaloClouds II-era data "
+    "sets: stored y is the layer axis) [default: the file's own statement, else xyz].",
 )
 @click.option(
     "--no-cache",
@@ -179,6 +184,7 @@ def evaluate_command(
     floor_method,
     jsd_units,
     physics_distances,
+    orientation,
     no_cache,
     geometry_name,
     report,
@@ -216,6 +222,13 @@ def evaluate_command(
     _check_exist(models)
     point = _parse_numbers(incident_point, "two or three comma-separated numbers in mm", (2, 3))
     slice_energies = _parse_numbers(energies, "comma-separated energies in GeV")
+    if orientation is not None:
+        from ..io import orientation_permutation
+
+        try:
+            orientation_permutation(orientation)
+        except ValueError as err:
+            raise click.BadParameter(str(err), param_hint="--orientation") from None
     if floor_method == "twin" and twin is None:
         raise click.UsageError("--floor twin needs --twin REF2 (calozoo simulate OUT --like REF makes one)")
     check_report_folder(report)
@@ -248,6 +261,7 @@ def evaluate_command(
         "incident_point_mm": point,
         "angle_scan_percent": list(ANGLE_SCAN_PERCENT),
         "grid_half_width": grid,
+        "orientation": orientation,
     }
     cache_folder = None if no_cache else Path(report).resolve().parent / CACHE_FOLDER
     reference_features = _measured(Path(reference), "reference", cache_folder, measure_settings, measure)
@@ -259,7 +273,7 @@ def evaluate_command(
         generated[label] = []
         for file in files:
             click.echo(f"reading {file}", err=True)
-            generated[label].append(read_sample(file))
+            generated[label].append(read_sample(file, orientation))
 
     result = evaluate(
         generated,

@@ -21,7 +21,7 @@ from ..interfaces import CellHits, Geometry
 from ..showers import Showers
 from .angles import angular_errors, energy_rank, principal_axis, top_energy_mask
 from .binning import BinningSettings, fixed_edges, flow_index
-from .checks import check_cell_hits, check_points
+from .checks import check_cell_hits, check_layer_column, check_points
 from .observables import HIGH_LEVEL_FEATURES, OBSERVABLES
 
 __all__ = ["ShowerFeatures", "measure_cells", "shower_features", "ANGLE_SCAN_PERCENT", "TOP_PERCENT"]
@@ -283,6 +283,7 @@ def shower_features(
         check_cell_hits(showers, geometry, label)
     else:
         check_points(showers, label)
+        check_layer_column(showers, geometry.n_layers, label)
     point = None if incident_point_mm is None else np.asarray(incident_point_mm, dtype=np.float64)
     per_shower = point is not None and point.ndim == 2
     if per_shower and len(point) != len(showers):
