@@ -680,9 +680,13 @@ def _read_showerdata(path: Path, window: slice = slice(None)) -> Showers:
         _check_showerdata_shapes(file, path)
         # showerdata's metadata (add_metadata / load_metadata) are the file's root attributes.
         z_units = _string_attr(file.attrs, path, "z_units", Z_UNITS) or "layer"
+        convention = _string_attr(file.attrs, path, "z_convention", (SHOWERDATA_Z_CONVENTION,))
     try:
         data = showerdata.load(path, start=window.start or 0, stop=window.stop)
         loaded = Showers.from_showerdata(data, z_units)
+        if convention == SHOWERDATA_Z_CONVENTION and z_units == "layer":
+            mask = loaded.padding_mask
+            loaded.points[..., 2][mask] = _from_showerdata_layers(loaded.points[..., 2][mask])
     except (KeyError, ValueError, TypeError, OSError) as err:
         # What the shape checks above cannot see: the point clouds themselves.
         raise FileFormatError(path, "showers", f"showerdata cannot load the point clouds: {err}") from None
@@ -732,6 +736,43 @@ def _check_showerdata_shapes(file: h5py.File, path: Path) -> None:
         raise FileFormatError(path, "num_points", f"values must lie in [0, {width}] (the 'shape' width)")
 
 
+#: showerdata's observables put a point in layer ``int(z + 0.1)``, its layer ``i`` centred at ``z = i``
+#: (cell hits at integer layer numbers). calozoo's layer ``i`` is ``[i, i + 1)``, centred at ``i + 0.5``.
+#: Files written in that format store ``z`` mapped piecewise linearly from ``[i, i + 0.5)`` onto
+#: ``[i - 0.1, i)`` and from ``[i + 0.5, i + 1)`` onto ``[i, i + 0.9)``: showerdata's own functions
+#: then find the right layer for every point and the layer centre at ``i``. The attribute
+#: ``z_convention`` says so, and reading maps back.
+SHOWERDATA_Z_CONVENTION = "showerdata-layers"
+_TENTH = np.float32(0.1)
+
+
+def _to_showerdata_layers(z: np.ndarray) -> np.ndarray:
+    """calozoo layer units -> showerdata's (float32), every point in layer ``int(z + 0.1)`` = ``floor(z)``."""
+    z = np.asarray(z, dtype=np.float64)
+    layer = np.floor(z)
+    fraction = z - layer
+    mapped = np.where(fraction < 0.5, layer - 0.1 + 0.2 * fraction, layer + 1.8 * (fraction - 0.5))
+    out = mapped.astype(np.float32)
+    # float32 rounding may cross a boundary: step one ulp back inside
+    for _ in range(4):
+        low = (out + _TENTH).astype(np.int32) < layer
+        high = (out + _TENTH).astype(np.int32) > layer
+        if not (low.any() or high.any()):
+            break
+        out[low] = np.nextafter(out[low], np.float32(np.inf))
+        out[high] = np.nextafter(out[high], np.float32(-np.inf))
+    return out
+
+
+def _from_showerdata_layers(z: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`_to_showerdata_layers` (to float32 precision)."""
+    z = np.asarray(z, dtype=np.float32)
+    layer = (z + _TENTH).astype(np.int32).astype(np.float64)
+    offset = z.astype(np.float64) - layer
+    fraction = np.where(offset < 0, (offset + 0.1) / 0.2, 0.5 + offset / 1.8)
+    return np.clip(layer + fraction, layer, np.nextafter(layer + 1, -np.inf)).astype(np.float32)
+
+
 class _ShowerDataBackend:
     """Appends batches through showerdata's own streaming API (create_empty_file + save_batch)."""
 
@@ -743,6 +784,10 @@ class _ShowerDataBackend:
 
     def write(self, showers: Showers, start: int) -> None:
         data = showers.to_showerdata()
+        if showers.z_units == "layer":  # showerdata's own layer convention (raw hits in mm as they are)
+            mask = showers.padding_mask
+            z = data.points[..., 2]
+            z[mask] = _to_showerdata_layers(showers.points[..., 2][mask])
         data.shower_ids = np.arange(start, start + len(showers), dtype=np.int32)
         # save_batch insists that the file's padded width equals the batch's: set it per batch,
         # and to the widest of all batches at the end.
@@ -756,7 +801,10 @@ class _ShowerDataBackend:
 
     def finish(self, z_units: str) -> None:
         self._set_width(self.width)
-        showerdata.core.add_metadata(self.path, {"z_units": z_units, "calozoo_version": __version__})
+        metadata = {"z_units": z_units, "calozoo_version": __version__}
+        if z_units == "layer":
+            metadata["z_convention"] = SHOWERDATA_Z_CONVENTION
+        showerdata.core.add_metadata(self.path, metadata)
 
 
 class ShowerWriter:

@@ -33,7 +33,7 @@ def test_batches_written_one_by_one_equal_one_write(tmp_path, fmt):
     write_showers(tmp_path / "whole.h5", showers, format=fmt)
     streamed, whole = read_showers(tmp_path / "streamed.h5"), read_showers(tmp_path / "whole.h5")
     assert streamed == whole
-    assert streamed.allclose(showers, rtol=1e-6)
+    assert streamed.allclose(showers, rtol=1e-6, atol=1e-5)  # showerdata: z mapped to its layer convention
 
 
 @pytest.mark.parametrize("fmt", ["caloclouds", "showerdata"])
