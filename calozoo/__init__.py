@@ -111,10 +111,17 @@ def _create(kind: str, name: str, expected: type, **options: Any):
     user_options = {k: v for k, v in options.items() if k not in ("path", "variant") or v is not None}
     try:
         made = registration.create(**options)
+    except CalozooError:
+        raise
     except TypeError as err:
         if not user_options:
-            raise
+            raise PluginLoadError(f"{kind} {name!r}: its factory failed: TypeError: {err}") from err
         raise OptionError(f"{kind} {name!r} refused the options {sorted(user_options)}: {err}") from err
+    except Exception as err:  # the plugin's own failure, reported as such (no traceback in the CLI)
+        raise PluginLoadError(
+            f"{kind} {name!r} (plugin {registration.plugin!r}): its factory {registration.factory!r} "
+            f"failed: {type(err).__name__}: {err}"
+        ) from err
     if not isinstance(made, expected):
         raise PluginLoadError(
             f"the factory {registration.factory!r} of {kind} {name!r} returned "

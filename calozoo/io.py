@@ -605,7 +605,30 @@ def _in_mev(values: np.ndarray, feature: int) -> np.ndarray:
 
 
 def _check_writable(showers: Showers, format: str) -> None:
+    """Refuse, before anything is written, what :func:`read_showers` would refuse to read back."""
+    from .conditions import SHOWERING_PARTICLES, unknown_particles
+
     showers.check_padding()
+    energy = np.asarray(showers.incident_energy_gev, dtype=np.float64)
+    if not np.all(np.isfinite(energy)) or np.any(energy <= 0):
+        bad = energy[~np.isfinite(energy) | (energy <= 0)][:3].tolist()
+        raise ValueError(
+            f"incident energies must be positive and finite (GeV), got {bad}; nothing was written"
+        )
+    direction = np.asarray(showers.direction, dtype=np.float64)
+    norm = np.linalg.norm(direction, axis=-1)
+    if not np.all(np.isfinite(direction)) or np.any(np.abs(norm - 1) > 1e-3) or np.any(direction[:, 2] <= 0):
+        raise ValueError(
+            "directions must be finite unit vectors into the calorimeter (p_z > 0); nothing was written"
+        )
+    if not np.all(np.isfinite(showers.points)):
+        raise ValueError("points hold NaN or infinite values; nothing was written")
+    unknown = unknown_particles(showers.pdg)
+    if unknown:
+        raise ValueError(
+            f"PDG ids {unknown[:5]} are not particles a calorimeter showers; expected one of "
+            f"{sorted(SHOWERING_PARTICLES)}; nothing was written"
+        )
     if format == "caloclouds" and np.any(showers.padding_mask & (showers.points[..., 3] == 0)):
         raise ValueError(
             "some real points have zero energy, which the CaloClouds layout reads as padding; "

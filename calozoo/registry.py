@@ -9,8 +9,10 @@ the others.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -95,6 +97,24 @@ class PluginInfo:
         return "ok" if self.ok else "broken"
 
 
+def _unknown_hooks(plugin: Any) -> list[str]:
+    """A ``calozoo_*`` attribute marked as a hook that no hook specification has: a typo, say so."""
+    known = set(KINDS.values()) | {n for n in dir(hookspecs) if n.startswith("calozoo_")}
+    problems = []
+    for attribute in dir(plugin):
+        if not attribute.startswith("calozoo_") or attribute in known:
+            continue
+        if getattr(getattr(plugin, attribute, None), f"{hookspecs.PROJECT}_impl", None) is None:
+            continue  # not marked with @calozoo.hookimpl: not meant as a hook
+        close = difflib.get_close_matches(attribute, sorted(known), n=1)
+        problems.append(
+            f"{attribute} is not a calozoo hook"
+            + (f" (did you mean {close[0]}?)" if close else "")
+            + f"; the hooks are {', '.join(sorted(KINDS.values()))}"
+        )
+    return problems
+
+
 def _check_factory(factory: Any) -> str:
     if not isinstance(factory, str) or factory.count(":") != 1 or not all(factory.split(":")):
         raise ValueError(
@@ -141,7 +161,9 @@ class Registry:
             )
             return
         try:
-            module = ep.load()
+            # A plugin that prints on import must not corrupt calozoo's own output (--json).
+            with contextlib.redirect_stdout(sys.stderr):
+                module = ep.load()
         except BaseException as err:  # a plugin's import must never take calozoo down with it
             if isinstance(err, KeyboardInterrupt):
                 raise
@@ -174,6 +196,9 @@ class Registry:
         except Exception as err:
             info.error = f"invalid hook implementations: {type(err).__name__}: {err}"
             return info
+        typos = _unknown_hooks(plugin)
+        if typos:
+            info.error = "; ".join(typos)
         for kind, hook_name in KINDS.items():
             hook = getattr(self.plugin_manager.hook, hook_name)
             for impl in hook.get_hookimpls():

@@ -640,14 +640,9 @@ def test_read_conditions_refuses_gaps_empty_folders_and_voxels(tmp_path):
 @pytest.mark.parametrize("file_format", ["caloclouds", "showerdata"])
 def test_a_particle_that_does_not_shower_is_refused_on_reading(tmp_path, file_format):
     """pdg 23 (a Z boson) in a file is a mistake, not a particle to simulate."""
-    showers = Showers(
-        np.ones((2, 3, 4), dtype=np.float32),
-        np.array([3, 3]),
-        np.array([10.0, 20.0]),
-        np.array([[0, 0, 1.0]] * 2),
-        np.array([22, 23]),
-    )
-    path = calozoo.write_showers(tmp_path / "z.h5", showers, format=file_format)
+    path = calozoo.write_showers(tmp_path / "z.h5", make_showers(), format=file_format)
+    with h5py.File(path, "a") as file:  # written by another program
+        file["pdg"][1] = 23
     with pytest.raises(FileFormatError, match=r"PDG ids \[23\] that are not particles.*22 \(photon\)"):
         calozoo.read_showers(path)
     with pytest.raises(FileFormatError, match="PDG ids"):
@@ -718,3 +713,20 @@ def test_showerdata_files_give_the_right_layers_with_showerdata_own_functions(tm
     back = read_showers(path)
     np.testing.assert_array_equal(np.floor(back.points[..., 2]), np.floor(showers.points[..., 2]))
     np.testing.assert_allclose(back.points, showers.points, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda s: s.incident_energy_gev.__setitem__(0, np.nan), "positive and finite"),
+        (lambda s: s.incident_energy_gev.__setitem__(0, -5.0), "positive and finite"),
+        (lambda s: s.direction.__setitem__(0, [0.0, 0.0, -1.0]), "unit vectors into the calorimeter"),
+        (lambda s: s.pdg.__setitem__(0, 23), r"PDG ids \[23\]"),
+    ],
+)
+def test_what_could_not_be_read_back_is_refused_before_writing(tmp_path, change, message):
+    showers = make_showers()
+    change(showers)
+    with pytest.raises(ValueError, match=message):
+        write_showers(tmp_path / "bad.h5", showers)
+    assert list(tmp_path.iterdir()) == []

@@ -11,6 +11,8 @@ from calozoo import hookimpl
 from calozoo.errors import AmbiguousNameError, PluginLoadError, UnknownNameError
 from calozoo.registry import Registry
 
+ROOT_TESTS = __import__("pathlib").Path(__file__).resolve().parent
+
 
 class BrokenHookPlugin:
     @staticmethod
@@ -151,3 +153,58 @@ def test_listing_models_does_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+class TypoPlugin:
+    @staticmethod
+    @hookimpl
+    def calozoo_register_model(register):  # the hook is calozoo_register_models
+        register("typo", "blob_models:load_blob")
+
+
+class RaisingFactoryPlugin:
+    @staticmethod
+    @hookimpl
+    def calozoo_register_models(register):
+        register("raiser", "test_registry:raising_factory")
+
+
+def raising_factory(path=None):
+    raise RuntimeError("the weights are not where I expected")
+
+
+def test_a_hook_name_with_a_typo_is_reported_not_ok():
+    reg = Registry().discover(entry_points=False)
+    info = reg.add_plugin(TypoPlugin(), "typo-plugin")
+    assert not info.ok and "did you mean calozoo_register_models" in info.error
+
+
+def test_a_factory_that_raises_is_a_calozoo_error_naming_the_plugin(monkeypatch):
+    reg = Registry().discover(entry_points=False)
+    reg.add_plugin(RaisingFactoryPlugin(), "raising")
+    monkeypatch.setattr("calozoo.registry._REGISTRY", reg)
+    with pytest.raises(PluginLoadError, match="plugin 'raising'.*RuntimeError: the weights are not"):
+        calozoo.load("raiser")
+
+
+def test_a_plugin_that_prints_on_import_does_not_break_json_listing(tmp_path):
+    """Its output goes to stderr: `calozoo list-models --json` stays valid JSON."""
+    import json
+
+    (tmp_path / "noisy_plugin.py").write_text(
+        "import calozoo\nprint('hello from a noisy plugin')\n"
+        "@calozoo.hookimpl\ndef calozoo_register_models(register):\n"
+        "    register('noisy', 'blob_models:load_blob')\n"
+    )
+    dist = tmp_path / "noisy_plugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: noisy-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[calozoo]\nnoisy = noisy_plugin\n")
+    tests = str(ROOT_TESTS)
+    env = {**__import__("os").environ, "PYTHONPATH": f"{tmp_path}:{tests}"}
+    result = subprocess.run(
+        [sys.executable, "-m", "calozoo", "list-models", "--json"], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    names = [m["name"] for m in json.loads(result.stdout)]
+    assert "noisy" in names and "hello from a noisy plugin" in result.stderr
