@@ -528,4 +528,16 @@ def load_folder(path: str | os.PathLike, expected: type | str | None = None) -> 
             tensors = load_file(str(weights))
         except Exception as err:  # safetensors raises its own error types for corrupt files
             raise ModelFolderError(f"{weights}: corrupt weights file ({err})") from None
+        import numpy as np
+
+        broken = [
+            name
+            for name, value in tensors.items()
+            if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value))
+        ]
+        if broken:
+            raise ModelFolderError(
+                f"{weights}: the tensor(s) {', '.join(sorted(broken)[:5])} hold NaN or infinite values "
+                "(a diverged training run?); a model with them would generate garbage"
+            )
     return header["config"], tensors

@@ -311,3 +311,16 @@ def test_partials_left_by_a_killed_writer_are_removed_by_the_next_one(tmp_path):
         tmp.write_bytes(b"")
     assert not stale_file.exists() and not stale_folder.exists()
     assert other.exists() and keep.read_text() == "mine"
+
+
+def test_weights_with_nan_are_refused_naming_the_file_and_tensor(tmp_path):
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from calozoo.errors import ModelFolderError
+    from calozoo.serialization import load_folder, save_folder
+
+    folder = save_folder(tmp_path / "m", "some.module:Model", {"a": 1}, {"layer.weight": np.ones(3)})
+    save_file({"layer.weight": np.array([1.0, np.nan, 2.0])}, str(folder / "weights.safetensors"))
+    with pytest.raises(ModelFolderError, match=r"weights.safetensors: the tensor\(s\) layer.weight hold NaN"):
+        load_folder(folder)
