@@ -19,6 +19,19 @@ def calozoo_register_models(register):
         energy_gev=(10, 90),
         pdg=(22,),
         max_angle_deg=0,
+        # the model card `calozoo info caloclouds2` shows
+        paper="Buhmann et al., CaloClouds II: Ultra-Fast Geometry-Independent Highly-Granular "
+        "Calorimeter Simulation, arXiv:2309.05704",
+        bibtex="@article{caloclouds2, title = {CaloClouds II: Ultra-Fast Geometry-Independent "
+        "Highly-Granular Calorimeter Simulation}, author = {Buhmann, Erik and Gaede, Frank and "
+        'Kasieczka, Gregor and Korol, Anatolii and Korcari, William and Kr{\\"u}ger, Katja and '
+        "McKeown, Peter}, year = {2023}, eprint = {2309.05704}, archivePrefix = {arXiv}}",
+        licence="Apache-2.0 (code and shipped weights)",
+        validity="photons of 10-90 GeV at normal incidence (1-127 GeV with extrapolate=true, at your own "
+        "risk); projected into ild-ecal-barrel, the geometry it is calibrated for",
+        fidelity="10-90 GeV, normal incidence, ild-ecal-barrel: visible energy 1.010, occupancy 1.005 of the "
+        "reference MC, classifier AUC 0.919 (docs/caloclouds2-vs-caloclouds3.md)",
+        shipped_config="weights/caloclouds2/config.json",
         train_command="calozoo_caloclouds2.cli:train_command",
     )
 

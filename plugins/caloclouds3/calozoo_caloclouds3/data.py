@@ -46,6 +46,10 @@ def data_files(path: str | os.PathLike) -> list[Path]:
     return [path]
 
 
+#: The fewest showers a training stage accepts (a training and a validation split need a few).
+MIN_TRAINING_SHOWERS = 10
+
+
 @dataclass
 class TrainingSet:
     """All showers of a data set, points flat.
@@ -97,7 +101,14 @@ class TrainingSet:
             total += len(showers)
             if limit is not None and total >= limit:
                 break
-        data = cls.from_showers(parts)
+        data = cls.from_showers(parts) if parts else None
+        if data is None or len(data) < MIN_TRAINING_SHOWERS:
+            raise FileFormatError(
+                path,
+                None,
+                f"holds {0 if data is None else len(data)} showers; training needs at least "
+                f"{MIN_TRAINING_SHOWERS} (make a data set with `calozoo simulate`)",
+            )
         return data if limit is None else data.subset(np.arange(min(limit, len(data))))
 
     def __len__(self) -> int:

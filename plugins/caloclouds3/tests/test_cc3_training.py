@@ -224,3 +224,13 @@ def test_teacher_sampling_is_seeded_and_follows_the_karras_grid():
     torch.testing.assert_close(a, b, rtol=0, atol=0)
     # an untrained network's D is near c_skip x: the ODE shrinks 80-sigma noise to order sigma_data
     assert float(a.std()) < 5.0
+
+
+def test_training_on_a_file_without_showers_is_a_clear_error(tmp_path):
+    from calozoo.errors import FileFormatError
+    from calozoo.io import write_showers
+    from calozoo.showers import Showers
+
+    write_showers(tmp_path / "shard-00000.h5", Showers.empty())
+    with pytest.raises(FileFormatError, match="holds 0 showers; training needs at least 10"):
+        TrainingSet.read(tmp_path, progress=False)
