@@ -15,12 +15,16 @@ Three kinds of point clouds flow between them (all :class:`~calozoo.showers.Show
 - **cell hits** (:class:`CellHits`): training points projected into a detector: the tilt
   re-applied, the shower placed at its incident point, energies summed per cell, dead regions
   and sub-threshold cells dropped; one point per cell at the cell centre, ``x, y`` in the local
-  frame relative to the incident point, ``z`` = layer index + 0.5.
+  frame relative to the incident point, ``z`` = layer index + 0.5. Every projection also says
+  where the energy that did not become cell hits went (:class:`EnergyLosses`): below the
+  threshold, outside the layers, beyond the geometry's edges, in dead regions.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,7 +37,16 @@ from .conditions import Conditions
 from .serialization import load_folder, save_folder
 from .showers import Showers, concatenate
 
-__all__ = ["ShowerModel", "Geometry", "Calibrator", "CellHits", "Saveable"]
+__all__ = [
+    "ShowerModel",
+    "Geometry",
+    "Calibrator",
+    "CellHits",
+    "EnergyLosses",
+    "MissingLayersWarning",
+    "warn_missing_layers",
+    "Saveable",
+]
 
 
 class Saveable:
@@ -184,6 +197,107 @@ class ShowerModel(Saveable, ABC):
         return f"{self.name}: {self.conditions.describe()}"
 
 
+class MissingLayersWarning(UserWarning):
+    """Showers reach layers the geometry does not have (e.g. a 30-layer model projected into a
+    geometry with fewer layers): the energy there is lost (``losses.outside_layers_mev``)."""
+
+
+#: How each standard loss is named in messages.
+_LOSS_LABELS = {
+    "below_threshold_mev": "below threshold",
+    "outside_layers_mev": "outside the layers",
+    "outside_mev": "beyond the edges",
+    "dead_mev": "dead regions",
+}
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)  # arrays: no == or hash
+class EnergyLosses:
+    """Where the energy of the input points that did not become cell hits went, per shower, MeV.
+
+    Every geometry fills every field, with zeros where a cause cannot happen (nothing is dead in
+    a grid without gaps, nothing is beyond the edges of an unbounded one). The causes do not
+    overlap: a point is counted once, by the first of *outside the layers*, *beyond the edges*,
+    *dead* that applies, and the energy of cells below threshold is *below threshold*; so the
+    cell hits' energy plus :attr:`total_mev` is the input's energy. A geometry with a cause of
+    its own subclasses this and adds a field ending in ``_mev``; :meth:`causes` and
+    :attr:`total_mev` include it.
+
+    Attributes:
+        below_threshold_mev: ``(N,)`` in cells whose summed energy is below the threshold.
+        outside_layers_mev: ``(N,)`` in points in front of the first layer or behind the last
+            (``z`` outside ``[0, n_layers)``): layers the geometry does not have.
+        outside_mev: ``(N,)`` beyond the geometry's transverse edges (the ILD barrel: beyond a
+            slab's ends, in the neighbouring stave, or beyond the barrel's ends).
+        dead_mev: ``(N,)`` between cells: guard rings, wafer, tower and module gaps.
+
+    Example:
+        >>> lost = EnergyLosses.zeros(2)
+        >>> lost.total_mev.tolist(), list(lost.causes())
+        ([0.0, 0.0], ['below_threshold_mev', 'outside_layers_mev', 'outside_mev', 'dead_mev'])
+    """
+
+    below_threshold_mev: np.ndarray
+    outside_layers_mev: np.ndarray
+    outside_mev: np.ndarray
+    dead_mev: np.ndarray
+
+    def __post_init__(self) -> None:
+        shape = None
+        for name in self.causes():
+            value = np.asarray(getattr(self, name), dtype=np.float64)
+            if value.ndim != 1 or (shape is not None and value.shape != shape):
+                raise ValueError(
+                    f"EnergyLosses: {name} must be (N,) like the other causes, got {value.shape}"
+                )
+            shape = value.shape
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def zeros(cls, n: int, **causes) -> EnergyLosses:
+        """``n`` showers that lost nothing, except the ``causes`` given (``name=(n,) array``)."""
+        values = {f.name: np.zeros(n) for f in dataclasses.fields(cls)}
+        values.update(causes)
+        return cls(**values)
+
+    def causes(self) -> dict[str, np.ndarray]:
+        """``{field name: (N,) MeV}`` of every cause, in field order."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name.endswith("_mev")}
+
+    @property
+    def total_mev(self) -> np.ndarray:
+        """``(N,)`` everything lost: the input's energy minus the energy of the cell hits."""
+        return np.sum(list(self.causes().values()), axis=0) if len(self) else np.zeros(0)
+
+    def __len__(self) -> int:
+        return len(self.dead_mev)
+
+    def summary(self, input_mev: float | None = None) -> str:
+        """One line: the energy lost in all and by each cause that lost any, largest first,
+        summed over the showers; ``input_mev`` (the input's energy) adds the shares of it.
+
+        >>> EnergyLosses.zeros(1, dead_mev=[3.0], below_threshold_mev=[1.0]).summary(100.0)
+        '4 MeV (4.0%): dead regions 3 MeV (3.0%), below threshold 1 MeV (1.0%)'
+        """
+        totals = {name: float(value.sum()) for name, value in self.causes().items()}
+        order = sorted((name for name in totals if totals[name] > 0), key=lambda name: -totals[name])
+
+        def amount(value: float) -> str:
+            share = f" ({value / input_mev:.1%})" if input_mev else ""
+            return f"{value:.4g} MeV{share}"
+
+        parts = [
+            f"{_LOSS_LABELS.get(name, name.removesuffix('_mev'))} {amount(totals[name])}" for name in order
+        ]
+        return amount(sum(totals.values())) + (": " + ", ".join(parts) if parts else "")
+
+    def dominant(self) -> str:
+        """The label of the cause that lost the most energy summed over the showers."""
+        totals = {name: float(value.sum()) for name, value in self.causes().items()}
+        name = max(totals, key=lambda n: totals[n])
+        return _LOSS_LABELS.get(name, name.removesuffix("_mev"))
+
+
 @dataclass
 class CellHits:
     """Showers after projection into a detector's cells.
@@ -192,13 +306,53 @@ class CellHits:
         showers: one point per hit cell at the cell centre; ``e`` the cell energy in MeV
             (threshold applied).
         cell_id: ``(N, H)`` int64 geometry-specific cell ids, ``-1`` in the padding.
+        losses: the energy of the input that did not become cell hits, per shower and cause.
+            Every :meth:`Geometry.project` fills it; ``None`` only for cell hits built by hand.
     """
 
     showers: Showers
     cell_id: np.ndarray
+    losses: EnergyLosses | None = None
 
     def __len__(self) -> int:
         return len(self.showers)
+
+
+def warn_missing_layers(
+    geometry: Geometry, showers: Showers, losses: EnergyLosses, stacklevel: int = 3
+) -> None:
+    """Warn (:class:`MissingLayersWarning`) if ``showers`` lost energy in layers ``geometry`` lacks.
+
+    Every :meth:`Geometry.project` calls it before returning, so that projecting a model with
+    more layers than the geometry never loses energy silently. The message says how much energy
+    was lost there, in how many showers, and which loss dominates overall. ``stacklevel=3``
+    points the warning at the caller of ``project``.
+    """
+    missing = losses.outside_layers_mev
+    if not np.any(missing > 0):
+        return
+    z = showers.points[..., 2][showers.padding_mask & (showers.points[..., 3] > 0)]
+    layer = np.floor(z).astype(np.int64)
+    beyond = layer[(layer < 0) | (layer >= geometry.n_layers)]
+    reached = []
+    if beyond.size and beyond.max() >= geometry.n_layers:
+        reached.append(f"layer {beyond.max()}")
+    if beyond.size and beyond.min() < 0:
+        reached.append(f"layer {beyond.min()} (in front of layer 0)")
+    reached = " and ".join(reached) or f"outside layers 0-{geometry.n_layers - 1}"
+    total = float(showers.visible_energy_mev.sum())
+    lost = float(missing.sum())
+    share = lost / total if total > 0 else 0.0
+    hit = int(np.count_nonzero(missing > 0))
+    warnings.warn(
+        f"{geometry.name} has {geometry.n_layers} layers (0-{geometry.n_layers - 1}) but the showers "
+        f"reach {reached}: {lost:.4g} MeV ({share:.1%} of the input's {total:.4g} MeV, in {hit} of "
+        f"{len(showers)} showers) fell in layers it does not have and is lost. Lost in all: "
+        f"{losses.summary(total)}; the largest loss is {losses.dominant()}. Was the model made for "
+        f"a geometry with more layers?",
+        MissingLayersWarning,
+        stacklevel=stacklevel,
+    )
 
 
 class Geometry(Saveable, ABC):
@@ -240,6 +394,15 @@ class Geometry(Saveable, ABC):
             showers: training points (``z`` in layer units, tilt removed).
             incident_point_mm: where each shower enters the calorimeter, in the geometry's own
                 coordinates (``(3,)`` shared or ``(N, 3)``); ``None`` for the geometry's default.
+
+        Returns:
+            :class:`CellHits` whose ``losses`` (:class:`EnergyLosses`) account for every MeV of
+            the input that is not in a cell hit, by cause, zeros where a cause cannot happen:
+            ``cells.showers.visible_energy_mev + cells.losses.total_mev`` is the input's
+            ``visible_energy_mev``. Energy in layers the geometry does not have (``z`` outside
+            ``[0, n_layers)``) is ``outside_layers_mev`` and raises a
+            :class:`MissingLayersWarning` (:func:`warn_missing_layers`) saying how much was lost.
+            :func:`calozoo.testing.check_geometry` checks all of this.
         """
 
     def describe(self) -> str:

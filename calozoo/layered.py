@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from .interfaces import CellHits, Geometry
+from .interfaces import CellHits, EnergyLosses, Geometry, warn_missing_layers
 from .showers import Showers
 
-__all__ = ["PlanarGeometry", "cell_sums", "pad_cell_hits"]
+__all__ = ["PlanarGeometry", "cell_sums", "pad_cell_hits", "sum_per_shower"]
 
 # Cell ids pack (layer, ix, iy) into one int64: 20 bits per transverse index, offset to be >= 0.
 _INDEX_BITS = 20
@@ -44,7 +44,12 @@ def cell_sums(shower_index: np.ndarray, cell_key: np.ndarray, energy: np.ndarray
 
 
 def pad_cell_hits(
-    showers: Showers, shower_index: np.ndarray, cell_id: np.ndarray, xyz: np.ndarray, energy: np.ndarray
+    showers: Showers,
+    shower_index: np.ndarray,
+    cell_id: np.ndarray,
+    xyz: np.ndarray,
+    energy: np.ndarray,
+    losses: EnergyLosses | None = None,
 ) -> CellHits:
     """Pad per-cell results, sorted by shower, into :class:`CellHits` for ``showers``.
 
@@ -54,6 +59,7 @@ def pad_cell_hits(
         cell_id: ``(M,)`` int64 cell ids.
         xyz: ``(M, 3)`` cell centre: ``x, y`` in mm relative to the incident point, ``z`` = layer + 0.5.
         energy: ``(M,)`` cell energies, MeV.
+        losses: the energy lost per shower and cause (:class:`~calozoo.interfaces.EnergyLosses`).
     """
     n = len(showers)
     counts = np.bincount(shower_index, minlength=n)
@@ -65,7 +71,7 @@ def pad_cell_hits(
     ids = np.full((n, width), -1, dtype=np.int64)
     ids[shower_index, slot] = cell_id
     cells = Showers(points, counts, showers.incident_energy_gev, showers.direction, showers.pdg, "layer")
-    return CellHits(cells, ids)
+    return CellHits(cells, ids, losses)
 
 
 def _incident_points(incident_point_mm, n: int, name: str) -> np.ndarray:
@@ -88,6 +94,11 @@ def _incident_points(incident_point_mm, n: int, name: str) -> np.ndarray:
             f"{np.unique(point[:, 2])[:3].tolist()} mm"
         )
     return point[:, :2]
+
+
+def sum_per_shower(shower_index: np.ndarray, energy: np.ndarray, n: int) -> np.ndarray:
+    """``(n,)`` float64 sums of ``energy`` per shower (zeros for showers with nothing)."""
+    return np.bincount(shower_index, weights=energy, minlength=n).astype(np.float64, copy=False)
 
 
 class PlanarGeometry(Geometry):
@@ -148,8 +159,12 @@ class PlanarGeometry(Geometry):
     def project(self, showers: Showers, incident_point_mm=None) -> CellHits:
         """Re-apply the tilt, place at the incident point, sum energies per cell, apply the threshold.
 
-        Only points in layer units are accepted; points outside ``[0, n_layers)`` in depth have no
-        cell and their energy is dropped.
+        Only points in layer units are accepted. Points outside ``[0, n_layers)`` in depth have no
+        cell: their energy is ``losses.outside_layers_mev`` (with a
+        :class:`~calozoo.interfaces.MissingLayersWarning`); cells below the threshold are
+        ``losses.below_threshold_mev``. Nothing is dead and the grid is unbounded (up to
+        ``2**19`` cells from the origin, beyond which energy is ``losses.outside_mev``), so
+        ``dead_mev`` is zero.
         """
         if showers.z_units != "layer":
             raise ValueError(f"{self.name}: project() needs z in layer units, got z in {showers.z_units}")
@@ -164,16 +179,21 @@ class PlanarGeometry(Geometry):
         y = y + depth * direction[:, 1] / direction[:, 2] + origin[shower_index, 1]
         ix = np.floor(x / self.cell_size_mm).astype(np.int64)
         iy = np.floor(y / self.cell_size_mm).astype(np.int64)
-        inside = (
-            (layer >= 0)
-            & (layer < self.n_layers)
-            & (np.abs(ix) < _INDEX_OFFSET)
-            & (np.abs(iy) < _INDEX_OFFSET)
-        )
+        in_layers = (layer >= 0) & (layer < self.n_layers)
+        on_grid = (np.abs(ix) < _INDEX_OFFSET) & (np.abs(iy) < _INDEX_OFFSET)
+        inside = in_layers & on_grid
+        n = len(showers)
+        outside_layers_mev = sum_per_shower(shower_index[~in_layers], e[~in_layers], n)
+        beyond = in_layers & ~on_grid
+        outside_mev = sum_per_shower(shower_index[beyond], e[beyond], n)
         key = (layer << (2 * _INDEX_BITS)) | ((ix + _INDEX_OFFSET) << _INDEX_BITS) | (iy + _INDEX_OFFSET)
         s, key, energy = cell_sums(shower_index[inside], key[inside], e[inside])
         keep = energy >= self._threshold
+        below_mev = sum_per_shower(s[~keep], energy[~keep], n)
         s, key, energy = s[keep], key[keep], energy[keep]
+        losses = EnergyLosses.zeros(
+            n, below_threshold_mev=below_mev, outside_layers_mev=outside_layers_mev, outside_mev=outside_mev
+        )
 
         mask_bits = (1 << _INDEX_BITS) - 1
         xyz = np.column_stack(
@@ -184,4 +204,5 @@ class PlanarGeometry(Geometry):
                 (key >> (2 * _INDEX_BITS)) + 0.5,
             ]
         )
-        return pad_cell_hits(showers, s, key, xyz, energy)
+        warn_missing_layers(self, showers, losses)
+        return pad_cell_hits(showers, s, key, xyz, energy, losses)

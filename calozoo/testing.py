@@ -1,4 +1,5 @@
-"""The conformance kit every model plugin runs in its own tests: ``check_model(model, tmp_path)``.
+"""The conformance kit every plugin runs in its own tests: ``check_model(model, tmp_path)`` for a
+model, ``check_geometry(geometry, tmp_path)`` for a geometry.
 
 In the spirit of scikit-learn's ``check_estimator``: one call checks the contract a user relies
 on, whatever the model is::
@@ -9,14 +10,18 @@ on, whatever the model is::
         check_model(calozoo.load("mymodel"), tmp_path)
 
 It checks output shapes and units, non-negative energies, zero padding, reproducibility with a
-seed, clear rejection of bad conditions, and the save/load round trip. A failure raises
-``AssertionError`` saying which rule was broken.
+seed, clear rejection of bad conditions, and the save/load round trip. :func:`check_geometry`
+checks the projection contract: cell hits one per cell at their centres, energy accounted for
+(cell hits plus ``losses`` equal the input, by cause, never negative), the warning for layers the
+geometry does not have, the refusal of points in mm, empty batches, and the save/load round
+trip. A failure raises ``AssertionError`` saying which rule was broken.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,10 +29,10 @@ import numpy as np
 
 from .conditions import direction_from_angles
 from .errors import InvalidConditionError, ModelFolderError
-from .interfaces import ShowerModel
+from .interfaces import CellHits, EnergyLosses, Geometry, MissingLayersWarning, ShowerModel
 from .showers import Z_UNITS, Showers
 
-__all__ = ["check_model", "check_showers", "bad_conditions"]
+__all__ = ["check_model", "check_showers", "bad_conditions", "check_geometry", "check_cell_hits"]
 
 
 def _expect(condition: bool, message: str) -> None:
@@ -224,3 +229,188 @@ def check_model(
             pass
         else:
             raise AssertionError(f"{label}: a saved folder must refuse to load as another model class")
+
+
+# ---------------------------------------------------------------------------- geometries
+
+
+def _geometry_test_showers(n_layers: int, seed: int, extra_layers: int = 0) -> Showers:
+    """Four small showers: a core and a halo around the axis, normal and oblique incidence.
+
+    With ``extra_layers`` the points run ``extra_layers`` layers past the last one (like a model
+    with more layers than the geometry), and one point sits in front of layer 0.
+    """
+    rng = np.random.default_rng(seed)
+    directions = [
+        [0.0, 0.0, 1.0],
+        direction_from_angles(70.0, 90.0),  # leaning along x
+        direction_from_angles(90.0, 75.0),  # leaning along y
+        direction_from_angles(80.0, 80.0),
+    ]
+    lists = []
+    for i in range(len(directions)):
+        n = 150 + 40 * i
+        radius = np.where(rng.random(n) < 0.8, 4.0, 25.0)
+        xy = rng.normal(0.0, 1.0, (n, 2)) * radius[:, None]
+        z = rng.uniform(0.0, n_layers + extra_layers, n)
+        if extra_layers:
+            z[0] = -0.5
+        e = rng.exponential(0.5, n) + 1e-3
+        lists.append(np.column_stack([xy, z, e]))
+    return Showers.from_point_lists(lists, [10.0, 20.0, 30.0, 40.0], direction=directions)
+
+
+def check_cell_hits(
+    hits: CellHits, showers: Showers, geometry: Geometry, label: str = "geometry", rtol: float = 1e-5
+) -> None:
+    """Check what ``geometry.project(showers)`` returned against the projection contract."""
+    _expect(isinstance(hits, CellHits), f"{label}: project() must return CellHits, got {type(hits).__name__}")
+    n = len(showers)
+    cells = hits.showers
+    _expect(isinstance(cells, Showers) and len(cells) == n, f"{label}: project() must return {n} showers")
+    _expect(cells.z_units == "layer", f"{label}: cell hits must have z in layer units, got {cells.z_units}")
+    _expect(
+        hits.cell_id.shape == cells.points.shape[:2] and hits.cell_id.dtype == np.int64,
+        f"{label}: cell_id must be int64 of shape {cells.points.shape[:2]}, got "
+        f"{hits.cell_id.dtype} {hits.cell_id.shape}",
+    )
+    mask = cells.padding_mask
+    _expect(bool(np.all(hits.cell_id[~mask] == -1)), f"{label}: cell_id must be -1 in the padding")
+    _expect(bool(np.all(hits.cell_id[mask] >= 0)), f"{label}: real cells need cell ids >= 0")
+    for i in range(n):
+        ids = hits.cell_id[i, : cells.num_points[i]]
+        _expect(
+            len(np.unique(ids)) == len(ids), f"{label}: shower {i} has a cell id twice (one point per cell)"
+        )
+    _expect(bool(np.all(cells.points[~mask] == 0)), f"{label}: padding of the cell hits must be zero")
+    energy = cells.points[..., 3][mask]
+    _expect(
+        bool(np.all(energy >= geometry.threshold_mev * (1 - 1e-6))),
+        f"{label}: cell hits below the threshold of {geometry.threshold_mev} MeV were kept",
+    )
+    z = cells.points[..., 2][mask]
+    _expect(
+        bool(np.all((z >= 0) & (z < geometry.n_layers))) and np.allclose(z - np.floor(z), 0.5),
+        f"{label}: cell hits need z = layer + 0.5 with layer in [0, {geometry.n_layers})",
+    )
+    np.testing.assert_array_equal(cells.incident_energy_gev, showers.incident_energy_gev)
+
+    losses = hits.losses
+    _expect(
+        isinstance(losses, EnergyLosses),
+        f"{label}: project() must fill CellHits.losses with calozoo.interfaces.EnergyLosses, got "
+        f"{type(losses).__name__}",
+    )
+    total_in = showers.visible_energy_mev
+    for name, value in losses.causes().items():
+        _expect(value.shape == (n,), f"{label}: losses.{name} must be ({n},), got {value.shape}")
+        _expect(bool(np.all(np.isfinite(value))), f"{label}: losses.{name} contains NaN or inf")
+        _expect(
+            bool(np.all(value >= -1e-9 * np.maximum(total_in, 1.0))),
+            f"{label}: losses.{name} must be >= 0, got {value.tolist()}",
+        )
+    accounted = cells.visible_energy_mev + losses.total_mev
+    _expect(
+        np.allclose(accounted, total_in, rtol=rtol, atol=1e-6),
+        f"{label}: cell hits plus losses must give the input's energy: {accounted.tolist()} MeV vs "
+        f"{total_in.tolist()} MeV (a loss not reported?)",
+    )
+
+
+def check_geometry(
+    geometry: Geometry,
+    tmp_path: str | os.PathLike | None = None,
+    *,
+    incident_point_mm=None,
+    loader: Callable[[Path], Geometry] | None = None,
+    seed: int = 7,
+) -> None:
+    """Run the calozoo geometry contract on ``geometry``; raise ``AssertionError`` on the first breach.
+
+    Args:
+        geometry: an instance of the plugin's Geometry.
+        tmp_path: a folder for the save/load round trip (a temporary one if omitted).
+        incident_point_mm: where the test showers enter (default: the geometry's own default).
+        loader: how to load a saved folder (default ``type(geometry).load``).
+        seed: seed of the synthetic test showers.
+    """
+    label = f"{type(geometry).__name__} ({geometry.name})"
+    _expect(isinstance(geometry, Geometry), f"{label} is not a calozoo.Geometry")
+    n_layers = geometry.n_layers
+    _expect(isinstance(n_layers, (int, np.integer)) and n_layers > 0, f"{label}: n_layers must be > 0")
+    depth = np.asarray(geometry.layer_depth_mm)
+    _expect(depth.shape == (n_layers,), f"{label}: layer_depth_mm must be ({n_layers},), got {depth.shape}")
+    _expect(bool(np.all(np.diff(depth) > 0)), f"{label}: layer_depth_mm must increase layer by layer")
+    _expect(geometry.threshold_mev >= 0, f"{label}: threshold_mev must be >= 0")
+
+    # 1. showers inside the layers: cells, ids, energy accounted for, and no warning
+    showers = _geometry_test_showers(n_layers, seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        hits = geometry.project(showers, incident_point_mm)
+    check_cell_hits(hits, showers, geometry, label)
+    _expect(
+        not [w for w in caught if issubclass(w.category, MissingLayersWarning)],
+        f"{label}: showers inside the layers must project without a MissingLayersWarning",
+    )
+    _expect(
+        bool(np.all(hits.losses.outside_layers_mev == 0)),
+        f"{label}: showers inside [0, {n_layers}) lose nothing outside the layers, got "
+        f"{hits.losses.outside_layers_mev.tolist()} MeV",
+    )
+    _expect(bool(np.any(hits.showers.num_points > 0)), f"{label}: the test showers gave no cell hits at all")
+
+    # 2. points in layers the geometry does not have: lost as outside_layers_mev, with a warning
+    longer = _geometry_test_showers(n_layers, seed + 1, extra_layers=max(2, n_layers // 5))
+    z, e = longer.points[..., 2], longer.points[..., 3]
+    missing = np.where(longer.padding_mask & ((z < 0) | (z >= n_layers)), e, 0.0).sum(
+        axis=1, dtype=np.float64
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        hits = geometry.project(longer, incident_point_mm)
+    check_cell_hits(hits, longer, geometry, label)
+    np.testing.assert_allclose(
+        hits.losses.outside_layers_mev,
+        missing,
+        rtol=1e-6,
+        err_msg=f"{label}: losses.outside_layers_mev must be the energy of the points outside "
+        f"[0, {n_layers})",
+    )
+    found = [w for w in caught if issubclass(w.category, MissingLayersWarning)]
+    _expect(
+        len(found) == 1,
+        f"{label}: projecting points beyond layer {n_layers - 1} must warn once with a "
+        f"calozoo.interfaces.MissingLayersWarning (call warn_missing_layers), got {len(found)}",
+    )
+    message = str(found[0].message)
+    _expect(
+        "MeV" in message and geometry.name in message and "largest" in message,
+        f"{label}: the warning must name the geometry, the energy lost (MeV) and the largest loss; "
+        f"it said: {message}",
+    )
+
+    # 3. points in mm are refused; an empty batch projects to nothing
+    try:
+        geometry.project(Showers.from_point_lists([np.ones((2, 4))], [1.0], z_units="mm"), incident_point_mm)
+    except ValueError as err:
+        _expect(
+            "layer" in str(err), f"{label}: refusing points in mm should say 'layer units'; it said: {err}"
+        )
+    else:
+        raise AssertionError(f"{label}: project() must refuse points with z in mm (raise ValueError)")
+    empty = geometry.project(Showers.empty())
+    _expect(len(empty) == 0 and len(empty.losses) == 0, f"{label}: an empty batch must project to nothing")
+
+    # 4. save / load round trip projects the same
+    first = geometry.project(showers, incident_point_mm)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(tmp_path if tmp_path is not None else scratch) / f"saved-{geometry.name}"
+        geometry.save(folder)
+        restored = (loader or type(geometry).load)(folder)
+        _expect(type(restored) is type(geometry), f"{label}: load() returned a {type(restored).__name__}")
+        again = restored.project(showers, incident_point_mm)
+        _expect(
+            again.showers == first.showers and np.array_equal(again.cell_id, first.cell_id),
+            f"{label}: the reloaded geometry must project the same cells",
+        )

@@ -32,22 +32,24 @@ Cells, read from the spec (``shared/specs/geometry.md``):
   (whose 45° end lies on the plane of stave ``s``'s inner face).
 
 Energy that lands between cells is *dead*; energy beyond the slab's ends (in the neighbouring
-stave, not simulated here), beyond the barrel's ends (``|z| > 2350``) or outside the 30 layers is
-*outside*; cells below 0.1 MeV are dropped *below threshold*. :class:`BarrelCellHits` reports all
-three per shower.
+stave, not simulated here) or beyond the barrel's ends (``|z| > 2350``) is *outside*; energy in
+front of layer 0 or behind layer 29 is *outside the layers* (with a
+:class:`~calozoo.interfaces.MissingLayersWarning`); cells below 0.1 MeV are dropped *below
+threshold*. :class:`BarrelCellHits` reports all four per shower
+(:class:`~calozoo.interfaces.EnergyLosses`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from calozoo.conditions import UNIT_TOLERANCE
-from calozoo.interfaces import CellHits, Geometry
-from calozoo.layered import cell_sums, pad_cell_hits
+from calozoo.interfaces import CellHits, EnergyLosses, Geometry, warn_missing_layers
+from calozoo.layered import cell_sums, pad_cell_hits, sum_per_shower
 from calozoo.showers import Showers
 
 from .facts import load_facts
@@ -110,39 +112,18 @@ def decode_cell_id(cell_id) -> dict[str, np.ndarray]:
 # ---------------------------------------------------------------------------- results
 
 
-@dataclass(frozen=True)
-class EnergyLosses:
-    """Where the energy that did not become cell hits went, per shower, in MeV.
-
-    Attributes:
-        dead_mev: ``(N,)`` in the dead strips between cells (guard rings, wafer, tower and
-            module gaps, the unequipped end of a partial wafer).
-        outside_mev: ``(N,)`` beyond the slab's ends across the stave, beyond the barrel's ends
-            along the beam, or in front of layer 0 / behind layer 29.
-        below_threshold_mev: ``(N,)`` in cells below the threshold.
-    """
-
-    dead_mev: np.ndarray
-    outside_mev: np.ndarray
-    below_threshold_mev: np.ndarray
-
-    @property
-    def total_mev(self) -> np.ndarray:
-        """``(N,)`` everything lost: input energy minus the energy of the cell hits."""
-        return self.dead_mev + self.outside_mev + self.below_threshold_mev
-
-
 @dataclass
 class BarrelCellHits(CellHits):
-    """:class:`~calozoo.interfaces.CellHits` plus the stave each shower hit and its energy losses.
+    """:class:`~calozoo.interfaces.CellHits` plus the stave each shower hit.
 
     Attributes:
         stave: ``(N,)`` the stave each shower entered (0-7).
-        losses: per-shower energy in dead regions, outside the barrel, and below threshold.
+        losses: per-shower energy in dead regions (``dead_mev``), beyond the slab's or the
+            barrel's ends (``outside_mev``), in front of layer 0 or behind layer 29
+            (``outside_layers_mev``) and below threshold (``below_threshold_mev``).
     """
 
-    stave: np.ndarray
-    losses: EnergyLosses
+    stave: np.ndarray = field(kw_only=True)
 
 
 class StaveLocation(NamedTuple):
@@ -160,11 +141,6 @@ class StaveLocation(NamedTuple):
     stave: Any
     point_mm: np.ndarray
     direction: np.ndarray | None
-
-
-def _sum_per_shower(shower_index: np.ndarray, energy: np.ndarray, n: int) -> np.ndarray:
-    """``(n,)`` float64 sums of ``energy`` per shower (zeros for showers with nothing)."""
-    return np.bincount(shower_index, weights=energy, minlength=n).astype(np.float64, copy=False)
 
 
 # ---------------------------------------------------------------------------- the geometry
@@ -490,7 +466,9 @@ class ILDBarrel(Geometry):
         Returns:
             :class:`BarrelCellHits`: one point per cell at its centre, ``x`` (along the beam) and
             ``y`` (across the stave) relative to the incident point, ``z`` = layer + 0.5, ``e``
-            in MeV; cell ids (:data:`CELL_ID_FIELDS`); the stave; the energy lost per shower.
+            in MeV; cell ids (:data:`CELL_ID_FIELDS`); the stave; the energy lost per shower and
+            cause (:class:`~calozoo.interfaces.EnergyLosses`; energy behind layer 29 or in front
+            of layer 0 also raises a :class:`~calozoo.interfaces.MissingLayersWarning`).
 
         Raises:
             ValueError: points not in layer units or NaN, incident points off the inner face or NaN,
@@ -534,8 +512,10 @@ class ILDBarrel(Geometry):
         inside = in_layers & inside_x & inside_y
         alive = inside & alive_x & alive_y
         dead = inside & ~alive
-        dead_mev = _sum_per_shower(shower_index[dead], e[dead], n)
-        outside_mev = _sum_per_shower(shower_index[~inside], e[~inside], n)
+        beyond = in_layers & ~inside
+        dead_mev = sum_per_shower(shower_index[dead], e[dead], n)
+        outside_mev = sum_per_shower(shower_index[beyond], e[beyond], n)
+        outside_layers_mev = sum_per_shower(shower_index[~in_layers], e[~in_layers], n)
 
         # Sum on a dense mixed-radix index (exact in float64, one masked copy), then turn only the
         # surviving cells into the 8-bit-field cell ids.
@@ -544,7 +524,7 @@ class ILDBarrel(Geometry):
             index = index * radix + value
         s, index, energy = cell_sums(shower_index[alive], index[alive].astype(np.int64), e[alive])
         keep = energy >= self._threshold
-        below_mev = _sum_per_shower(s[~keep], energy[~keep], n)
+        below_mev = sum_per_shower(s[~keep], energy[~keep], n)
         s, energy = s[keep], energy[keep]
         key = encode_cell_id(*self._unravel(index[keep]))
 
@@ -556,10 +536,15 @@ class ILDBarrel(Geometry):
                 ((key >> _SHIFTS[-1]) & _FIELD_MASK) + 0.5,
             ]
         )
-        hits = pad_cell_hits(showers, s, key, xyz, energy)
-        return BarrelCellHits(
-            hits.showers, hits.cell_id, stave, EnergyLosses(dead_mev, outside_mev, below_mev)
+        losses = EnergyLosses(
+            below_threshold_mev=below_mev,
+            outside_layers_mev=outside_layers_mev,
+            outside_mev=outside_mev,
+            dead_mev=dead_mev,
         )
+        warn_missing_layers(self, showers, losses)
+        hits = pad_cell_hits(showers, s, key, xyz, energy)
+        return BarrelCellHits(hits.showers, hits.cell_id, losses, stave=stave)
 
     def describe(self) -> str:
         f = self.facts

@@ -2,6 +2,7 @@
 bookkeeping, the tilt, the staggering, clear errors, registration and save/load."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -11,7 +12,10 @@ from calozoo_ild.regular import ILDRegular
 
 import calozoo
 from calozoo.conditions import direction_from_angles
+from calozoo.interfaces import EnergyLosses, MissingLayersWarning
+from calozoo.layered import PlanarGeometry
 from calozoo.showers import Showers
+from calozoo.testing import check_geometry
 
 R = 1804.8  # inner radius of the barrel, mm
 PITCH = 5.08833  # cell size, mm
@@ -238,11 +242,14 @@ def test_threshold_and_outside_energy_are_reported(barrel):
             [0.0, -800.0, 3.5, 4.0],  # beyond the slab's end, in the neighbouring stave
         ]
     )
-    hits = barrel.project(Showers.from_point_lists([points], [1.0]))
+    with pytest.warns(MissingLayersWarning, match=r"layer 30: 2 MeV .*largest loss is beyond the edges"):
+        hits = barrel.project(Showers.from_point_lists([points], [1.0]))
     assert hits.showers.shower(0)[:, 3].tolist() == pytest.approx([0.3])
     assert hits.losses.below_threshold_mev.tolist() == pytest.approx([0.05])
-    assert hits.losses.outside_mev.tolist() == pytest.approx([6.0])
+    assert hits.losses.outside_layers_mev.tolist() == pytest.approx([2.0])
+    assert hits.losses.outside_mev.tolist() == pytest.approx([4.0])
     assert hits.losses.dead_mev.tolist() == [0.0]
+    assert hits.losses.total_mev.tolist() == pytest.approx([6.05])
 
 
 # ----------------------------------------------------------------------------- tilt
@@ -383,3 +390,47 @@ def test_geometries_are_registered_and_survive_save_and_load(tmp_path, barrel, t
     regular = ILDRegular.load(ILDRegular(threshold_mev=0).save(tmp_path / "regular"))
     assert regular.threshold_mev == 0 and regular.name == "ild-ecal-regular"
     assert isinstance(calozoo.geometry("ild-ecal-regular"), ILDRegular)
+
+
+# ----------------------------------------------------------------------------- the contract, losses
+
+
+@pytest.mark.parametrize("name", ["ild-ecal-regular", "ild-ecal-barrel"])
+def test_both_geometries_pass_the_conformance_kit(name, tmp_path):
+    check_geometry(calozoo.geometry(name), tmp_path)
+    check_geometry(calozoo.geometry(name, threshold_mev=0), tmp_path)
+
+
+@pytest.mark.parametrize("name", ["ild-ecal-regular", "ild-ecal-barrel"])
+def test_every_geometry_reports_losses_by_cause(name, toy_gamma):
+    showers = toy_gamma.sample([20.0, 60.0], seed=3)
+    cells = calozoo.geometry(name).project(showers)
+    assert isinstance(cells.losses, EnergyLosses)
+    causes = {"below_threshold_mev", "outside_layers_mev", "outside_mev", "dead_mev"}
+    assert set(cells.losses.causes()) == causes
+    assert np.all(cells.losses.below_threshold_mev > 0)  # a toy-gamma halo has cells under 0.1 MeV
+    assert np.all(cells.losses.outside_layers_mev == 0)  # a 30-layer model in 30 layers
+    if name == "ild-ecal-regular":  # no gaps, no edges
+        assert np.all(cells.losses.dead_mev == 0) and np.all(cells.losses.outside_mev == 0)
+    total = cells.showers.visible_energy_mev + cells.losses.total_mev
+    np.testing.assert_allclose(total, showers.visible_energy_mev, rtol=1e-6)
+
+
+def test_a_30_layer_model_in_a_shorter_stack_warns_how_much_was_lost(toy_gamma):
+    regular = calozoo.geometry("ild-ecal-regular")
+    short = PlanarGeometry(regular.layer_depth_mm[:20], cell_size_mm=PITCH, threshold_mev=0.1, name="ild-20")
+    showers = toy_gamma.sample([50.0, 50.0], seed=4)
+    behind = np.where(showers.points[..., 2] >= 20, showers.points[..., 3], 0).sum(axis=1, dtype=np.float64)
+    assert np.all(behind > 0)
+    with pytest.warns(MissingLayersWarning) as record:
+        cells = short.project(showers)
+    np.testing.assert_allclose(cells.losses.outside_layers_mev, behind, rtol=1e-9)
+    message = str(record[0].message)
+    assert "ild-20 has 20 layers (0-19) but the showers reach layer 29" in message
+    assert f"{behind.sum():.4g} MeV" in message
+    assert "the largest loss is outside the layers" in message
+    # the same showers in all 30 layers: no warning, nothing lost outside the layers
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MissingLayersWarning)
+        full = regular.project(showers)
+    assert np.all(full.losses.outside_layers_mev == 0)

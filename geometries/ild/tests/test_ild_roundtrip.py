@@ -59,6 +59,6 @@ def test_the_barrel_keeps_the_tilt_and_loses_only_dead_energy():
     hits = barrel.project(points)
     total = points.visible_energy_mev
     kept = hits.showers.visible_energy_mev
-    lost = hits.losses.dead_mev + hits.losses.outside_mev + hits.losses.below_threshold_mev
+    lost = hits.losses.total_mev  # dead, beyond the edges, outside the layers, below threshold
     np.testing.assert_allclose(kept + lost, total, rtol=1e-6)
     assert np.all(hits.losses.dead_mev > 0) and np.all(kept > 0.8 * total)
