@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
+from . import grammar
 from .errors import CalozooError, InvalidConditionError
 
 __all__ = ["main"]
@@ -116,6 +117,17 @@ class PluginCommands(click.Group):
             except click.ClickException as err:
                 err.show()
                 sys.exit(err.exit_code)
+            except OSError as err:  # a path that cannot be written or read, a full disk
+                where = f"{err.filename}: " if err.filename else ""
+                click.echo(f"Error: {where}{err.strerror or err}", err=True)
+                sys.exit(1)
+            except MemoryError:
+                click.echo(
+                    "Error: out of memory; use a smaller --batch-size, fewer showers per file, or a "
+                    "machine with more memory",
+                    err=True,
+                )
+                sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
 
     def _registered(self) -> dict:
@@ -201,8 +213,15 @@ def info(name: str, load_it: bool) -> None:
     click.echo(f"  factory:  {reg.factory}")
     if reg.variants:
         click.echo(f"  variants: {', '.join(reg.variants)}")
+    card = ("paper", "licence", "validity", "fidelity", "bibtex")
     for key, value in sorted(reg.metadata.items()):
-        click.echo(f"  {key}: {value}")
+        if key not in card and key != "shipped_config":
+            click.echo(f"  {key}: {value}")
+    for line in _shipped_card(reg):
+        click.echo(f"  {line}")
+    for key in card:
+        if key in reg.metadata:
+            click.echo(f"  {key}: {reg.metadata[key]}")
     if load_it:
         import calozoo
 
@@ -211,6 +230,37 @@ def info(name: str, load_it: bool) -> None:
         ]
         thing = loader(name)
         click.echo(f"  loaded:   {getattr(thing, 'describe', thing.__repr__)()}")
+
+
+def _shipped_card(reg) -> list[str]:
+    """What the shipped weights' own record says: the data of each training stage, the calibration.
+
+    Read from the JSON the plugin names (``shipped_config``, relative to its package), without
+    importing the plugin's model code (no torch).
+    """
+    import importlib.util
+
+    relative = reg.metadata.get("shipped_config")
+    if not relative:
+        return []
+    spec = importlib.util.find_spec(reg.factory.split(":")[0].split(".")[0])
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    try:
+        config = json.loads(path.read_text()).get("config", {})
+    except (OSError, ValueError):
+        return [f"shipped weights: {relative} cannot be read"]
+    lines = []
+    for stage, record in config.get("training", {}).items():
+        if isinstance(record, dict) and record.get("data"):
+            steps = f", {record['steps']} steps" if record.get("steps") else ""
+            lines.append(f"trained ({stage}): {record['data']}{steps}")
+    calibration = config.get("calibration")
+    if isinstance(calibration, dict) and calibration.get("geometry"):
+        shown = f" on {calibration['n_showers']} reference showers" if calibration.get("n_showers") else ""
+        lines.append(f"calibrated for: {calibration['geometry']}{shown}")
+    return lines
 
 
 @main.command()
@@ -241,31 +291,20 @@ def doctor() -> None:
     click.echo("\nall plugins loaded")
 
 
-def _parse_energy(value: str) -> tuple[float, float]:
-    """``"50"`` -> (50, 50); ``"10:100"`` -> (10, 100): a fixed energy or a uniform range in GeV."""
-    import math
+def _input_files(path: str | Path) -> list[Path]:
+    """The shower files of an input: the file itself, or a folder's ``shard-*.h5`` in order."""
+    from .io import _shard_files
 
-    try:
-        parts = [float(v) for v in value.split(":")]
-    except ValueError:
-        parts = []
-    if not all(math.isfinite(p) and p > 0 for p in parts):
-        raise click.BadParameter(f"energies must be positive, finite numbers of GeV, got {value!r}")
-    if len(parts) == 1:
-        parts = parts * 2
-    if len(parts) != 2 or parts[0] > parts[1]:
-        raise click.BadParameter(f"expected a number of GeV (50) or a range LOW:HIGH (10:100), got {value!r}")
-    return parts[0], parts[1]
+    return _shard_files(path) if Path(path).is_dir() else [Path(path)]
 
 
-def _parse_direction(value: str) -> list[float]:
-    try:
-        parts = [float(v) for v in value.split(",")]
-    except ValueError:
-        parts = []
-    if len(parts) != 3:
-        raise click.BadParameter(f"expected three comma-separated numbers px,py,pz, got {value!r}")
-    return parts
+def _deprecated_n(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    if value is not None:
+        click.echo(
+            f"calozoo {ctx.info_name}: --n is deprecated and goes in the next release; use -n/--n-showers",
+            err=True,
+        )
+    return value
 
 
 _FORMAT_OPTION = click.option(
@@ -280,35 +319,32 @@ _FORMAT_OPTION = click.option(
 
 @main.command()
 @click.argument("model_name", metavar="MODEL")
-@click.option(
-    "-n",
-    "--n",
-    "n_showers",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Number of showers  [default: 100; with --like all of REF's showers, or its first n].",
-)
-@click.option(
-    "--energy",
-    default="50",
-    show_default=True,
-    help="Incident energy in GeV: a value (50) or a uniform range (10:100).",
-)
-@click.option("--theta", type=float, help="Polar angle to the beam in degrees (90 = normal incidence).")
-@click.option("--phi", type=float, help="Azimuth in degrees (90 = normal incidence on the top stave).")
-@click.option("--direction", help="Unit direction px,py,pz in the local frame (instead of --theta/--phi).")
+@grammar.n_showers_option("[default: 100; with --like all of REF's showers, or its first N]")
+@click.option("--n", "n_deprecated", type=click.IntRange(min=1), hidden=True, callback=_deprecated_n)
+@grammar.energy_option(default="50")
+@grammar.direction_options("normal incidence, (0, 0, 1)")
 @click.option("--pdg", type=int, default=None, help="Incident particle id (default: the model's first).")
 @click.option(
     "--like",
     metavar="REF",
     type=click.Path(exists=True),
     help="Twins of REF (a point-cloud .h5 file or a folder of shards): shower i gets the energy, "
-    "direction and pdg of REF's shower i (instead of --energy, --theta, --phi, --direction, --pdg).",
+    "direction and pdg of REF's shower i (instead of --energy, --theta/--phi, --direction(s), --pdg).",
 )
 @click.option(
-    "--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Same seed, same showers."
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Same seed, same showers (and the same drawn energies and directions).",
 )
-@click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Showers generated and written at a time (bounds the memory).",
+)
 @click.option(
     "--weights",
     type=click.Path(exists=True, file_okay=False),
@@ -329,10 +365,12 @@ _FORMAT_OPTION = click.option(
 def generate(
     model_name,
     n_showers,
+    n_deprecated,
     energy,
     theta,
     phi,
     direction,
+    directions,
     pdg,
     like,
     seed,
@@ -344,22 +382,29 @@ def generate(
 ) -> None:
     """Generate showers with MODEL and write them to a file.
 
+    Drawn energies (10:100, log:1:127) and directions (--directions) come from streams of their
+    own, seeded by --seed: the same seed gives the same conditions and showers.
+
     \b
-    calozoo generate toyflow --n 1000 --energy 10:100 --theta 90 --phi 90 --seed 1 -o showers.h5
+    calozoo generate toyflow -n 1000 --energy 10:100 --theta 90 --phi 90 --seed 1 -o showers.h5
+    calozoo generate caloclouds3 -n 1000 --energy log:1:127 --directions barrel-ip -o cc3.h5
     calozoo generate toyflow --like data/test -o twins.h5    # REF's conditions, shower by shower
     """
     import numpy as np
 
     import calozoo
 
-    from .conditions import direction_from_angles
     from .io import ShowerWriter, read_conditions
 
+    if n_deprecated is not None:
+        if n_showers is not None:
+            raise click.UsageError("give -n/--n-showers once (--n is its deprecated old name)")
+        n_showers = n_deprecated
     if like is not None:
         ctx = click.get_current_context()
         given = [
             f"--{name}"
-            for name in ("energy", "theta", "phi", "direction", "pdg")
+            for name in ("energy", "theta", "phi", "direction", "directions", "pdg")
             if ctx.get_parameter_source(name) != ParameterSource.DEFAULT
         ]
         if given:
@@ -368,28 +413,20 @@ def generate(
             )
         energies, unit, pdg = read_conditions(like)
         if n_showers is not None and n_showers > len(energies):
-            raise click.UsageError(f"--n {n_showers}: {like} holds only {len(energies)} showers")
+            raise click.UsageError(f"-n {n_showers}: {like} holds only {len(energies)} showers")
         n_showers = n_showers or len(energies)
         energies, unit, pdg = energies[:n_showers], unit[:n_showers], pdg[:n_showers]
     else:
         n_showers = n_showers or 100
-        low, high = _parse_energy(energy)
-        if direction is not None and (theta is not None or phi is not None):
-            raise click.UsageError("give either --direction or --theta/--phi, not both")
-        if (theta is None) != (phi is None):
-            raise click.UsageError("--theta and --phi go together")
-        if direction is not None:
-            unit = np.array(_parse_direction(direction))
-        elif theta is not None:
-            unit = direction_from_angles(theta, phi)
-        else:
+        spec = grammar.resolve_directions(theta, phi, direction, directions)
+        # Drawn conditions get streams of their own, so the model's seed stays as given.
+        energies = energy.sample(n_showers, grammar.energy_stream(seed))
+        if spec is None:
             unit = np.array([0.0, 0.0, 1.0])
-        # The energies drawn for a range get their own stream, so the model's seed stays as given.
-        energies = (
-            np.random.default_rng([seed, 2**31]).uniform(low, high, n_showers)
-            if high > low
-            else np.full(n_showers, low)
-        )
+        elif spec.kind == "fixed":
+            unit = np.array(spec.vector)
+        else:
+            unit = spec.sample(n_showers, grammar.direction_stream(seed))
 
     from .io import SHOWER_FILE_KIND, is_calozoo_shower_file
     from .serialization import check_file_replaceable
@@ -402,9 +439,15 @@ def generate(
     try:
         batches = model.iter_sample(energies, unit, pdg=pdg, seed=seed, batch_size=batch_size, progress=True)
     except InvalidConditionError as err:
-        if like is None:
-            raise
-        raise InvalidConditionError(f"{like}: {model_name} cannot generate its conditions: {err}") from err
+        if like is not None:
+            raise InvalidConditionError(
+                f"{like}: {model_name} cannot generate its conditions: {err}"
+            ) from err
+        if directions is not None:
+            raise InvalidConditionError(
+                f"--directions {directions} drew directions {model_name} does not accept: {err}"
+            ) from err
+        raise
     points = visible_mev = 0.0
     # Streamed batch by batch: memory stays bounded by one batch, and the file appears only
     # once every shower is in it.
@@ -495,9 +538,19 @@ def _stream(batches, n_showers: int, output: str, file_format: str, label: str, 
                 bar.update(len(batch))
 
 
+_BATCH_SIZE_OPTION = click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Showers processed and written at a time (bounds the memory).",
+)
+
+
 @main.command()
-@click.argument("input_file", metavar="RAW_HITS.h5", type=click.Path(exists=True, dir_okay=False))
-@click.argument("output", metavar="POINTS.h5", type=click.Path(dir_okay=False))
+@click.argument("input_file", metavar="RAW_HITS", type=click.Path(exists=True))
+@click.argument("output", metavar="[POINTS.h5]", type=click.Path(dir_okay=False), required=False)
+@grammar.output_option("Output HDF5 file of training points (or give it as POINTS.h5).")
 @click.option("--geometry", "geometry_name", required=True, help="Geometry the hits come from.")
 @click.option(
     "--seed",
@@ -522,24 +575,47 @@ def _stream(batches, n_showers: int, output: str, file_format: str, label: str, 
     default=None,
     help="Keep at most this many (the most energetic) points per shower.",
 )
-@click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True)
+@_BATCH_SIZE_OPTION
 @_FORMAT_OPTION
 @friendly_errors
 def preprocess(
-    input_file, output, geometry_name, seed, sub_cells, trim_mm, max_points, batch_size, file_format
+    input_file,
+    output,
+    output_option,
+    geometry_name,
+    seed,
+    sub_cells,
+    trim_mm,
+    max_points,
+    batch_size,
+    file_format,
 ) -> None:
-    """Turn raw hits (z in mm, local frame) into training points (tilt removed, z in layers)."""
+    """Turn raw hits (z in mm, local frame) into training points (tilt removed, z in layers).
+
+    RAW_HITS is a point-cloud .h5 file or a folder of shard-*.h5 files (read in order, as one
+    file holding them one after the other).
+
+    \b
+    calozoo preprocess raw_hits.h5 -o points.h5 --geometry ild-ecal-regular --seed 1
+    """
+    output = grammar.resolve_output(output, output_option, "POINTS.h5")
     import calozoo
 
     from .io import read_showers
     from .preprocessing import preprocess as preprocess_hits
+    from .showers import concatenate
 
     geo = calozoo.geometry(geometry_name)
-    raw = read_showers(input_file)
-    if raw.z_units != "mm":
-        raise click.ClickException(
-            f"{input_file}: holds points with z in {raw.z_units}; preprocess needs raw hits with z in mm"
-        )
+    files = _input_files(input_file)
+    parts = []
+    for file in files:
+        part = read_showers(file)
+        if part.z_units != "mm":
+            raise click.ClickException(
+                f"{file}: holds points with z in {part.z_units}; preprocess needs raw hits with z in mm"
+            )
+        parts.append(part)
+    raw = parts[0] if len(parts) == 1 else concatenate(parts)
     points = preprocess_hits(
         raw,
         geo,
@@ -555,31 +631,45 @@ def preprocess(
 
 
 @main.command()
-@click.argument("input_file", metavar="POINTS.h5", type=click.Path(exists=True, dir_okay=False))
-@click.argument("output", metavar="CELLS.h5", type=click.Path(dir_okay=False))
+@click.argument("input_file", metavar="POINTS", type=click.Path(exists=True))
+@click.argument("output", metavar="[CELLS.h5]", type=click.Path(dir_okay=False), required=False)
+@grammar.output_option("Output HDF5 file of cell hits (or give it as CELLS.h5).")
 @click.option("--geometry", "geometry_name", required=True, help="Geometry to project into.")
 @click.option(
     "--incident-point",
     help="Where the showers enter, mm, in the geometry's coordinates "
     "(x,y or x,y,z; default: the geometry's own).",
 )
-@click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True)
+@_BATCH_SIZE_OPTION
 @_FORMAT_OPTION
 @friendly_errors
-def project(input_file, output, geometry_name, incident_point, batch_size, file_format) -> None:
-    """Project training points into the cells of a geometry (one point per hit cell)."""
+def project(
+    input_file, output, output_option, geometry_name, incident_point, batch_size, file_format
+) -> None:
+    """Project training points into the cells of a geometry (one point per hit cell).
+
+    POINTS is a point-cloud .h5 file or a folder of shard-*.h5 files (as `calozoo simulate`
+    writes), streamed batch by batch in order into one CELLS.h5.
+
+    \b
+    calozoo project showers.h5 -o cells.h5 --geometry ild-ecal-barrel
+    calozoo project data/test -o test-cells.h5 --geometry ild-ecal-barrel
+    """
+    output = grammar.resolve_output(output, output_option, "CELLS.h5")
     import calozoo
 
     from .io import count_showers, iter_showers, read_showers
 
     geo = calozoo.geometry(geometry_name)
     point = _parse_point(incident_point)
-    z_units = read_showers(input_file, stop=1).z_units
-    if z_units != "layer":
-        raise click.ClickException(
-            f"{input_file}: holds z in {z_units}; project needs training "
-            "points with z in layer units (run `calozoo preprocess` first)"
-        )
+    files = _input_files(input_file)
+    for file in files:
+        z_units = read_showers(file, stop=1).z_units
+        if z_units != "layer":
+            raise click.ClickException(
+                f"{file}: holds z in {z_units}; project needs training "
+                "points with z in layer units (run `calozoo preprocess` first)"
+            )
     before = after = 0.0
 
     def to_cells(batch):
@@ -589,11 +679,10 @@ def project(input_file, output, geometry_name, incident_point, batch_size, file_
         after += float(cells.visible_energy_mev.sum())
         return cells
 
-    # Streamed: memory is bounded by one batch, whatever the size of the file.
-    batches = iter_showers(input_file, batch_size)
-    _stream(
-        batches, count_showers(input_file), output, file_format, f"projecting into {geometry_name}", to_cells
-    )
+    # Streamed: memory is bounded by one batch, whatever the size of the file (or of the shards).
+    batches = (batch for file in files for batch in iter_showers(file, batch_size))
+    total = sum(count_showers(file) for file in files)
+    _stream(batches, total, output, file_format, f"projecting into {geometry_name}", to_cells)
     click.echo(
         f"wrote {count_showers(output)} showers to {output}: {after / max(before, 1e-30):.1%} of the energy "
         f"kept in cells above {geo.threshold_mev:g} MeV"
@@ -649,3 +738,47 @@ _IMPORT = _model_subcommand("import_command", "import")
 _IMPORT.help = "Import a checkpoint written by MODEL's original authors into a calozoo model folder."
 main.add_command(_TRAIN)
 main.add_command(_IMPORT)
+
+
+@main.command()
+@click.argument("input_file", metavar="FILE", type=click.Path(exists=True))
+@click.option("--index", type=int, default=0, show_default=True, help="Which shower of FILE, from 0.")
+@click.option(
+    "--geometry",
+    "geometry_name",
+    default=None,
+    help="Project the training points into this geometry and show its cells "
+    "(default: the points as they are).",
+)
+@click.option(
+    "--incident-point",
+    default=None,
+    help="With --geometry: where the shower enters, mm, in the geometry's coordinates (x,y or x,y,z).",
+)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The PNG to write.")
+@click.option("--dpi", type=click.IntRange(min=20, max=600), default=100, show_default=True)
+@friendly_errors
+def show(input_file, index, geometry_name, incident_point, output, dpi) -> None:
+    """Event display of one shower of FILE (a shower file or a folder of shards): a map of every
+    layer and a 3D view, written as PNG."""
+    from .display import show_shower
+
+    point = None
+    if incident_point is not None:
+        try:
+            point = [float(v) for v in incident_point.split(",")]
+        except ValueError:
+            point = []
+        if len(point) not in (2, 3):
+            raise click.BadParameter(
+                f"expected two or three comma-separated numbers in mm, got {incident_point!r}",
+                param_hint="--incident-point",
+            )
+    try:
+        show_shower(input_file, index, geometry=geometry_name, path=output, incident_point_mm=point, dpi=dpi)
+    except ValueError as err:  # a geometry refusing the shower (raw hits, an incident point off its face)
+        if isinstance(err, CalozooError):
+            raise
+        raise click.ClickException(str(err)) from err
+    shown = f"its cells in {geometry_name}" if geometry_name else "its points"
+    click.echo(f"wrote {output}: shower {index} of {input_file}, {shown}")

@@ -8,6 +8,7 @@ from test_registry import BrokenHookPlugin
 
 from calozoo.cli import main
 from calozoo.io import read_showers, write_showers
+from calozoo.showers import Showers
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ def test_doctor_flags_broken_plugins(run, blob_registry):
 
 @pytest.mark.parametrize("file_format", ["showerdata", "caloclouds"])
 def test_generate_writes_a_readable_file(run, tmp_path, file_format):
-    options = ["--n", 12, "--energy", "10:60", "--theta", 70, "--phi", 90, "--seed", 4, "--batch-size", 5]
+    options = ["-n", 12, "--energy", "10:60", "--theta", 70, "--phi", 90, "--seed", 4, "--batch-size", 5]
     out = tmp_path / "showers.h5"
     result = run("generate", "blob", *options, "-o", out, "--format", file_format)
     assert result.exit_code == 0, result.output
@@ -83,16 +84,21 @@ def test_generate_writes_a_readable_file(run, tmp_path, file_format):
     "args, message",
     [
         (["--energy", "500"], "energy out of range"),
-        (["--energy", "abc"], "expected a number of GeV"),
-        (["--energy", "90:10"], "expected a number of GeV"),
+        (["--energy", "abc"], "expected a number of GeV (50), fixed energies in equal shares (10,50,100)"),
+        (["--energy", "90:10"], "a range needs LOW < HIGH"),
         (["--energy", "10:nan"], "positive, finite numbers of GeV"),
         (["--energy", "-5"], "positive, finite numbers of GeV"),
+        (["--energy", "log:0.5:127"], "energy out of range"),
+        (["--energy", "10:100", "--energy", "5"], "a range ('10:100') cannot be combined"),
         (["-O", "nonsense"], "KEY=VALUE"),
         (["--theta", "90"], "--theta and --phi go together"),
         (["--direction", "0,0,2"], "unit vector"),
         (["--direction", "0,0"], "three comma-separated numbers"),
-        (["--direction", "0,0,1", "--theta", "90", "--phi", "90"], "either --direction or"),
-        (["--n", "0"], "0 is not in the range"),
+        (["--direction", "0,0,1", "--theta", "90", "--phi", "90"], "not --theta/--phi and --direction"),
+        (["--directions", "barrel-ip", "--theta", "90", "--phi", "90"], "not --theta/--phi and --directions"),
+        (["--directions", "endcap"], "'endcap' is not 'barrel-ip'"),
+        (["-n", "0"], "0 is not in the range"),
+        (["--n-showers", "2", "--n", "2"], "give -n/--n-showers once"),
     ],
 )
 def test_generate_refuses_bad_options_without_writing(run, tmp_path, args, message):
@@ -101,6 +107,82 @@ def test_generate_refuses_bad_options_without_writing(run, tmp_path, args, messa
     assert result.exit_code != 0
     assert message in result.output
     assert not out.exists()
+
+
+def test_generate_n_is_a_deprecated_alias_of_n_showers(run, tmp_path):
+    result = run("generate", "blob", "--n", 2, "-o", tmp_path / "old.h5")
+    assert result.exit_code == 0, result.output
+    notice = "calozoo generate: --n is deprecated and goes in the next release; use -n/--n-showers\n"
+    assert (
+        result.stderr.startswith(notice) and result.stderr.count("deprecated") == 1
+    )  # then the progress bar
+    assert "deprecated" not in run("generate", "blob", "--n-showers", 2, "-o", tmp_path / "new.h5").stderr
+    assert read_showers(tmp_path / "old.h5") == read_showers(tmp_path / "new.h5")
+    assert "--n " not in run("generate", "--help").output  # hidden
+
+
+@pytest.mark.parametrize(
+    "energy, check",
+    [
+        ("50", lambda e: e.tolist() == [50.0] * 7),
+        ("10,50,90", lambda e: e.tolist() == [10.0, 50.0, 90.0, 10.0, 50.0, 90.0, 10.0]),
+        (["--energy", "10", "--energy", "50"], lambda e: e.tolist() == [10.0, 50.0] * 3 + [10.0]),
+        ("10:60", lambda e: 10 <= e.min() and e.max() <= 60 and len(set(e)) == 7),
+        ("log:2:80", lambda e: 2 <= e.min() and e.max() <= 80 and len(set(e)) == 7),
+    ],
+    ids=["fixed", "list", "repeated", "uniform", "log-uniform"],
+)
+def test_generate_takes_each_energy_form(run, tmp_path, energy, check):
+    energy = energy if isinstance(energy, list) else ["--energy", energy]
+    out, again = tmp_path / "showers.h5", tmp_path / "again.h5"
+    result = run("generate", "blob", "-n", 7, *energy, "--seed", 2, "--batch-size", 3, "-o", out)
+    assert result.exit_code == 0, result.output
+    showers = read_showers(out)
+    assert check(showers.incident_energy_gev.astype(np.float64)), showers.incident_energy_gev
+    assert (
+        run("generate", "blob", "-n", 7, *energy, "--seed", 2, "--batch-size", 3, "-o", again).exit_code == 0
+    )
+    assert read_showers(again) == showers  # same seed, same energies and showers
+
+
+def test_generate_log_uniform_energies_come_from_the_energy_stream(run, tmp_path):
+    from calozoo.grammar import energy_stream
+
+    out = tmp_path / "showers.h5"
+    assert run("generate", "blob", "-n", 5, "--energy", "log:1:100", "--seed", 3, "-o", out).exit_code == 0
+    want = np.exp(energy_stream(3).uniform(np.log(1), np.log(100), 5))
+    np.testing.assert_allclose(read_showers(out).incident_energy_gev, want, rtol=1e-6)
+
+
+def test_generate_draws_barrel_ip_directions(run, tmp_path):
+    from calozoo.conditions import angles_from_direction
+    from calozoo.distributions import barrel_ip_directions
+    from calozoo.grammar import direction_stream
+
+    out, again = tmp_path / "showers.h5", tmp_path / "again.h5"
+    options = ["-n", 6, "--energy", "10,20", "--directions", "barrel-ip", "--seed", 0]
+    result = run("generate", "blob", *options, "-o", out)
+    assert result.exit_code == 0, result.output
+    showers = read_showers(out)
+    want = barrel_ip_directions(6, direction_stream(0))
+    np.testing.assert_allclose(showers.direction, want, atol=1e-6)
+    theta, phi = angles_from_direction(showers.direction)
+    assert theta.min() > 30 and theta.max() < 150 and phi.min() > 80 and phi.max() < 110
+    assert showers.incident_energy_gev.tolist() == [10.0, 20.0] * 3
+    # the directions do not depend on the energies, and the same seed gives the same showers
+    assert run("generate", "blob", *options[:2], "--energy", "5:50", *options[4:], "-o", again).exit_code == 0
+    np.testing.assert_array_equal(read_showers(again).direction, showers.direction)
+    assert run("generate", "blob", *options, "-o", again).exit_code == 0
+    assert read_showers(again) == showers
+
+
+def test_generate_names_the_distribution_when_a_model_refuses_its_directions(run, tmp_path):
+    # blob takes at most 60 deg; barrel-ip reaches 60.5 deg at its corners
+    out = tmp_path / "showers.h5"
+    result = run("generate", "blob", "-n", 400, "--directions", "barrel-ip", "-o", out)
+    assert result.exit_code == 1
+    assert "--directions barrel-ip drew directions blob does not accept" in result.output
+    assert "at most 60 deg" in result.output and not out.exists()
 
 
 def _reference(path, energies, pdg=22, seed=0, format="caloclouds"):
@@ -143,7 +225,7 @@ def test_generate_like_copies_the_conditions_shower_by_shower(run, tmp_path, ref
     shards.mkdir()
     _reference(shards / "shard-00000.h5", [5.0, 6.0], seed=1)
     _reference(shards / "shard-00001.h5", [7.0, 8.0], seed=2)
-    result = run("generate", "blob", "--like", shards, "--n", 3, "-o", out)
+    result = run("generate", "blob", "--like", shards, "-n", 3, "-o", out)
     assert result.exit_code == 0, result.output
     assert read_showers(out).incident_energy_gev.tolist() == [5.0, 6.0, 7.0]
 
@@ -155,7 +237,8 @@ def test_generate_like_copies_the_conditions_shower_by_shower(run, tmp_path, ref
         (["--theta", "90", "--phi", "90"], "drop --theta, --phi"),
         (["--direction", "0,0,1"], "drop --direction"),
         (["--pdg", "22"], "drop --pdg"),
-        (["--n", "6"], "holds only 5 showers"),
+        (["--directions", "barrel-ip"], "drop --directions"),
+        (["-n", "6"], "holds only 5 showers"),
     ],
 )
 def test_generate_like_refuses_other_conditions(run, tmp_path, args, message):
@@ -199,20 +282,20 @@ def test_generate_refuses_an_output_another_run_is_writing(run, tmp_path):
     out = tmp_path / "showers.h5"
     first = BlobModel().sample([10.0, 20.0], seed=1)
     with ShowerWriter(out, 2) as writer:  # the first run, still writing
-        result = run("generate", "blob", "--n", 3, "-o", out)
+        result = run("generate", "blob", "-n", 3, "-o", out)
         writer.write(first)
     assert result.exit_code == 1 and result.exception.__class__ is SystemExit  # a message, no traceback
     assert f"Error: {out} is being written by another calozoo process (pid " in result.output
     assert "wait for it or choose another output" in result.output
     assert len(read_showers(out)) == 2
-    assert run("generate", "blob", "--n", 3, "-o", out).exit_code == 0  # its own earlier file: replaced
+    assert run("generate", "blob", "-n", 3, "-o", out).exit_code == 0  # its own earlier file: replaced
     assert len(read_showers(out)) == 3
 
 
 def test_generate_never_replaces_a_file_calozoo_did_not_write(run, tmp_path):
     out = tmp_path / "thesis.pdf"
     out.write_bytes(b"years of work")
-    result = run("generate", "blob", "--n", 3, "-o", out)
+    result = run("generate", "blob", "-n", 3, "-o", out)
     assert result.exit_code == 1 and result.exception.__class__ is SystemExit
     assert f"Error: {out}: exists and is not a shower file written by calozoo" in result.output
     assert "nothing was changed" in result.output
@@ -221,7 +304,7 @@ def test_generate_never_replaces_a_file_calozoo_did_not_write(run, tmp_path):
 
 def test_project_writes_cell_hits_that_keep_the_energy(run, tmp_path):
     points = tmp_path / "points.h5"
-    assert run("generate", "blob", "--n", 6, "--energy", "20:80", "-o", points).exit_code == 0
+    assert run("generate", "blob", "-n", 6, "--energy", "20:80", "-o", points).exit_code == 0
     cells = tmp_path / "cells.h5"
     result = run("project", points, cells, "--geometry", "flat", "--batch-size", 4)
     assert result.exit_code == 0, result.output
@@ -229,6 +312,69 @@ def test_project_writes_cell_hits_that_keep_the_energy(run, tmp_path):
     before, after = read_showers(points), read_showers(cells)
     assert np.allclose(after.visible_energy_mev, before.visible_energy_mev, rtol=1e-4)
     assert np.all(after.num_points <= before.num_points)  # points merge into cells
+
+
+def test_project_and_preprocess_read_a_folder_of_shards(run, tmp_path):
+    """A folder of shard-*.h5 reads as the file holding them one after the other."""
+    from calozoo.io import write_showers
+    from calozoo.showers import concatenate
+
+    points = BlobModel().sample([10.0, 20.0, 30.0, 40.0, 50.0], seed=1)
+    folder = tmp_path / "points"
+    folder.mkdir()
+    write_showers(folder / "shard-00000.h5", points[:2])
+    write_showers(folder / "shard-00001.h5", points[2:])
+    write_showers(tmp_path / "all.h5", points)
+    result = run("project", folder, "-o", tmp_path / "cells.h5", "--geometry", "flat", "--batch-size", 2)
+    assert result.exit_code == 0, result.output
+    assert "wrote 5 showers" in result.output
+    assert run("project", tmp_path / "all.h5", tmp_path / "one.h5", "--geometry", "flat").exit_code == 0
+    assert read_showers(tmp_path / "cells.h5") == read_showers(tmp_path / "one.h5")
+    # raw hits (z in mm): the same, through preprocess
+    rng = np.random.default_rng(0)
+    depth = np.arange(30) * 6.5 + 3.0
+    hits = [
+        Showers.from_point_lists(
+            [np.column_stack([rng.normal(0, 8, (50, 2)), rng.choice(depth, 50), rng.exponential(0.2, 50)])],
+            [50.0],
+            z_units="mm",
+        )
+        for _ in range(3)
+    ]
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for i, shower in enumerate(hits):
+        write_showers(raw / f"shard-{i:05d}.h5", shower)
+    write_showers(tmp_path / "raw.h5", concatenate(hits))
+    result = run("preprocess", raw, "--output", tmp_path / "p1.h5", "--geometry", "flat", "--seed", 3)
+    assert result.exit_code == 0, result.output
+    assert (
+        run(
+            "preprocess", tmp_path / "raw.h5", tmp_path / "p2.h5", "--geometry", "flat", "--seed", 3
+        ).exit_code
+        == 0
+    )
+    assert read_showers(tmp_path / "p1.h5") == read_showers(tmp_path / "p2.h5")
+    # each shard is checked: a folder of training points is not raw hits, and the reverse
+    result = run("preprocess", folder, tmp_path / "p3.h5", "--geometry", "flat")
+    assert result.exit_code == 1 and "shard-00000.h5: holds points with z in layer" in result.output
+    result = run("project", raw, tmp_path / "c3.h5", "--geometry", "flat")
+    assert result.exit_code == 1 and "run `calozoo preprocess` first" in result.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run("project", empty, tmp_path / "c4.h5", "--geometry", "flat")
+    assert result.exit_code == 1 and "holds no shard-*.h5 files" in result.output
+
+
+@pytest.mark.parametrize("command", ["project", "preprocess"])
+def test_the_output_is_given_once(run, tmp_path, command):
+    points = tmp_path / "points.h5"
+    write_showers(points, BlobModel().sample([10.0], seed=1))
+    result = run(command, points, "--geometry", "flat")
+    assert result.exit_code == 2 and "give the output with -o/--output" in result.output
+    result = run(command, points, tmp_path / "a.h5", "-o", tmp_path / "b.h5", "--geometry", "flat")
+    assert result.exit_code == 2 and "give the output once" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["points.h5"]
 
 
 def test_project_refuses_raw_hits_and_unknown_geometries(run, tmp_path):
@@ -301,3 +447,19 @@ def test_ctrl_c_stops_generate_at_once_and_leaves_no_file(tmp_path, signal_name,
     process.wait(timeout=30)  # without the handlers the run went on to the end (minutes)
     assert process.returncode == code, process.stderr.read()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "command, expected",
+    [
+        (["train", "caloclouds3", "-h"], "--stage [flow|teacher|distill|assemble|calibrate]"),
+        (["train", "caloclouds2", "-h"], "--stage [flow|teacher|distill|assemble|calibrate]"),
+        (["import", "caloclouds3", "-h"], "-o, --output DIRECTORY"),
+        (["simulate", "-h"], "--directions [barrel-ip]"),
+    ],
+)
+def test_dash_h_on_plugin_commands_shows_their_options(command, expected):
+    pytest.importorskip({"simulate": "calozoo_refmc"}.get(command[0], f"calozoo_{command[1]}"))
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 0, result.output
+    assert expected in result.output and "-h, --help" in result.output

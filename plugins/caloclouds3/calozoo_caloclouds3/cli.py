@@ -13,6 +13,10 @@ from calozoo.cli import friendly_errors
 
 __all__ = ["train_command", "import_command", "make_train_command", "check_outputs"]
 
+#: ``-h`` as well as ``--help``: these commands run on their own (``calozoo train MODEL ...`` hands
+#: them the rest of the line), so they do not inherit the ``calozoo`` group's settings.
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+
 _DEFAULT_STEPS = {"flow": 2500, "teacher": 8000, "distill": 3000}
 
 
@@ -35,7 +39,7 @@ def make_train_command(
     steps_default = {**_DEFAULT_STEPS, **(default_steps or {})}
     steps_help = ", ".join(f"{k} {v}" for k, v in steps_default.items())
 
-    @click.command("train")
+    @click.command("train", context_settings=CONTEXT_SETTINGS)
     @click.option(
         "--data",
         type=click.Path(exists=True),
@@ -66,7 +70,9 @@ def make_train_command(
         help="teacher/distill: random subset of at most this many points per shower.",
     )
     @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N showers of the data.")
-    @click.option("--seed", type=int, default=0, show_default=True)
+    @click.option(
+        "--seed", type=int, default=0, show_default=True, help="Seeds the training (and the calibration)."
+    )
     @click.option("--threads", type=click.IntRange(min=1), help="torch CPU threads.")
     @click.option(
         "--device", default="cpu", show_default=True, help="torch device for the training stages (cpu, cuda)."
@@ -81,6 +87,7 @@ def make_train_command(
         help="calibrate: geometry to calibrate for.",
     )
     @click.option(
+        "-o",
         "--output",
         type=click.Path(file_okay=False),
         help="assemble/calibrate: model folder to write (default WORK/model).",
@@ -207,7 +214,7 @@ def _cc3_recipe():
 train_command = make_train_command("caloclouds3", _cc3_recipe, _calibrate)
 
 
-@click.command("import")
+@click.command("import", context_settings=CONTEXT_SETTINGS)
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "-o", "--output", type=click.Path(file_okay=False), required=True, help="Model folder to write."

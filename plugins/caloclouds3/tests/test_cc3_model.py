@@ -218,3 +218,21 @@ def test_import_never_replaces_a_folder_that_is_not_a_caloclouds3_model(tmp_path
     assert message in result.output and "nothing was changed" in result.output
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["authors.pt", "out"]
+
+
+def test_info_is_a_model_card():
+    """What it is, what it was trained on (with the reference MC's physics version), where it is
+    calibrated, where it is valid, how good it is, its licence and how to cite it; no torch needed."""
+    result = CliRunner().invoke(main, ["info", "caloclouds3"])
+    assert result.exit_code == 0, result.output
+    for expected in (
+        "paper: Buss et al., CaloClouds3",
+        "trained (flow): 20,000 cc3-training showers, reference-MC physics version 2",
+        "calibrated for: ild-ecal-barrel",
+        "validity: photons of 1-127 GeV",
+        "fidelity:",
+        "licence: Apache-2.0",
+        "bibtex: @article{caloclouds3",
+        "eprint = {2511.01460}",
+    ):
+        assert expected in result.output

@@ -5,37 +5,29 @@ from __future__ import annotations
 import click
 from click.core import ParameterSource
 
+from calozoo import grammar
+
 __all__ = ["simulate_command"]
 
 
-@click.command("simulate")
-@click.argument("out_dir", type=click.Path(file_okay=False))
-@click.option(
-    "-n",
-    "--n-showers",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Number of showers (required, except with --like: all of REF's showers, or its first n).",
-)
+@click.command("simulate", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("out_dir", metavar="[OUT_DIR]", type=click.Path(file_okay=False), required=False)
+@grammar.output_option("The data set's folder (or give it as OUT_DIR).", file_okay=False)
+@grammar.n_showers_option("(required, except with --like: all of REF's showers, or its first N)")
 @click.option(
     "--preset",
     type=click.Choice(["cc3-training", "cc2-training", "none"]),
     default="cc3-training",
     show_default=True,
-    help="Incident conditions: the CaloClouds3 training set (1-127 GeV, inclined), the CaloClouds2 one "
-    "(10-90 GeV, normal incidence), or 'none' for --energy/--theta/--phi. With --energy a preset keeps "
-    "its directions and particle and takes the fixed energies.",
+    help="Incident conditions: the CaloClouds3 training set (1-127 GeV, --directions barrel-ip), the "
+    "CaloClouds2 one (10-90 GeV, normal incidence), or 'none' for --energy with --theta/--phi, "
+    "--direction or --directions. With --energy a preset keeps its directions and particle and takes "
+    "those energies. Giving --theta/--phi, --direction or --directions sets no preset.",
 )
-@click.option(
-    "--energy",
-    "energy_gev",
-    type=float,
-    multiple=True,
-    help="Fixed energy in GeV (repeat it: equal shares of each energy); with a preset, fixed energies "
-    "with the preset's directions.",
+@grammar.energy_option(
+    "Fixed energies take equal shares of every shard; with a preset, the energies replace the preset's."
 )
-@click.option("--theta", type=float, default=90.0, show_default=True, help="Polar angle to the beam, deg.")
-@click.option("--phi", type=float, default=90.0, show_default=True, help="Azimuth, deg (90/90: normal).")
+@grammar.direction_options("the preset's, or normal incidence (θ = φ = 90°) with --preset none")
 @click.option("--pdg", type=click.Choice(["22", "11"]), default="22", show_default=True, help="Particle.")
 @click.option(
     "--like",
@@ -48,7 +40,13 @@ __all__ = ["simulate_command"]
 )
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="The data set's seed.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes [default: all cores].")
-@click.option("--shard-size", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option(
+    "--shard-size",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Showers per shard file (part of the data set's settings: keep it to resume or grow one).",
+)
 @click.option("--raw", is_flag=True, help="Also write the raw hits (z in mm) next to the point clouds.")
 @click.option("--max-points", type=click.IntRange(min=1), default=None, help="Points kept per shower.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
@@ -56,11 +54,14 @@ __all__ = ["simulate_command"]
 def simulate_command(
     ctx,
     out_dir,
+    output_option,
     n_showers,
     preset,
-    energy_gev,
+    energy,
     theta,
     phi,
+    direction,
+    directions,
     pdg,
     like,
     seed,
@@ -72,40 +73,78 @@ def simulate_command(
 ):
     """Simulate reference-MC showers into OUT_DIR as CaloClouds point-cloud shards (resumable).
 
+    Drawn conditions (a preset, an energy range, --directions) come from each shard's own stream:
+    its energies first, then its directions, so --directions barrel-ip --energy 1:127 is the
+    cc3-training preset and --directions barrel-ip --energy 10,50 gives the directions of
+    --preset cc3-training --energy 10 --energy 50.
+
     \b
-    calozoo simulate data/test -n 6000 --preset none --energy 10 --energy 50 --energy 100 --seed 2
+    calozoo simulate data/cc3 -n 20000 --seed 1                  # the CaloClouds3 training set
+    calozoo simulate data/test -n 6000 --energy 10,50,100 --theta 90 --phi 90 --seed 2
+    calozoo simulate data/angles -n 6000 --energy 10,50,100 --directions barrel-ip --seed 3
     calozoo simulate data/twin --like data/test --seed 3     # same conditions, shower by shower
     """
     from calozoo.conditions import direction_from_angles
 
     from .dataset import simulate_dataset
 
+    out_dir = grammar.resolve_output(out_dir, output_option, "OUT_DIR")
+
+    given_directions = None
+    preset_given = ctx.get_parameter_source("preset") != ParameterSource.DEFAULT
     if like is not None:
         given = [
             f"--{name}"
-            for name in ("preset", "energy", "theta", "phi", "pdg")
-            if ctx.get_parameter_source("energy_gev" if name == "energy" else name) != ParameterSource.DEFAULT
+            for name in ("preset", "energy", "theta", "phi", "direction", "directions", "pdg")
+            if ctx.get_parameter_source(name) != ParameterSource.DEFAULT
             and not (name == "preset" and preset == "cc3-training")
         ]
         if given:
             raise click.UsageError(
                 f"--like takes every shower's energy, direction and pdg from {like}: drop {', '.join(given)}"
             )
+        preset = None
     else:
         if n_showers is None:
             raise click.UsageError("give the number of showers with -n (it may be left out only with --like)")
-        if preset == "none" and not energy_gev:
-            raise click.UsageError("--preset none needs at least one --energy")
+        given_directions = grammar.resolve_directions(theta, phi, direction, directions)
+        if given_directions is not None:
+            if preset_given and preset != "none":
+                raise click.UsageError(
+                    f"--preset {preset} brings its own directions: drop it (or give --preset none) "
+                    "to take the directions from --theta/--phi, --direction or --directions"
+                )
+            if energy is None:
+                raise click.UsageError(
+                    "without a preset, give --energy (the cc3-training preset is --energy 1:127 "
+                    "--directions barrel-ip)"
+                )
+            preset = "none"
+        if preset == "none" and energy is None:
+            raise click.UsageError("--preset none needs --energy")
+        preset = None if preset == "none" else preset
+    if preset is not None and pdg != "22":
+        raise click.UsageError(f"--preset {preset} simulates photons: drop --pdg (or give --preset none)")
+    # recorded with a preset too (unused), as before: those data sets keep their manifests and resume
+    fixed_direction = None
+    if like is None and (given_directions is None or given_directions.kind == "fixed"):
+        fixed_direction = (
+            given_directions.vector
+            if given_directions is not None
+            else tuple(direction_from_angles(90.0, 90.0).tolist())
+        )
     from calozoo.errors import CalozooError
 
     try:
         shards = simulate_dataset(
             out_dir,
             n_showers,
-            preset=None if preset == "none" or like is not None else preset,
-            energy_gev=list(energy_gev) or None,
-            direction=None if like is not None else tuple(direction_from_angles(theta, phi).tolist()),
-            pdg=int(pdg),
+            preset=preset,
+            energy_gev=list(energy.values) if energy is not None and not energy.is_range else None,
+            energy_range=(energy.kind, *energy.values) if energy is not None and energy.is_range else None,
+            direction=fixed_direction,
+            directions=None if given_directions is None or given_directions.kind == "fixed" else directions,
+            pdg=22 if like is not None else int(pdg),
             like=like,
             seed=seed,
             workers=workers,

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from calozoo.distributions import STAVE_INNER_RADIUS_MM, barrel_ip_directions
+
 from .physics import PHYSICS_VERSION
 
 __all__ = [
@@ -30,37 +32,29 @@ __all__ = [
     "cc2_training_conditions",
     "STAVE_INNER_RADIUS_MM",
     "PRESETS",
+    "ENERGY_RANGES",
 ]
 
-#: Distance of the top barrel stave's inner face from the beam, mm (specs/geometry.md).
-STAVE_INNER_RADIUS_MM = 1804.8
 #: Named condition sets (``None`` in a field means "given by the caller").
 PRESETS = ("cc3-training", "cc2-training")
+#: Each preset's energies (uniform, GeV) and directions (a ``--directions`` name; ``None``: normal).
+_PRESET_CONDITIONS = {"cc3-training": ((1.0, 127.0), "barrel-ip"), "cc2-training": ((10.0, 90.0), None)}
+#: The kinds of ``energy_range``.
+ENERGY_RANGES = ("uniform", "log-uniform")
 
 
 def cc3_training_conditions(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """The CaloClouds3 training distribution: ``(n,)`` energies (GeV) and ``(n, 3)`` local directions.
 
-    Photons of 1-127 GeV (uniform), coming from the interaction point and hitting the top barrel
-    stave with a uniform density on its inner face (at 1804.8 mm) within 30° < θ < 150° and
-    80° < φ < 110° (θ to the beam, φ the azimuth, θ = φ = 90° normal incidence). The face is
-    not cut at the barrel's half-length: the angular window alone defines the set.
+    Photons of 1-127 GeV (uniform, drawn first), then directions from
+    :func:`calozoo.distributions.barrel_ip_directions`: from the interaction point, hitting the
+    top barrel stave with a uniform density on its inner face (at 1804.8 mm) within
+    30° < θ < 150° and 80° < φ < 110° (θ to the beam, φ the azimuth, θ = φ = 90° normal
+    incidence). The face is not cut at the barrel's half-length: the angular window alone
+    defines the set.
     """
-    from calozoo.conditions import direction_from_angles
-
     energy = rng.uniform(1.0, 127.0, n)
-    radius = STAVE_INNER_RADIUS_MM
-    across_lo, across_hi = radius / np.tan(np.radians(110.0)), radius / np.tan(np.radians(80.0))
-    along_max = np.hypot(radius, max(abs(across_lo), abs(across_hi))) / np.tan(np.radians(30.0))
-    theta, phi = np.empty(0), np.empty(0)
-    while len(theta) < n:  # uniform on the face, keep the points inside the θ window
-        across = rng.uniform(across_lo, across_hi, 2 * n)
-        along = rng.uniform(-along_max, along_max, 2 * n)
-        t = np.degrees(np.arctan2(np.hypot(radius, across), along))
-        p = np.degrees(np.arctan2(radius, across))
-        keep = (t > 30.0) & (t < 150.0)
-        theta, phi = np.concatenate([theta, t[keep]]), np.concatenate([phi, p[keep]])
-    return energy, direction_from_angles(theta[:n], phi[:n])
+    return energy, barrel_ip_directions(n, rng)
 
 
 def cc2_training_conditions(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -68,20 +62,46 @@ def cc2_training_conditions(n: int, rng: np.random.Generator) -> tuple[np.ndarra
     return rng.uniform(10.0, 90.0, n), np.tile([0.0, 0.0, 1.0], (n, 1))
 
 
+def _draw_energies(energy_range, n: int, rng: np.random.Generator) -> np.ndarray:
+    kind, low, high = energy_range
+    if kind == "uniform":
+        return rng.uniform(low, high, n)
+    return np.exp(rng.uniform(np.log(low), np.log(high), n))
+
+
 def _shard_conditions(settings: dict[str, Any], n: int, rng: np.random.Generator):
+    """A shard's energies, directions and pdg, from the shard's own stream ``rng``.
+
+    Nothing is drawn for fixed energies with a fixed direction. Otherwise (a preset, an energy
+    range, a distribution of directions) the stream gives ``n`` energies first (``n`` uniform
+    draws, dropped when the energies are fixed), then the directions: so the directions do not
+    depend on how the energies are given, ``energy_gev=[1, 2], directions="barrel-ip"`` draws
+    the same directions as ``preset="cc3-training"`` with the same seed, and
+    ``energy_range=("uniform", 1, 127), directions="barrel-ip"`` is the ``cc3-training`` preset.
+    """
+    from calozoo.distributions import DIRECTION_DISTRIBUTIONS
+
+    fixed = settings["energy_gev"]
+    energy_range = settings.get("energy_range")
     if settings["preset"] in PRESETS:
-        make = cc3_training_conditions if settings["preset"] == "cc3-training" else cc2_training_conditions
-        energy, direction = make(n, rng)
-        if settings["energy_gev"] is not None:
-            # Fixed energies with the preset's directions. The preset's energies are drawn (and
-            # dropped) all the same, so the directions are those of the plain preset's shard.
-            energy = np.resize(np.asarray(settings["energy_gev"], dtype=np.float64), n)
-        return energy, direction, np.full(n, 22)
-    energies = np.asarray(settings["energy_gev"], dtype=np.float64).reshape(-1)
-    # Several fixed energies take equal shares of every shard (a test set per energy, in one run).
-    energy = np.resize(energies, n)
-    direction = np.tile(np.asarray(settings["direction"], dtype=np.float64), (n, 1))
-    return energy, direction, np.full(n, int(settings["pdg"]))
+        (low, high), directions = _PRESET_CONDITIONS[settings["preset"]]
+        energy_range = energy_range or ("uniform", low, high)
+        direction, pdg = (0.0, 0.0, 1.0), 22
+    else:
+        directions, direction, pdg = settings.get("directions"), settings["direction"], settings["pdg"]
+    if energy_range is None and directions is None:
+        # Several fixed energies take equal shares of every shard (a test set per energy, in one run).
+        energy = np.resize(np.asarray(fixed, dtype=np.float64).reshape(-1), n)
+        return energy, np.tile(np.asarray(direction, dtype=np.float64), (n, 1)), np.full(n, int(pdg))
+    # n draws for the energies whatever their form (dropped for fixed ones), then the directions
+    energy = _draw_energies(energy_range, n, rng) if energy_range is not None else rng.random(n)
+    if fixed is not None:
+        energy = np.resize(np.asarray(fixed, dtype=np.float64), n)
+    if directions is not None:
+        direction = DIRECTION_DISTRIBUTIONS[directions](n, rng)
+    else:
+        direction = np.tile(np.asarray(direction, dtype=np.float64), (n, 1))
+    return energy, direction, np.full(n, int(pdg))
 
 
 _MODEL = None
@@ -142,6 +162,24 @@ def conditions_sha256(energy_gev: np.ndarray, direction: np.ndarray, pdg: np.nda
     for values, dtype in ((energy_gev, "<f8"), (direction, "<f8"), (pdg, "<i8")):
         digest.update(np.ascontiguousarray(values, dtype=dtype).tobytes())
     return digest.hexdigest()
+
+
+def _check_energy_range(energy_range, energy_gev) -> list | None:
+    """``energy_range`` as the manifest records it, ``[kind, low, high]``, after checking it."""
+    if energy_range is None:
+        return None
+    try:
+        kind, low, high = energy_range
+        low, high = float(low), float(high)
+    except (TypeError, ValueError):
+        raise ValueError(f"energy_range must be (kind, low, high), got {energy_range!r}") from None
+    if kind not in ENERGY_RANGES:
+        raise ValueError(f"energy_range kind must be one of {ENERGY_RANGES}, got {kind!r}")
+    if not (np.isfinite(low) and np.isfinite(high) and 0 < low < high):
+        raise ValueError(f"energy_range needs 0 < low < high (GeV, finite), got {low!r}, {high!r}")
+    if energy_gev is not None:
+        raise ValueError("give energy_gev (fixed energies) or energy_range, not both")
+    return [kind, low, high]
 
 
 def _like_conditions(like: str | os.PathLike, n_showers: int | None):
@@ -243,7 +281,9 @@ def simulate_dataset(
     *,
     preset: str | None = "cc3-training",
     energy_gev: float | list[float] | None = None,
+    energy_range: tuple[str, float, float] | None = None,
     direction: tuple[float, float, float] | None = None,
+    directions: str | None = None,
     pdg: int = 22,
     like: str | os.PathLike | None = None,
     seed: int = 0,
@@ -262,12 +302,20 @@ def simulate_dataset(
         n_showers: total number of showers; with ``like`` ``None`` takes all of its showers
             and a number the first ``n_showers``.
         preset: ``"cc3-training"`` (see :func:`cc3_training_conditions`), ``"cc2-training"``
-            (:func:`cc2_training_conditions`) or ``None`` for fixed
-            conditions given by ``energy_gev`` (one value, or several sharing every shard equally),
-            ``direction`` (local unit vector, default normal incidence) and ``pdg``. With a preset,
-            ``energy_gev`` replaces the preset's energies by the fixed ones (equal shares) and
-            keeps its directions and particle: the directions are those the plain preset draws
-            with the same seed.
+            (:func:`cc2_training_conditions`) or ``None`` for
+            conditions given by ``energy_gev`` (one value, or several sharing every shard equally)
+            or ``energy_range``, ``direction`` (local unit vector, default normal incidence) or
+            ``directions``, and ``pdg``. With a preset, ``energy_gev`` or ``energy_range``
+            replaces the preset's energies and keeps its directions and particle: the directions
+            are those the plain preset draws with the same seed.
+        energy_range: ``("uniform", LOW, HIGH)`` or ``("log-uniform", LOW, HIGH)`` in GeV
+            (``0 < LOW < HIGH``), instead of ``energy_gev``: each shard draws its energies first
+            from its own stream.
+        directions: a distribution of directions
+            (:data:`calozoo.distributions.DIRECTION_DISTRIBUTIONS`: ``"barrel-ip"``), with
+            ``preset=None``, instead of ``direction``: each shard draws them after its energies
+            (``n`` draws, dropped when fixed), so ``directions="barrel-ip"`` gives the directions
+            of ``preset="cc3-training"`` with the same seed, whatever the energies.
         like: a point-cloud file (:func:`calozoo.io.read_showers`) or a folder of shards as this
             function writes them: shower ``i`` gets the incident energy, direction and pdg of
             shower ``i`` there. It replaces ``preset``, which must be left at its default (or
@@ -300,25 +348,40 @@ def simulate_dataset(
         raise ValueError(f"shard_size must be a positive integer, got {shard_size!r}")
     if preset is not None and preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; known: {PRESETS} (or None with energy_gev)")
+    energy_range = _check_energy_range(energy_range, energy_gev)
+    if directions is not None:
+        from calozoo.distributions import DIRECTION_DISTRIBUTIONS
+
+        if directions not in DIRECTION_DISTRIBUTIONS:
+            raise ValueError(f"unknown directions {directions!r}; known: {tuple(DIRECTION_DISTRIBUTIONS)}")
+        if like is None and (preset is not None or direction is not None):
+            raise ValueError("directions replaces a preset's directions and direction: give preset=None")
     given = None
     if like is not None:
         if (
             preset not in (None, "cc3-training")
             or energy_gev is not None
+            or energy_range is not None
             or direction is not None
+            or directions is not None
             or pdg != 22
         ):
             raise ValueError(
                 "like gives every shower's energy, direction and pdg: leave preset, energy_gev, "
-                "direction and pdg unset"
+                "energy_range, direction, directions and pdg unset"
             )
         given = _like_conditions(like, n_showers)
         n_showers, preset, pdg = len(given[0]), None, None
     elif preset is None:
-        if energy_gev is None:
-            raise ValueError("without a preset, give energy_gev (and optionally direction, pdg)")
-        energy_gev = [float(e) for e in np.atleast_1d(energy_gev)]
-        direction = [float(v) for v in (direction if direction is not None else (0.0, 0.0, 1.0))]
+        if energy_gev is None and energy_range is None:
+            raise ValueError(
+                "without a preset, give energy_gev or energy_range (and optionally direction or "
+                "directions, and pdg)"
+            )
+        if energy_gev is not None:
+            energy_gev = [float(e) for e in np.atleast_1d(energy_gev)]
+        if directions is None:
+            direction = [float(v) for v in (direction if direction is not None else (0.0, 0.0, 1.0))]
     elif energy_gev is not None:
         energy_gev = [float(e) for e in np.atleast_1d(energy_gev)]
     settings = {
@@ -335,6 +398,11 @@ def simulate_dataset(
         "geometry": geometry,
         "physics_version": PHYSICS_VERSION,
     }
+    # only when given: the manifests of data sets made without them stay as they were
+    if energy_range is not None:
+        settings["energy_range"] = energy_range
+    if directions is not None:
+        settings["directions"] = directions
     if given is not None:  # only then: manifests written before `like` existed stay resumable
         settings["like"] = str(Path(like).resolve())
         settings["like_sha256"] = conditions_sha256(*given)
@@ -349,10 +417,13 @@ def simulate_dataset(
             raise InvalidConditionError(
                 f"{like}: the reference MC cannot simulate its conditions: {err}"
             ) from err
-    elif preset is None:
-        model.conditions.validate(energy_gev, np.asarray(direction), np.full(len(energy_gev), pdg))
-    elif energy_gev is not None:
-        model.conditions.validate(energy_gev)
+    else:
+        energies = energy_range[1:] if energy_range is not None else energy_gev  # a range: its ends
+        if preset is None:
+            shared = None if directions is not None else np.asarray(direction)
+            model.conditions.validate(energies, shared, np.full(len(energies), pdg))
+        elif energies is not None:
+            model.conditions.validate(energies)
 
     from calozoo.serialization import output_lock
 

@@ -124,7 +124,21 @@ def test_dataset_of_another_physics_version_is_not_resumed(tmp_path):
 def test_simulate_command(tmp_path):
     result = CliRunner().invoke(
         simulate_command,
-        [str(tmp_path), "-n", "2", "--preset", "none", "--energy", "1", "--theta", "80", "--workers", "1"],
+        [
+            str(tmp_path),
+            "-n",
+            "2",
+            "--preset",
+            "none",
+            "--energy",
+            "1",
+            "--theta",
+            "80",
+            "--phi",
+            "90",
+            "--workers",
+            "1",
+        ],
     )
     assert result.exit_code == 0, result.output
     showers = read_showers(tmp_path / "shard-00000.h5")
@@ -252,7 +266,14 @@ def test_simulate_command_like_and_preset_energies(tmp_path):
     result = run(simulate_command, [str(tmp_path / "two"), "--like", str(ref), "-n", "2", "--workers", "1"])
     assert result.exit_code == 0, result.output
     assert read_conditions(tmp_path / "two")[0].tolist() == [1.0, 2.0]
-    for extra in (["--energy", "1"], ["--preset", "none"], ["--preset", "cc2-training"], ["--theta", "80"]):
+    for extra in (
+        ["--energy", "1"],
+        ["--preset", "none"],
+        ["--preset", "cc2-training"],
+        ["--theta", "80"],
+        ["--direction", "0,0,1"],
+        ["--directions", "barrel-ip"],
+    ):
         bad = run(simulate_command, [str(tmp_path / "bad"), "--like", str(ref), *extra])
         assert bad.exit_code == 2 and f"drop {extra[0]}" in bad.output, bad.output
     bad = run(simulate_command, [str(tmp_path / "bad"), "--like", str(ref), "--pdg", "11", "--phi", "80"])
@@ -289,3 +310,87 @@ def test_a_second_run_into_a_data_set_being_written_is_refused(tmp_path):
         with pytest.raises(OutputBusyError, match="being written by another calozoo process"):
             simulate_dataset(tmp_path / "a", 2, **options)
     assert len(simulate_dataset(tmp_path / "a", 2, **options)) == 1
+
+
+def _simulate(tmp_path, name, *args, output_option=False):
+    out = ["-o", str(tmp_path / name)] if output_option else [str(tmp_path / name)]
+    result = CliRunner().invoke(simulate_command, [*out, *map(str, args), "--workers", "1", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    return [read_showers(p) for p in sorted((tmp_path / name).glob("shard-*.h5"))]
+
+
+def test_simulate_directions_barrel_ip_is_the_cc3_preset(tmp_path):
+    """--directions barrel-ip draws the cc3-training preset's directions, whatever the energies."""
+    common = ["-n", 4, "--shard-size", 3, "--seed", 7]
+    new = _simulate(tmp_path, "new", *common, "--directions", "barrel-ip", "--energy", "1,2")
+    old = _simulate(tmp_path, "old", *common, "--preset", "cc3-training", "--energy", 1, "--energy", 2)
+    assert len(new) == 2 and all(a == b for a, b in zip(new, old))
+    assert new[0].incident_energy_gev.tolist() == [1.0, 2.0, 1.0] and new[1].incident_energy_gev.tolist() == [
+        1.0
+    ]
+    # a log-uniform range: the same directions again (n draws for the energies, then the directions)
+    log = _simulate(tmp_path, "log", *common, "--directions", "barrel-ip", "--energy", "log:1:3")
+    for a, b in zip(log, old):
+        np.testing.assert_array_equal(a.direction, b.direction)
+        assert 1 <= a.incident_energy_gev.min() and a.incident_energy_gev.max() <= 3
+    # the preset is --energy 1:127 --directions barrel-ip, shower for shower
+    energies = np.concatenate([s.incident_energy_gev for s in log])
+    rng = np.random.default_rng(np.random.SeedSequence(7).spawn(1)[0])
+    np.testing.assert_allclose(energies[:3], np.exp(rng.uniform(0, np.log(3), 3)), rtol=1e-6)
+
+
+def test_simulate_energy_ranges_with_fixed_directions(tmp_path):
+    showers = _simulate(tmp_path, "u", "-n", 3, "--energy", "1:3", "--theta", 70, "--phi", 95, "--seed", 2)[0]
+    rng = np.random.default_rng(np.random.SeedSequence(2).spawn(1)[0])
+    np.testing.assert_allclose(showers.incident_energy_gev, rng.uniform(1, 3, 3), rtol=1e-6)
+    np.testing.assert_allclose(showers.direction, np.tile(direction_from_angles(70, 95), (3, 1)), atol=1e-6)
+    options = ["-n", 3, "--energy", "1:3", "--theta", 70, "--phi", 95, "--seed", 2]
+    again = _simulate(tmp_path, "again", *options, output_option=True)[0]
+    assert again == showers
+    # a range with a preset: the preset's directions (cc2: normal incidence)
+    cc2 = _simulate(tmp_path, "cc2", "-n", 2, "--preset", "cc2-training", "--energy", "log:1:2")[0]
+    assert cc2.direction.tolist() == [[0, 0, 1]] * 2 and 1 <= cc2.incident_energy_gev.min()
+    import json
+
+    manifest = json.loads((tmp_path / "u" / "reference-mc.json").read_text())
+    assert manifest["energy_range"] == ["uniform", 1.0, 3.0] and manifest["energy_gev"] is None
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--theta", "80"], "--theta and --phi go together"),
+        (["--directions", "barrel-ip"], "without a preset, give --energy"),
+        (
+            ["--preset", "cc3-training", "--directions", "barrel-ip", "--energy", "1"],
+            "brings its own directions",
+        ),
+        (["--preset", "cc2-training", "--theta", "90", "--phi", "90", "--energy", "1"], "brings its own"),
+        (["--energy", "1:1"], "a range needs LOW < HIGH"),
+        (["--energy", "1:2", "--energy", "3"], "cannot be combined"),
+        (["--preset", "none", "--energy", "log:0.01:1"], "energy out of range"),
+        (["--pdg", "11"], "simulates photons: drop --pdg"),
+        (["--direction", "0,0,1", "--directions", "barrel-ip", "--energy", "1"], "not --direction and"),
+        (["-o", "elsewhere"], "give the output once"),
+    ],
+)
+def test_simulate_refuses_conditions_it_cannot_make(tmp_path, args, message):
+    result = CliRunner().invoke(simulate_command, [str(tmp_path / "out"), "-n", "2", *args])
+    assert result.exit_code != 0 and message in result.output, result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_simulate_dataset_checks_energy_range_and_directions(tmp_path):
+    options = dict(progress=False, workers=1)
+    for kwargs, message in (
+        (dict(preset=None, energy_range=("normal", 1, 2)), "energy_range kind must be one of"),
+        (dict(preset=None, energy_range=("uniform", 2, 1)), "0 < low < high"),
+        (dict(preset=None, energy_range=("uniform", 1)), "must be \\(kind, low, high\\)"),
+        (dict(preset=None, energy_range=("uniform", 1, 2), energy_gev=1.0), "not both"),
+        (dict(preset=None, energy_gev=1.0, directions="endcap"), "unknown directions"),
+        (dict(energy_gev=1.0, directions="barrel-ip"), "give preset=None"),
+        (dict(preset=None, energy_gev=1.0, direction=(0, 0, 1), directions="barrel-ip"), "give preset=None"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            simulate_dataset(tmp_path / "out", 2, **kwargs, **options)
+    assert not (tmp_path / "out").exists()
