@@ -735,7 +735,10 @@ def _model_subcommand(hook: str, verb: str):
 _TRAIN = _model_subcommand("train_command", "train")
 _TRAIN.help = "Train MODEL: `calozoo train MODEL --help` shows the model's own options."
 _IMPORT = _model_subcommand("import_command", "import")
-_IMPORT.help = "Import a checkpoint written by MODEL's original authors into a calozoo model folder."
+_IMPORT.help = (
+    "Import a checkpoint written by MODEL's original authors into a calozoo model folder: "
+    "`calozoo import MODEL --help` shows the model's own options (the checkpoint, -o FOLDER, ...)."
+)
 main.add_command(_TRAIN)
 main.add_command(_IMPORT)
 
@@ -756,7 +759,13 @@ main.add_command(_IMPORT)
     help="With --geometry: where the shower enters, mm, in the geometry's coordinates (x,y or x,y,z).",
 )
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The PNG to write.")
-@click.option("--dpi", type=click.IntRange(min=20, max=600), default=100, show_default=True)
+@click.option(
+    "--dpi",
+    type=click.IntRange(min=20, max=600),
+    default=100,
+    show_default=True,
+    help="Resolution of the PNG.",
+)
 @friendly_errors
 def show(input_file, index, geometry_name, incident_point, output, dpi) -> None:
     """Event display of one shower of FILE (a shower file or a folder of shards): a map of every

@@ -463,3 +463,22 @@ def test_dash_h_on_plugin_commands_shows_their_options(command, expected):
     result = CliRunner().invoke(main, command)
     assert result.exit_code == 0, result.output
     assert expected in result.output and "-h, --help" in result.output
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    import click
+
+    from calozoo.cli import main
+    from calozoo.registry import get_registry
+
+    ctx = click.Context(main)
+    commands = {name: main.get_command(ctx, name) for name in main.commands}
+    for registration in get_registry().registrations("command"):
+        commands[registration.name] = registration.resolve()
+    missing = [
+        (name, option.opts)
+        for name, command in commands.items()
+        for option in command.params
+        if isinstance(option, click.Option) and not option.hidden and not option.help
+    ]
+    assert not missing, missing

@@ -175,7 +175,13 @@ def _parse_numbers(value: str | None, what: str, counts: tuple[int, ...] | None 
     "--no-condition-check", is_flag=True, help="Compare even if the incident conditions differ (not advised)."
 )
 @click.option("--no-plots", is_flag=True, help="Numbers and tables only, no figures (much faster).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Showers projected and measured at once (bounds the memory).",
+)
 @_friendly_errors
 def evaluate_command(
     samples,
