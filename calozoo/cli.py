@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import sys
 import time
 from importlib import metadata
@@ -232,6 +233,31 @@ def info(name: str, load_it: bool) -> None:
         click.echo(f"  loaded:   {getattr(thing, 'describe', thing.__repr__)()}")
 
 
+#: Bytes the incident conditions of one shower take in memory (energy, direction, pdg; float64).
+_CONDITION_BYTES = 40
+
+
+def _check_memory_for(n_showers: int) -> None:
+    """Refuse, before anything runs, a number of showers whose conditions alone exceed half the memory.
+
+    The showers themselves are streamed batch by batch; their conditions are drawn at once.
+    """
+    import os
+
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not on every system
+        return
+    need = n_showers * _CONDITION_BYTES
+    if need > memory / 2:
+        per_file = 10 ** int(math.log10(memory / 2 / _CONDITION_BYTES))
+        raise click.UsageError(
+            f"-n {n_showers:,}: the incident conditions alone need {need / 1e9:,.0f} GB, more than half "
+            f"of this machine's {memory / 1e9:,.0f} GB of memory; generate several files with different "
+            f"seeds instead (e.g. -n {per_file:,} --seed 1, then --seed 2, ...)"
+        )
+
+
 def _shipped_card(reg) -> list[str]:
     """What the shipped weights' own record says: the data of each training stage, the calibration.
 
@@ -418,6 +444,7 @@ def generate(
         energies, unit, pdg = energies[:n_showers], unit[:n_showers], pdg[:n_showers]
     else:
         n_showers = n_showers or 100
+        _check_memory_for(n_showers)
         spec = grammar.resolve_directions(theta, phi, direction, directions)
         # Drawn conditions get streams of their own, so the model's seed stays as given.
         energies = energy.sample(n_showers, grammar.energy_stream(seed))

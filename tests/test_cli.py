@@ -91,6 +91,7 @@ def test_generate_writes_a_readable_file(run, tmp_path, file_format):
         (["--energy", "log:0.5:127"], "energy out of range"),
         (["--energy", "10:100", "--energy", "5"], "a range ('10:100') cannot be combined"),
         (["-O", "nonsense"], "KEY=VALUE"),
+        (["-n", "100000000000000"], "more than half of this machine's"),
         (["--theta", "90"], "--theta and --phi go together"),
         (["--direction", "0,0,2"], "unit vector"),
         (["--direction", "0,0"], "three comma-separated numbers"),
