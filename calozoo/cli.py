@@ -698,18 +698,28 @@ def project(
                 "points with z in layer units (run `calozoo preprocess` first)"
             )
     before = after = 0.0
-
-    def to_cells(batch):
-        nonlocal before, after
-        cells = geo.project(batch, point).showers
-        before += float(batch.visible_energy_mev.sum())
-        after += float(cells.visible_energy_mev.sum())
-        return cells
-
     # Streamed: memory is bounded by one batch, whatever the size of the file (or of the shards).
+    # The file keeps what the projection learned: the geometry, the cell ids, the losses by cause.
+    from tqdm.auto import tqdm
+
+    from .io import ShowerWriter
+
     batches = (batch for file in files for batch in iter_showers(file, batch_size))
     total = sum(count_showers(file) for file in files)
-    _stream(batches, total, output, file_format, f"projecting into {geometry_name}", to_cells)
+    attrs = {"projected_into": geo.name, "threshold_mev": float(geo.threshold_mev)}
+    with ShowerWriter(output, total, format=file_format, attrs=attrs) as writer:
+        with tqdm(total=total, unit="shower", desc=f"projecting into {geometry_name}") as bar:
+            for batch in batches:
+                hits = geo.project(batch, point)
+                before += float(batch.visible_energy_mev.sum())
+                after += float(hits.showers.visible_energy_mev.sum())
+                extra = None
+                if file_format == "caloclouds":
+                    extra = {"cell_id": hits.cell_id}
+                    if hits.losses is not None:
+                        extra.update({f"losses/{k}": v for k, v in hits.losses.causes().items()})
+                writer.write(hits.showers, extra)
+                bar.update(len(batch))
     click.echo(
         f"wrote {count_showers(output)} showers to {output}: {after / max(before, 1e-30):.1%} of the energy "
         f"kept in cells above {geo.threshold_mev:g} MeV"

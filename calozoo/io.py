@@ -34,7 +34,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,8 @@ __all__ = [
     "iter_showers",
     "count_showers",
     "read_conditions",
+    "projection_of",
+    "read_cell_hits",
     "orientation_permutation",
     "stated_orientation",
     "ShowerWriter",
@@ -218,6 +220,63 @@ def read_showers(
     if permutation != (0, 1, 2):
         showers.points[..., :3] = showers.points[..., list(permutation)]
     return showers
+
+
+#: Root attributes of a file of projected cell hits (``calozoo project``): what was learned there.
+PROJECTION_ATTRS = ("projected_into", "threshold_mev")
+
+
+def projection_of(path: PathLike) -> dict | None:
+    """``{"projected_into": geometry name, "threshold_mev": ...}`` if ``path`` holds projected cell
+    hits (as ``calozoo project`` writes them), else ``None``."""
+    with _open(Path(path)) as file:
+        name = file.attrs.get("projected_into")
+        if name is None:
+            return None
+        threshold = file.attrs.get("threshold_mev")
+        return {
+            "projected_into": name.decode() if isinstance(name, bytes) else str(name),
+            "threshold_mev": None if threshold is None else float(threshold),
+        }
+
+
+def read_cell_hits(path: PathLike, *, start: int = 0, stop: int | None = None):
+    """Projected cell hits with what the projection recorded: a :class:`~calozoo.interfaces.CellHits`.
+
+    The cell ids (``cell_id``, -1 in the padding) and the losses by cause (``losses/<cause>``,
+    MeV per shower) are read when the file has them (the CaloClouds layout; a showerdata file
+    keeps only the geometry's name and threshold).
+
+    Raises:
+        FileFormatError: the file does not hold projected cell hits.
+    """
+    from .interfaces import CellHits, EnergyLosses
+
+    path = Path(path)
+    if projection_of(path) is None:
+        raise FileFormatError(
+            path, None, "does not hold projected cell hits (write them with `calozoo project`)"
+        )
+    showers = read_showers(path, start=start, stop=stop)
+    window = slice(start, stop)
+    cell_id = np.full(showers.points.shape[:2], -1, dtype=np.int64)
+    losses = None
+    with _open(path) as file:
+        if "cell_id" in file:
+            ids = _read_numeric(file["cell_id"], path, "cell_id", window)
+            width = min(ids.shape[1], cell_id.shape[1])
+            cell_id[:, :width] = ids[:, :width]
+        if "losses" in file:
+            causes = {
+                name: _read_numeric(file["losses"][name], path, f"losses/{name}", window)
+                for name in file["losses"]
+            }
+            try:
+                losses = EnergyLosses(**causes)
+            except TypeError:  # causes of another geometry: keep the known ones, zeros elsewhere
+                known = {f: v for f, v in causes.items() if f in EnergyLosses.zeros(0).causes()}
+                losses = EnergyLosses.zeros(len(showers), **known)
+    return CellHits(showers, cell_id, losses)
 
 
 _ORIENTATION = re.compile(r"^\s*hdf5:([xyz]{3})\s*==\s*local:([xyz]{3})\s*$")
@@ -690,9 +749,34 @@ class _CaloCloudsBackend:
         self.file["p_norm_local"][start:stop] = showers.direction
         self.file["pdg"][start:stop] = showers.pdg
 
-    def finish(self, z_units: str) -> None:
+    def write_extra(self, name: str, values: np.ndarray, start: int, n: int) -> None:
+        """A per-shower dataset beside the points: ``(B,)``, or ``(B, P)`` growing with the widest batch."""
+        values = np.asarray(values)
+        if name not in self.file:
+            width = values.shape[1:]
+            self.file.create_dataset(
+                name,
+                shape=(n, *(0 for _ in width)),
+                maxshape=(n, *(None for _ in width)),
+                dtype=values.dtype,
+                chunks=(max(1, min(n, 64)), *(1024 for _ in width)) if width else None,
+                fillvalue=-1 if values.dtype.kind in "iu" else 0,
+                compression="gzip" if width else None,
+                fletcher32=True,
+            )
+        dataset = self.file[name]
+        if values.ndim == 2 and values.shape[1] > dataset.shape[1]:
+            dataset.resize(values.shape[1], axis=1)
+        if values.ndim == 2:
+            dataset[start : start + len(values), : values.shape[1]] = values
+        else:
+            dataset[start : start + len(values)] = values
+
+    def finish(self, z_units: str, attrs: Mapping[str, Any] | None = None) -> None:
         self.file.attrs["z_units"] = z_units
         self.file.attrs["calozoo_version"] = __version__
+        for key, value in (attrs or {}).items():
+            self.file.attrs[key] = value
 
 
 # ---------------------------------------------------------------------------------- showerdata
@@ -822,9 +906,9 @@ class _ShowerDataBackend:
         with h5py.File(self.path, "r+") as file:
             file["shape"][1] = width
 
-    def finish(self, z_units: str) -> None:
+    def finish(self, z_units: str, attrs: Mapping[str, Any] | None = None) -> None:
         self._set_width(self.width)
-        metadata = {"z_units": z_units, "calozoo_version": __version__}
+        metadata = {"z_units": z_units, "calozoo_version": __version__, **(attrs or {})}
         if z_units == "layer":
             metadata["z_convention"] = SHOWERDATA_Z_CONVENTION
         showerdata.core.add_metadata(self.path, metadata)
@@ -848,7 +932,15 @@ class ShowerWriter:
         ...         writer.write(batch)
     """
 
-    def __init__(self, path: PathLike, n_showers: int, format: str = "caloclouds", **options: Any) -> None:
+    def __init__(
+        self,
+        path: PathLike,
+        n_showers: int,
+        format: str = "caloclouds",
+        *,
+        attrs: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> None:
         if format not in POINT_FORMATS:
             raise ValueError(
                 f"write_showers writes the formats {POINT_FORMATS}, got {format!r}" + _voxel_hint(format)
@@ -862,6 +954,7 @@ class ShowerWriter:
         if int(n_showers) < 0:
             raise ValueError(f"n_showers must be >= 0, got {n_showers}")
         self.path, self.n_showers, self.format, self.options = Path(path), int(n_showers), format, options
+        self.attrs = dict(attrs or {})
         self.written = 0
         self._z_units: str | None = None
         self._stack: contextlib.ExitStack | None = None
@@ -877,8 +970,14 @@ class ShowerWriter:
             self._stack = stack.pop_all()
         return self
 
-    def write(self, showers: Showers) -> None:
-        """Append a batch (point energies in MeV in memory, GeV on disk)."""
+    def write(self, showers: Showers, extra: Mapping[str, np.ndarray] | None = None) -> None:
+        """Append a batch (point energies in MeV in memory, GeV on disk).
+
+        ``extra``: per-shower arrays stored beside the points under their names (``(B,)``, or
+        ``(B, P)`` such as cell ids, padded with -1); the CaloClouds layout only.
+        """
+        if extra and self.format != "caloclouds":
+            raise ValueError(f"extra datasets ({sorted(extra)}) are stored in the caloclouds layout only")
         if self._stack is None:
             raise RuntimeError("use ShowerWriter in a with-block")
         if self.written + len(showers) > self.n_showers:
@@ -894,6 +993,8 @@ class ShowerWriter:
         self._z_units = showers.z_units
         with protected():  # a Ctrl-C inside HDF5's callbacks would be swallowed: it waits for the batch
             self._backend.write(showers, self.written)
+            for name, values in (extra or {}).items():
+                self._backend.write_extra(name, values, self.written, self.n_showers)
         self.written += len(showers)
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -913,7 +1014,7 @@ class ShowerWriter:
                 stack.__exit__(ValueError, exc, exc.__traceback__)
         if exc_type is None:
             try:
-                self._backend.finish(self._z_units or "layer")
+                self._backend.finish(self._z_units or "layer", self.attrs)
             except BaseException as err:
                 stack.__exit__(type(err), err, err.__traceback__)
                 raise

@@ -6,6 +6,7 @@ from blob_models import BlobModel
 from click.testing import CliRunner
 from test_registry import BrokenHookPlugin
 
+import calozoo
 from calozoo.cli import main
 from calozoo.io import read_showers, write_showers
 from calozoo.showers import Showers
@@ -313,6 +314,17 @@ def test_project_writes_cell_hits_that_keep_the_energy(run, tmp_path):
     before, after = read_showers(points), read_showers(cells)
     assert np.allclose(after.visible_energy_mev, before.visible_energy_mev, rtol=1e-4)
     assert np.all(after.num_points <= before.num_points)  # points merge into cells
+    # the file keeps what the projection learned: the geometry, the cell ids, the losses by cause
+    from calozoo.io import projection_of, read_cell_hits
+
+    assert projection_of(cells)["projected_into"] == "flat" and projection_of(points) is None
+    hits = read_cell_hits(cells)
+    direct = calozoo.geometry("flat").project(before)
+    for i in range(len(hits)):  # batches of 4 padded differently from one projection of 6
+        n = hits.showers.num_points[i]
+        np.testing.assert_array_equal(hits.cell_id[i, :n], direct.cell_id[i, :n])
+    for cause, values in direct.losses.causes().items():
+        np.testing.assert_allclose(hits.losses.causes()[cause], values, atol=1e-3)
 
 
 def test_project_and_preprocess_read_a_folder_of_shards(run, tmp_path):

@@ -231,3 +231,29 @@ def test_the_command_plugs_into_a_click_group():
     result = CliRunner().invoke(group, ["evaluate", "--help"])
     assert result.exit_code == 0
     assert "--reference" in result.output and "LABEL=GEN.h5" in result.output
+
+
+def test_projected_files_are_recognised_without_the_flag(files, planar_geometry, tmp_path):
+    """`calozoo project` records the geometry in the file: evaluate reads it, refuses a mix of cells and
+    points, and cells of another geometry."""
+    from calozoo.io import ShowerWriter
+
+    geometry = ild_like()
+
+    def project(name, into="ild-like"):
+        showers = calozoo.read_showers(files[name])
+        cells = geometry.project(showers).showers
+        out = tmp_path / f"{name}-cells.h5"
+        with ShowerWriter(out, len(cells), attrs={"projected_into": into, "threshold_mev": 0.1}) as writer:
+            writer.write(cells)
+        return out
+
+    ref, gen = project("reference"), project("seed1")
+    ok = run(gen, "--reference", ref, "--geometry", planar_geometry, "--report", tmp_path / "r", "--no-plots")
+    assert ok.exit_code == 0, ok.output
+    assert json.loads((tmp_path / "r" / "results.json").read_text())["settings"]["projected"] is True
+    mixed = run(files["seed1"], "--reference", ref, "--geometry", planar_geometry, "--report", tmp_path / "m")
+    assert mixed.exit_code != 0 and "compare like with like" in mixed.output
+    other = project("seed2", into="ild-ecal-barrel")
+    wrong = run(other, "--reference", ref, "--geometry", planar_geometry, "--report", tmp_path / "w")
+    assert wrong.exit_code != 0 and "another geometry" in wrong.output

@@ -60,6 +60,34 @@ def read_sample(path: Path, orientation: str | None = None):
     return parts[0] if len(parts) == 1 else concatenate(parts)
 
 
+def _projected_inputs(paths: list[Path], geometry_name: str, declared: bool) -> bool:
+    """Whether the inputs are projected cell hits, as their files say (``calozoo project`` records
+    it); ``--projected`` is then not needed. Mixed inputs, or cells of another geometry, are refused."""
+    from ..io import projection_of
+
+    found = {path: projection_of(sample_files(path)[0]) for path in paths}
+    projected = {path: info for path, info in found.items() if info is not None}
+    if not projected:
+        return declared
+    if len(projected) != len(found):
+        points = ", ".join(str(p) for p in found if found[p] is None)
+        raise click.UsageError(
+            f"{', '.join(str(p) for p in projected)} hold cell hits projected into "
+            f"{next(iter(projected.values()))['projected_into']}, {points} training points: compare "
+            "like with like (project the training points with `calozoo project` first)"
+        )
+    other = {
+        str(p): info["projected_into"]
+        for p, info in projected.items()
+        if info["projected_into"] != geometry_name
+    }
+    if other:
+        raise click.UsageError(
+            f"cell hits projected into another geometry than --geometry {geometry_name}: {other}"
+        )
+    return True
+
+
 def _measured(path: Path, label: str, cache_folder: Path | None, measure_settings: dict, measure):
     """The features of the sample at ``path``: from the cache if it has them, else measured (and cached)."""
     from .cache import cache_key, load_features, save_features
@@ -242,6 +270,8 @@ def evaluate_command(
 
     check_folder_replaceable(report, REPORT_KIND)  # before the work, not after it
     geometry = calozoo.geometry(geometry_name)
+    inputs = [Path(reference), *([Path(twin)] if twin else []), *(f for fs in models.values() for f in fs)]
+    projected = _projected_inputs(inputs, geometry.name, projected)
 
     grid = LOW_LEVEL_HALF_WIDTH if low_level_classifier and not no_classifier else None
 
