@@ -667,11 +667,16 @@ def preprocess(
     help="Where the showers enter, mm, in the geometry's coordinates "
     "(x,y or x,y,z; default: the geometry's own).",
 )
+@click.option(
+    "--orientation",
+    help="Which stored column is which local axis, e.g. hdf5:xyz==local:yzx (the CaloClouds II-era data "
+    "sets) [default: the file's own statement, else xyz].",
+)
 @_BATCH_SIZE_OPTION
 @_FORMAT_OPTION
 @friendly_errors
 def project(
-    input_file, output, output_option, geometry_name, incident_point, batch_size, file_format
+    input_file, output, output_option, geometry_name, incident_point, orientation, batch_size, file_format
 ) -> None:
     """Project training points into the cells of a geometry (one point per hit cell).
 
@@ -702,14 +707,16 @@ def project(
     # The file keeps what the projection learned: the geometry, the cell ids, the losses by cause.
     from tqdm.auto import tqdm
 
+    from .evaluation.checks import check_layer_column
     from .io import ShowerWriter
 
-    batches = (batch for file in files for batch in iter_showers(file, batch_size))
+    batches = (batch for file in files for batch in iter_showers(file, batch_size, orientation=orientation))
     total = sum(count_showers(file) for file in files)
     attrs = {"projected_into": geo.name, "threshold_mev": float(geo.threshold_mev)}
     with ShowerWriter(output, total, format=file_format, attrs=attrs) as writer:
         with tqdm(total=total, unit="shower", desc=f"projecting into {geometry_name}") as bar:
             for batch in batches:
+                check_layer_column(batch, geo.n_layers, str(input_file))  # permuted axes: say so
                 hits = geo.project(batch, point)
                 before += float(batch.visible_energy_mev.sum())
                 after += float(hits.showers.visible_energy_mev.sum())

@@ -45,6 +45,7 @@ __all__ = [
     "EnergyLosses",
     "MissingLayersWarning",
     "warn_missing_layers",
+    "check_training_points",
     "Saveable",
 ]
 
@@ -316,6 +317,24 @@ class CellHits:
 
     def __len__(self) -> int:
         return len(self.showers)
+
+
+def check_training_points(geometry: Geometry, showers: Showers) -> None:
+    """What every :meth:`Geometry.project` accepts: :class:`Showers` of training points (z in layers).
+
+    Raises:
+        TypeError: not a :class:`Showers` (e.g. a numpy array), saying how to make one.
+        ValueError: raw hits (z in mm) instead of training points.
+    """
+    if not isinstance(showers, Showers):
+        raise TypeError(
+            f"{geometry.name}: project() takes calozoo.Showers (training points, z in layer units), got "
+            f"{type(showers).__module__}.{type(showers).__qualname__}; make one with "
+            "calozoo.Showers.from_point_lists(points, energies, directions) or read a file with "
+            "calozoo.read_showers"
+        )
+    if showers.z_units != "layer":
+        raise ValueError(f"{geometry.name}: project() needs z in layer units, got z in {showers.z_units}")
 
 
 def warn_missing_layers(

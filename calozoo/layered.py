@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .interfaces import CellHits, EnergyLosses, Geometry, warn_missing_layers
+from .interfaces import CellHits, EnergyLosses, Geometry, check_training_points, warn_missing_layers
 from .showers import Showers
 
 __all__ = ["PlanarGeometry", "cell_sums", "pad_cell_hits", "sum_per_shower"]
@@ -166,8 +166,7 @@ class PlanarGeometry(Geometry):
         ``2**19`` cells from the origin, beyond which energy is ``losses.outside_mev``), so
         ``dead_mev`` is zero.
         """
-        if showers.z_units != "layer":
-            raise ValueError(f"{self.name}: project() needs z in layer units, got z in {showers.z_units}")
+        check_training_points(self, showers)
         origin = _incident_points(incident_point_mm, len(showers), self.name)
         mask = showers.padding_mask
         shower_index = np.broadcast_to(np.arange(len(showers))[:, None], mask.shape)[mask]

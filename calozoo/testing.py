@@ -13,7 +13,7 @@ It checks output shapes and units, non-negative energies, zero padding, reproduc
 seed, clear rejection of bad conditions, and the save/load round trip. :func:`check_geometry`
 checks the projection contract: cell hits one per cell at their centres, energy accounted for
 (cell hits plus ``losses`` equal the input, by cause, never negative), the warning for layers the
-geometry does not have, the refusal of points in mm, empty batches, and the save/load round
+geometry does not have, the refusal of points in mm and of bare arrays, empty batches, and the save/load round
 trip. A failure raises ``AssertionError`` saying which rule was broken.
 """
 
@@ -399,6 +399,14 @@ def check_geometry(
         )
     else:
         raise AssertionError(f"{label}: project() must refuse points with z in mm (raise ValueError)")
+    try:  # a bare array is not showers: a clear TypeError, not an AttributeError deep inside
+        geometry.project(np.ones((1, 2, 4)), incident_point_mm)
+    except TypeError as err:
+        _expect(
+            "Showers" in str(err), f"{label}: refusing an array should name calozoo.Showers; it said: {err}"
+        )
+    else:
+        raise AssertionError(f"{label}: project() must refuse a numpy array (raise TypeError)")
     empty = geometry.project(Showers.empty())
     _expect(len(empty) == 0 and len(empty.losses) == 0, f"{label}: an empty batch must project to nothing")
 

@@ -48,7 +48,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from calozoo.conditions import UNIT_TOLERANCE
-from calozoo.interfaces import CellHits, EnergyLosses, Geometry, warn_missing_layers
+from calozoo.interfaces import CellHits, EnergyLosses, Geometry, check_training_points, warn_missing_layers
 from calozoo.layered import cell_sums, pad_cell_hits, sum_per_shower
 from calozoo.showers import Showers
 
@@ -475,8 +475,7 @@ class ILDBarrel(Geometry):
                 directions that are not unit vectors or point out of the calorimeter.
         """
         f = self.facts
-        if showers.z_units != "layer":
-            raise ValueError(f"{self.name}: project() needs z in layer units, got z in {showers.z_units}")
+        check_training_points(self, showers)
         n = len(showers)
         point = self.default_incident_point_mm if incident_point_mm is None else incident_point_mm
         point = np.asarray(point, dtype=np.float64)
