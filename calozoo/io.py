@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -914,6 +915,24 @@ class _ShowerDataBackend:
         showerdata.core.add_metadata(self.path, metadata)
 
 
+def _check_free_space(path: Path, showers: Showers) -> None:
+    """Stop with a clear error before a batch could fill the disk.
+
+    HDF5 reports a full disk in the middle of a write and can crash when the file is closed
+    afterwards; so a batch is written only if the disk holds its uncompressed size (an upper
+    bound: the file is compressed) and a megabyte more.
+    """
+    from .errors import OutputError
+
+    free = shutil.disk_usage(path.parent).free
+    need = showers.points.nbytes + (1 << 20)
+    if free < need:
+        raise OutputError(
+            f"{path}: the disk is full ({free / 1e6:.1f} MB free in {path.parent}, the next batch may need "
+            f"{need / 1e6:.1f} MB); nothing was written: free some space or write elsewhere"
+        )
+
+
 class ShowerWriter:
     """Write ``n_showers`` showers batch by batch into one file, atomically.
 
@@ -990,6 +1009,7 @@ class ShowerWriter:
                 f"{self.path}: a batch with z in {showers.z_units} after batches in {self._z_units}"
             )
         _check_writable(showers, self.format)
+        _check_free_space(self.path, showers)
         self._z_units = showers.z_units
         with protected():  # a Ctrl-C inside HDF5's callbacks would be swallowed: it waits for the batch
             self._backend.write(showers, self.written)

@@ -177,6 +177,18 @@ def _lock_exclusive(lock: Path, shown) -> int:
     raise _busy(shown, _read_pid(lock), lock)
 
 
+def _make_parent(path: Path) -> None:
+    """Create the folder an output goes into, or say plainly why it cannot be (naming the output)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(
+            f"{path}: its folder {path.parent} cannot be created ({err.strerror}); nothing was written"
+        ) from None
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: its folder {path.parent} is not writable; nothing was written")
+
+
 def remove_stale_partials(path: str | os.PathLike) -> list[Path]:
     """Remove the temporary ``.NAME.*.partial`` files and folders a killed writer left beside ``path``.
 
@@ -383,11 +395,14 @@ def atomic_path(
         OutputError: ``path`` holds something that is not an output of ``kind``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(path)
     with output_lock(path):
         check_file_replaceable(path, kind, recognise)
         remove_stale_partials(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        except OSError as err:  # name the user's output, not the hidden temporary file
+            raise OutputError(f"{path}: cannot be written ({err.strerror}); nothing was changed") from None
         os.close(fd)
         tmp_path = Path(tmp)
         try:
@@ -417,11 +432,14 @@ def atomic_folder(path: str | os.PathLike, kind: str | None = None) -> Iterator[
     """
     shown = Path(path)
     path = Path(os.path.abspath(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(path)
     with output_lock(path, shown):
         check_folder_replaceable(shown, kind)
         remove_stale_partials(path)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+        try:
+            tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+        except OSError as err:  # name the user's output, not the hidden temporary folder
+            raise OutputError(f"{shown}: cannot be written ({err.strerror}); nothing was changed") from None
         try:
             yield tmp
             check_folder_replaceable(shown, kind or folder_kind(tmp), new=tmp)

@@ -730,3 +730,25 @@ def test_what_could_not_be_read_back_is_refused_before_writing(tmp_path, change,
     with pytest.raises(ValueError, match=message):
         write_showers(tmp_path / "bad.h5", showers)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_is_one_clear_error_and_leaves_nothing(tmp_path, monkeypatch):
+    """HDF5 can crash closing a file on a full disk: calozoo stops before a batch could fill it."""
+    import collections
+    import shutil as shutil_module
+
+    from calozoo.errors import OutputError
+
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil_module, "disk_usage", lambda path: usage(10**9, 10**9 - 1000, 1000))
+    with pytest.raises(OutputError, match="the disk is full"):
+        write_showers(tmp_path / "out.h5", make_showers())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_output_whose_folder_cannot_exist_names_the_output(tmp_path):
+    from calozoo.errors import OutputError
+
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(OutputError, match=r"x.h5: its folder .*a-file cannot be created"):
+        write_showers(tmp_path / "a-file" / "x.h5", make_showers())
