@@ -27,7 +27,7 @@ def describe_file(path: str | os.PathLike) -> dict:
     """
     from .conditions import SHOWERING_PARTICLES, angles_from_direction
     from .evaluation.slices import fixed_energies
-    from .io import _shard_files, detect_format, read_conditions, read_showers
+    from .io import _shard_files, detect_format, projection_of, read_conditions, read_showers
 
     path = Path(path)
     files = _shard_files(path) if path.is_dir() else [path]
@@ -42,7 +42,9 @@ def describe_file(path: str | os.PathLike) -> dict:
         bool(len(z)) and sample.z_units == "layer" and bool(np.all(np.abs(z - np.floor(z) - 0.5) < 1e-3))
     )
     particles, counts = np.unique(pdg, return_counts=True)
+    projection = projection_of(files[0])
     return {
+        "projected_into": None if projection is None else projection["projected_into"],
         "path": str(path),
         "format": detect_format(files[0]),
         "files": len(files),
@@ -98,7 +100,8 @@ def format_description(info: dict) -> list[str]:
         f"energies:  {energies}",
         f"directions: {where}",
         "particles: " + ", ".join(f"{k}: {v}" for k, v in info["particles"].items()),
-        f"points:    {info['content']}, z in {info['z_units']}",
+        f"points:    {info['content']}, z in {info['z_units']}"
+        + (f", projected into {info['projected_into']}" if info.get("projected_into") else ""),
         f"per shower: {info['points_per_shower']:.0f} points, "
         f"{info['visible_energy_mev_per_gev']:.2f} MeV visible per GeV (first {info['points_from']} showers)",
     ]
