@@ -357,13 +357,7 @@ _FORMAT_OPTION = click.option(
     help="Twins of REF (a point-cloud .h5 file or a folder of shards): shower i gets the energy, "
     "direction and pdg of REF's shower i (instead of --energy, --theta/--phi, --direction(s), --pdg).",
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Same seed, same showers (and the same drawn energies and directions).",
-)
+@grammar.seed_option("Same seed, same showers (and the same drawn energies and directions).")
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
@@ -579,13 +573,7 @@ _BATCH_SIZE_OPTION = click.option(
 @click.argument("output", metavar="[POINTS.h5]", type=click.Path(dir_okay=False), required=False)
 @grammar.output_option("Output HDF5 file of training points (or give it as POINTS.h5).")
 @click.option("--geometry", "geometry_name", required=True, help="Geometry the hits come from.")
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seeds the random sub-cell grid offsets.",
-)
+@grammar.seed_option("Seeds the random sub-cell grid offsets.")
 @click.option(
     "--sub-cells", type=click.IntRange(min=1), default=5, show_default=True, help="Sub-cells per cell side."
 )
@@ -667,11 +655,7 @@ def preprocess(
     help="Where the showers enter, mm, in the geometry's coordinates "
     "(x,y or x,y,z; default: the geometry's own).",
 )
-@click.option(
-    "--orientation",
-    help="Which stored column is which local axis, e.g. hdf5:xyz==local:yzx (the CaloClouds II-era data "
-    "sets) [default: the file's own statement, else xyz].",
-)
+@grammar.orientation_option()
 @_BATCH_SIZE_OPTION
 @_FORMAT_OPTION
 @friendly_errors

@@ -331,6 +331,20 @@ def direction_options(default: str):
     return apply
 
 
+def seed_option(help: str):
+    """``--seed S``: a non-negative integer, 0 by default; the same seed gives the same result."""
+    return click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help=help)
+
+
+def orientation_option():
+    """``--orientation hdf5:ABC==local:DEF``: which stored column of the input is which local axis."""
+    return click.option(
+        "--orientation",
+        help="Which stored column is which local axis, e.g. hdf5:xyz==local:yzx (the CaloClouds II-era "
+        "data sets: stored y is the layer axis) [default: the file's own statement, else xyz].",
+    )
+
+
 def output_option(help: str, file_okay: bool = True):
     """``-o/--output PATH``: where a command writes (a file, or a folder with ``file_okay=False``)."""
     path = click.Path(dir_okay=False) if file_okay else click.Path(file_okay=False)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from .. import grammar
 from ..cli import friendly_errors as _friendly_errors
 
 __all__ = ["evaluate_command", "parse_samples"]
@@ -153,11 +154,7 @@ def _parse_numbers(value: str | None, what: str, counts: tuple[int, ...] | None 
     show_default=True,
     help="FPD/KPD convention: calozoo (standardised features) or jetnet (the JetNet library's own).",
 )
-@click.option(
-    "--orientation",
-    help="Which stored column is which local axis, e.g. hdf5:xyz==local:yzx (the CaloClouds II-era data "
-    "sets: stored y is the layer axis) [default: the file's own statement, else xyz].",
-)
+@grammar.orientation_option()
 @click.option(
     "--no-cache",
     is_flag=True,
@@ -192,13 +189,7 @@ def _parse_numbers(value: str | None, what: str, counts: tuple[int, ...] | None 
     show_default=True,
     help="Resamples for the statistical floor and single-sample errors.",
 )
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Fixes resampling and the classifier.",
-)
+@grammar.seed_option("Fixes resampling and the classifier.")
 @click.option(
     "--no-condition-check", is_flag=True, help="Compare even if the incident conditions differ (not advised)."
 )

@@ -38,7 +38,7 @@ __all__ = ["simulate_command"]
     help="Twins of REF (a point-cloud .h5 file or a folder of shards): shower i gets the energy, "
     "direction and pdg of REF's shower i.",
 )
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="The data set's seed.")
+@grammar.seed_option("The data set's seed.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes [default: all cores].")
 @click.option(
     "--shard-size",
