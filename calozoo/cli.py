@@ -317,11 +317,12 @@ def doctor() -> None:
     click.echo("\nall plugins loaded")
 
 
-def _input_files(path: str | Path) -> list[Path]:
-    """The shower files of an input: the file itself, or a folder's ``shard-*.h5`` in order."""
+def _input_files(path: str | Path, prefix: str = "shard") -> list[Path]:
+    """The shower files of an input: the file itself, or a folder's ``shard-*.h5`` (or, with
+    ``prefix="raw"``, ``raw-*.h5``) in order."""
     from .io import _shard_files
 
-    return _shard_files(path) if Path(path).is_dir() else [Path(path)]
+    return _shard_files(path, prefix) if Path(path).is_dir() else [Path(path)]
 
 
 def _deprecated_n(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
@@ -621,7 +622,9 @@ def preprocess(
     from .showers import concatenate
 
     geo = calozoo.geometry(geometry_name)
-    files = _input_files(input_file)
+    # a `calozoo simulate --raw` folder: its raw-*.h5 hold the hits (its shard-*.h5 the points)
+    raw_folder = Path(input_file).is_dir() and any(Path(input_file).glob("raw-*.h5"))
+    files = _input_files(input_file, "raw" if raw_folder else "shard")
     parts = []
     for file in files:
         part = read_showers(file)

@@ -357,8 +357,11 @@ def read_conditions(path: PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 _SHARD = re.compile(r"shard-(\d+)\.h5")
 
 
-def _shard_files(folder: PathLike) -> list[Path]:
+def _shard_files(folder: PathLike, prefix: str = "shard") -> list[Path]:
     """The point-cloud shards of a ``calozoo simulate`` folder in order: ``shard-00000.h5``, ….
+
+    ``prefix="raw"`` gives the raw-hit files ``raw-00000.h5``, … that ``calozoo simulate --raw``
+    writes beside them.
 
     Raises:
         FileFormatError: ``folder`` is not a folder, holds no ``shard-*.h5`` files, or a shard is
@@ -366,22 +369,24 @@ def _shard_files(folder: PathLike) -> list[Path]:
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileFormatError(folder, None, "is not a folder; expected a folder of shard-*.h5 files")
+        raise FileFormatError(folder, None, f"is not a folder; expected a folder of {prefix}-*.h5 files")
     found = {}
     for file in folder.iterdir():
-        match = _SHARD.fullmatch(file.name)
+        match = (_SHARD if prefix == "shard" else re.compile(rf"{re.escape(prefix)}-(\d+)\.h5")).fullmatch(
+            file.name
+        )
         if match:
             found[int(match.group(1))] = file
     if not found:
         raise FileFormatError(
-            folder, None, "holds no shard-*.h5 files (expected shards as `calozoo simulate` writes them)"
+            folder, None, f"holds no {prefix}-*.h5 files (expected shards as `calozoo simulate` writes them)"
         )
     missing = sorted(set(range(max(found) + 1)) - set(found))
     if missing:
         raise FileFormatError(
             folder,
             None,
-            f"shard-{missing[0]:05d}.h5 is missing ({len(missing)} of {max(found) + 1} shards): "
+            f"{prefix}-{missing[0]:05d}.h5 is missing ({len(missing)} of {max(found) + 1} shards): "
             "an unfinished data set? run `calozoo simulate` on it again to complete it",
         )
     return [found[i] for i in sorted(found)]

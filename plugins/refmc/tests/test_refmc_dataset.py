@@ -394,3 +394,18 @@ def test_simulate_dataset_checks_energy_range_and_directions(tmp_path):
         with pytest.raises(ValueError, match=message):
             simulate_dataset(tmp_path / "out", 2, **kwargs, **options)
     assert not (tmp_path / "out").exists()
+
+
+def test_preprocess_reads_the_raw_hits_of_a_simulate_raw_folder(tmp_path):
+    """`calozoo preprocess FOLDER` on a `simulate --raw` folder takes its raw-*.h5 (hits in mm)."""
+    from calozoo.cli import main
+
+    options = dict(preset=None, energy_gev=[1.0], seed=5, shard_size=2, progress=False, workers=1)
+    simulate_dataset(tmp_path / "set", 3, raw=True, **options)
+    out = tmp_path / "points.h5"
+    result = CliRunner().invoke(
+        main, ["preprocess", str(tmp_path / "set"), "-o", str(out), "--geometry", "ild-ecal-regular"]
+    )
+    assert result.exit_code == 0, result.output
+    points = read_showers(out)
+    assert len(points) == 3 and points.z_units == "layer"
