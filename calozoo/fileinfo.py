@@ -36,8 +36,8 @@ def describe_file(path: str | os.PathLike) -> dict:
     theta, phi = angles_from_direction(direction)
     normal = np.abs(direction[:, 2] - 1.0) < 1e-6
     fixed = fixed_energies(energy)
-    if fixed is not None and len(energy) > 1 and len(fixed) > len(energy) / 2:
-        fixed = None  # a handful of showers of continuous energies, not fixed energies
+    if fixed is not None and len(energy) > 1 and len(fixed) == len(energy):
+        fixed = None  # no energy repeats: a handful of showers of continuous energies
     mask = sample.padding_mask
     z = sample.points[..., 2][mask]
     projected = (
