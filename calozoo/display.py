@@ -293,6 +293,11 @@ def _draw(shower: Showers, hits: Showers, cells, geometry, source: str) -> Figur
     order = np.argsort(e)  # the largest energies drawn last, on top
     x, y, z, e, layer, depth = (v[order] for v in (x, y, z, e, layer, depth))
 
+    direction = np.asarray(shower.direction[0], dtype=np.float64)
+    slope = direction[:2] / direction[2]
+    layer_depth = (
+        np.asarray(geometry.layer_depth_mm, dtype=np.float64) if geometry is not None else np.zeros(n_layers)
+    )
     columns = min(_COLUMNS, n_layers)
     rows = math.ceil(n_layers / columns)
     figure = Figure(figsize=(4.0 + 1.75 * columns + 6.5, max(5.2, 1.75 * rows + 1.6)))
@@ -321,8 +326,13 @@ def _draw(shower: Showers, hits: Showers, cells, geometry, source: str) -> Figur
             mappable = ax.scatter(
                 x[here], y[here], c=e[here], s=4, marker="s", cmap=cmap, norm=norm, linewidths=0
             )
-        ax.axhline(0.0, color="0.75", lw=0.5, ls="--", zorder=0)  # the incident axis
-        ax.axvline(0.0, color="0.75", lw=0.5, ls="--", zorder=0)
+        # The incident axis: training points are measured from it (tilt removed); cells from the
+        # incident point, the axis then at depth * (p_x, p_y) / p_z in layer i.
+        axis_x, axis_y = (
+            (0.0, 0.0) if cells is None else (layer_depth[i] * slope[0], layer_depth[i] * slope[1])
+        )
+        ax.axhline(axis_y, color="0.75", lw=0.5, ls="--", zorder=0)
+        ax.axvline(axis_x, color="0.75", lw=0.5, ls="--", zorder=0)
         ax.set_xlim(cx - half, cx + half)
         ax.set_ylim(cy - half, cy + half)
         ax.set_aspect("equal")
