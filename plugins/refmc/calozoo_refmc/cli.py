@@ -39,7 +39,20 @@ __all__ = ["simulate_command"]
     "direction and pdg of REF's shower i.",
 )
 @grammar.seed_option("The data set's seed.")
-@click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes [default: all cores].")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes, also of --scheduler local [default: all cores].",
+)
+@click.option(
+    "--scheduler",
+    metavar="local|tcp://HOST:PORT",
+    default=None,
+    help="Run the shards on Dask distributed: 'local' starts a cluster of --workers processes on this "
+    "machine, an address submits to a running scheduler (its workers must see OUT_DIR under the same "
+    "path: a shared file system). The data set is the same. [default: a process pool on this machine]",
+)
 @click.option(
     "--shard-size",
     type=click.IntRange(min=1),
@@ -66,6 +79,7 @@ def simulate_command(
     like,
     seed,
     workers,
+    scheduler,
     shard_size,
     raw,
     max_points,
@@ -83,6 +97,7 @@ def simulate_command(
     calozoo simulate data/test -n 6000 --energy 10,50,100 --theta 90 --phi 90 --seed 2
     calozoo simulate data/angles -n 6000 --energy 10,50,100 --directions barrel-ip --seed 3
     calozoo simulate data/twin --like data/test --seed 3     # same conditions, shower by shower
+    calozoo simulate data/cc3 -n 20000 --seed 1 --scheduler tcp://HOST:8786   # on a Dask cluster
     """
     from calozoo.conditions import direction_from_angles
 
@@ -152,6 +167,7 @@ def simulate_command(
             raw=raw,
             max_points=max_points,
             progress=not no_progress,
+            scheduler=scheduler,
         )
     except (ValueError, CalozooError) as err:  # CalozooError: e.g. a shard another run is writing
         raise click.ClickException(str(err)) from err

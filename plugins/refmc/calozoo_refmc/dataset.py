@@ -293,6 +293,7 @@ def simulate_dataset(
     max_points: int | None = None,
     geometry: str = "ild-ecal-regular",
     progress: bool = True,
+    scheduler: str | None = None,
 ) -> list[Path]:
     """Write ``n_showers`` reference-MC showers as CaloClouds point-cloud shards into ``out_dir``.
 
@@ -323,12 +324,18 @@ def simulate_dataset(
             its path and :func:`conditions_sha256`; a folder started with other conditions is
             not resumed.
         seed: the data set's seed; the same seed and ``shard_size`` give the same files.
-        workers: processes (default: all cores).
+        workers: processes (default: all cores); with ``scheduler="local"`` the local Dask
+            cluster's worker processes; not used with a scheduler's address.
         shard_size: showers per file.
         raw: also write the raw hits.
         max_points: training points kept per shower (CaloClouds3 uses 6000); ``None`` keeps all.
         geometry: a registered geometry with a material stack.
         progress: show a tqdm progress bar.
+        scheduler: ``None`` (a multiprocessing pool, or this process for one worker),
+            ``"local"`` (a Dask ``LocalCluster`` of ``workers`` processes, one thread each) or a
+            Dask scheduler's address ``tcp://HOST:PORT``, whose workers must see ``out_dir`` under
+            the same path (a shared file system; checked before any shard is submitted). One
+            task per shard; the files are the same whatever the scheduler.
 
     Returns:
         The paths of all point-cloud shards.
@@ -346,6 +353,15 @@ def simulate_dataset(
         raise ValueError("give n_showers (it may be left out only with like)")
     if not isinstance(shard_size, (int, np.integer)) or shard_size < 1:
         raise ValueError(f"shard_size must be a positive integer, got {shard_size!r}")
+    if scheduler is not None:
+        from calozoo.distributed import check_scheduler
+
+        check_scheduler(scheduler)
+        if workers is not None and scheduler != "local":
+            raise ValueError(
+                f"workers is the size of a local cluster; the scheduler at {scheduler} has the workers "
+                "it has (leave workers unset)"
+            )
     if preset is not None and preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; known: {PRESETS} (or None with energy_gev)")
     energy_range = _check_energy_range(energy_range, energy_gev)
@@ -431,11 +447,11 @@ def simulate_dataset(
     out.mkdir(parents=True, exist_ok=True)
     # one run per data set: a second one would take the first one's pending shards for stale
     with output_lock(out):
-        return _simulate_into(out, settings, given, n_showers, shard_size, workers, like, progress)
+        return _simulate_into(out, settings, given, n_showers, shard_size, workers, like, progress, scheduler)
 
 
 def _simulate_into(
-    out: Path, settings: dict, given, n_showers: int, shard_size: int, workers, like, progress
+    out: Path, settings: dict, given, n_showers: int, shard_size: int, workers, like, progress, scheduler=None
 ):
     """The body of :func:`simulate_dataset` once the folder is locked."""
     import multiprocessing
@@ -478,6 +494,7 @@ def _simulate_into(
     # with like, each job carries its shard's slice of the conditions
     parts = [None if given is None else tuple(c[a:b] for c in given) for a, b in zip(starts, starts[1:])]
     todo = [(i, n, settings, str(out), parts[i]) for i, n in enumerate(sizes) if shards[i].name not in keep]
+    # (a local Dask cluster gets as many processes; a remote scheduler has its own workers)
     workers = min(workers or os.cpu_count() or 1, max(len(todo), 1))
     done = n_showers - sum(job[1] for job in todo)
 
@@ -488,7 +505,10 @@ def _simulate_into(
         os.replace(_pending(out, index), shards[index])
 
     with tqdm(total=n_showers, initial=done, unit="shower", disable=not progress, desc="reference-mc") as bar:
-        if workers == 1:
+        if scheduler is not None:
+            if todo:
+                _run_on_dask(scheduler, workers, todo, out, finish, bar)
+        elif workers == 1:
             for job in todo:
                 finish(*_make_shard(job))
                 bar.update(job[1])
@@ -501,3 +521,27 @@ def _simulate_into(
                     finish(index, n, sha256)
                     bar.update(n)
     return shards
+
+
+def _run_on_dask(scheduler: str, workers: int | None, todo: list, out: Path, finish, bar) -> None:
+    """One Dask task per shard; each finished one recorded and renamed here, as they complete."""
+    import uuid
+
+    from calozoo.distributed import as_completed, check_workers_can_write, dask_client
+
+    with dask_client(scheduler, workers=workers) as client:
+        if scheduler != "local":
+            check_workers_can_write(client, out)
+        where = str(out.resolve())  # the workers may run elsewhere: the full path
+        todo = [(index, n, settings, where, part) for index, n, settings, _, part in todo]
+        run = uuid.uuid4().hex[:8]  # task keys of this run only, never another run's results
+        futures = [
+            client.submit(_make_shard, job, pure=False, key=f"refmc-shard-{job[0]:05d}-{run}") for job in todo
+        ]
+        try:
+            for future in as_completed(futures):
+                index, n, sha256 = future.result()
+                finish(index, n, sha256)
+                bar.update(n)
+        finally:
+            client.cancel(futures)  # interrupted or failed: stop what has not started
