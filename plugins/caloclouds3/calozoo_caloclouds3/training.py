@@ -15,6 +15,12 @@ safetensors + JSON, written atomically — no pickles) and ``log.jsonl`` (one li
 step: loss, learning rate, seconds). Running a stage again continues from its checkpoint up to
 the requested number of steps. Randomness is derived from ``(seed, step)``, so a resumed run
 draws the same batches and noise as an uninterrupted one.
+
+Launched by ``torchrun`` (``WORLD_SIZE`` > 1), a stage trains data-parallel: process group
+(gloo on the CPU, nccl on CUDA), the trained module in ``DistributedDataParallel``, and every
+process takes its contiguous share of each step's global batch — the batch a single process
+draws from ``(seed, step)`` — so the update is the single-process one up to the order of the
+float reductions. Only rank 0 writes logs and checkpoints; the others wait at a barrier.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from calozoo.errors import ModelFolderError
+from calozoo.errors import CalozooError, ModelFolderError
 from calozoo.serialization import CHECKPOINT_KIND, atomic_folder
 
 from .data import TrainingSet, bucket_batches
@@ -177,6 +183,66 @@ def _step_rng(seed: int, step: int) -> tuple[np.random.Generator, torch.Generato
     )
 
 
+# ------------------------------------------------------------------ several processes
+@dataclass(frozen=True)
+class _Dist:
+    """This process's place in a ``torchrun`` launch (``world == 1``: a plain single process)."""
+
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def active(self) -> bool:
+        return self.world > 1
+
+    def share(self, n: int) -> slice:
+        """This rank's contiguous slice of ``n`` global items."""
+        return slice(self.rank * n // self.world, (self.rank + 1) * n // self.world)
+
+    def barrier(self) -> None:
+        if self.active:
+            torch.distributed.barrier()
+
+    def total(self, value: torch.Tensor) -> torch.Tensor:
+        """``value`` summed over the ranks (a detached copy)."""
+        value = value.detach().clone()
+        if self.active:
+            torch.distributed.all_reduce(value)
+        return value
+
+
+def _distributed(device: str) -> _Dist:
+    """Join the ``torchrun`` process group when launched by it (``WORLD_SIZE`` > 1)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return _Dist()
+    cuda = torch.device(device).type == "cuda"
+    if cuda:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if cuda else "gloo")
+    return _Dist(torch.distributed.get_rank(), torch.distributed.get_world_size())
+
+
+class _Calls(torch.nn.Module):
+    """``forward`` of this module is ``method`` of ``module`` (what DDP wraps)."""
+
+    def __init__(self, module: torch.nn.Module, method: str):
+        super().__init__()
+        self.module, self.method = module, method
+
+    def forward(self, *args):
+        return getattr(self.module, self.method)(*args)
+
+
+def _parallel(module: torch.nn.Module, method: str, dist: _Dist, device: str) -> Callable:
+    """``module.method``, gradient-averaged over the ranks by DDP when there are several."""
+    if not dist.active:
+        return getattr(module, method)
+    ids = [torch.cuda.current_device()] if torch.device(device).type == "cuda" else None
+    return torch.nn.parallel.DistributedDataParallel(_Calls(module, method), device_ids=ids)
+
+
 def _loop(
     stage: str,
     work: Path,
@@ -185,13 +251,15 @@ def _loop(
     step_fn: Callable[[int, float], float],
     save_fn: Callable[[int], None],
     progress: bool,
+    dist: _Dist = _Dist(),
 ) -> None:
     """Run ``step_fn(step, lr)`` from ``start`` to ``settings.steps`` (cosine learning rate from
-    ``settings.lr`` to ``settings.lr_final``) with logging, progress and checkpoints."""
+    ``settings.lr`` to ``settings.lr_final``) with logging, progress and checkpoints (rank 0's)."""
     total_steps = settings.steps
+    main = dist.rank == 0
     log = _Log(work / stage / "log.jsonl")
     running, t0 = None, time.perf_counter()
-    bar = tqdm(total=total_steps, initial=start, desc=stage, unit="step", disable=not progress)
+    bar = tqdm(total=total_steps, initial=start, desc=stage, unit="step", disable=not (progress and main))
     try:
         for step in range(start, total_steps):
             lr = _cosine(step, total_steps, settings.lr, settings.lr_final)
@@ -203,7 +271,7 @@ def _loop(
             running = loss if running is None else 0.98 * running + 0.02 * loss
             bar.update(1)
             bar.set_postfix(loss=f"{running:.4f}")
-            if (step + 1) % settings.log_every == 0 or step + 1 == total_steps:
+            if main and ((step + 1) % settings.log_every == 0 or step + 1 == total_steps):
                 log.write(
                     step=step + 1,
                     loss=loss,
@@ -212,7 +280,9 @@ def _loop(
                     seconds=time.perf_counter() - t0,
                 )
             if (step + 1) % settings.checkpoint_every == 0 or step + 1 == total_steps:
-                save_fn(step + 1)
+                if main:
+                    save_fn(step + 1)
+                dist.barrier()
     finally:
         bar.close()
 
@@ -254,6 +324,7 @@ def train_flow(
     from .showerflow import ShowerFlow
 
     work = Path(work)
+    dist = _distributed(device)
     folder = work / "flow" / "checkpoint"
     train, val = data.split(settings.validation_fraction, settings.seed)
     stored = _stored_state(folder)
@@ -279,13 +350,20 @@ def train_flow(
 
     x_all, w_all, c_all = arrays(train)
     x_val, w_val, c_val = arrays(val)
+    log_prob = _parallel(flow, "log_prob", dist, device)
 
     def step_fn(step: int, lr: float) -> float:
         rng, gen = _step_rng(settings.seed, step)
         idx = torch.from_numpy(rng.integers(0, len(x_all), settings.batch_size))
         x = flow.dequantise(x_all[idx], w_all[idx], gen).to(device)
-        loss = -flow.log_prob(x, c_all[idx].to(device)).mean()
-        return _descend(optimizer, loss, lr, settings.grad_clip)
+        if not dist.active:
+            loss = -flow.log_prob(x, c_all[idx].to(device)).mean()
+            return _descend(optimizer, loss, lr, settings.grad_clip)
+        # this rank's share of the global batch; DDP averages over ranks, hence the factor world
+        part = dist.share(len(idx))
+        total = -log_prob(x[part], c_all[idx[part]].to(device)).sum()
+        _descend(optimizer, total * (dist.world / len(idx)), lr, settings.grad_clip)
+        return float(dist.total(total)) / len(idx)
 
     def save_fn(step: int) -> None:
         with torch.no_grad():
@@ -303,7 +381,7 @@ def train_flow(
             {"step": step, "settings": asdict(settings), "recipe": recipe.to_dict()},
         )
 
-    _loop("flow", work, settings, state["step"], step_fn, save_fn, progress)
+    _loop("flow", work, settings, state["step"], step_fn, save_fn, progress, dist)
     return folder
 
 
@@ -378,6 +456,7 @@ def train_teacher(
 ) -> Path:
     """Stage ``teacher``: the EDM point model, with an EMA copy used for sampling and distillation."""
     work = Path(work)
+    dist = _distributed(device)
     folder = work / "teacher" / "checkpoint"
     stored = _stored_state(folder)
     recipe = _stage_recipe(stored, recipe)
@@ -397,10 +476,14 @@ def train_teacher(
     else:
         scaler = PointScaler.fit(data.points[:: max(1, len(data.points) // 2_000_000)])
     cache: dict = {}
+    net_forward = _parallel(net, "forward", dist, device)
 
     def step_fn(step: int, lr: float) -> float:
         x, mask, cond, gen = _point_batch(data, scaler, recipe, settings, step, cache, device)
-        loss = _descend(optimizer, denoiser.loss(x, cond, mask, gen), lr, settings.grad_clip)
+        if not dist.active:
+            loss = _descend(optimizer, denoiser.loss(x, cond, mask, gen), lr, settings.grad_clip)
+        else:
+            loss = _shared_edm_loss(denoiser, net_forward, x, cond, mask, gen, dist, lr, optimizer, settings)
         _ema_update(ema, net, min(0.9999, 1 - (1 + step) ** -0.667))
         return loss
 
@@ -413,8 +496,31 @@ def train_teacher(
             {"step": step, "settings": asdict(settings), "recipe": recipe.to_dict()},
         )
 
-    _loop("teacher", work, settings, state["step"], step_fn, save_fn, progress)
+    _loop("teacher", work, settings, state["step"], step_fn, save_fn, progress, dist)
     return folder
+
+
+def _shared_edm_loss(
+    denoiser, net_forward, x, cond, mask, gen, dist: _Dist, lr, optimizer, settings
+) -> float:
+    """One step of :meth:`.pointnet.Denoiser.loss` on this rank's share of the global batch.
+
+    The noise is drawn for the whole global batch (as one process does), then sliced; each
+    rank's loss is its share of the global masked sum, times ``world`` (DDP averages).
+    """
+    sigma = torch.exp(-1.2 + 1.2 * torch.randn(len(x), generator=gen)).to(x.device)
+    noise = torch.randn(x.shape, generator=gen).to(x.device)
+    part = dist.share(len(x))
+    x, sigma, noise, cond, mask = x[part], sigma[part], noise[part], cond[part], mask[part]
+    noisy = x + sigma[:, None, None] * noise
+    c_skip, c_out, c_in = denoiser.scalings(sigma)
+    target = (x - c_skip * noisy) / c_out
+    out = net_forward(c_in * noisy, torch.log(sigma) / 4, cond)
+    m = mask.to(out.dtype)
+    total = (((out - target) ** 2).mean(-1) * m).sum()
+    count = float(dist.total(m.sum()).clamp_min(1))
+    _descend(optimizer, total * (dist.world / count), lr, settings.grad_clip)
+    return float(dist.total(total)) / count
 
 
 def _scaler_tensors(scaler: PointScaler) -> dict[str, torch.Tensor]:
@@ -448,6 +554,8 @@ def train_distill(
     teacher gives ``x`` at ``t_(n+1)``; the student at ``(x_t, t_n)`` is pulled towards the
     target network at ``(x_(n+1), t_(n+1))``; the target follows the student by EMA.
     """
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise CalozooError("the distill stage runs in one process: launch it without torchrun")
     work = Path(work)
     folder = work / "distill" / "checkpoint"
     teacher_net, scaler, teacher_state = load_teacher(work)
