@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
+import re
 import sys
 import time
 from importlib import metadata
@@ -380,8 +382,35 @@ _FORMAT_OPTION = click.option(
     help="A model option passed to calozoo.load, typed as the model's factory declares it "
     "(true/false, numbers, text), e.g. -O extrapolate=true.",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Output HDF5 file.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(),
+    required=True,
+    help="Output HDF5 file (with --shard-size: a folder of shard-00000.h5, ...).",
+)
 @_FORMAT_OPTION
+@click.option(
+    "--shard-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Write -o as a folder of shards of this many showers each (the layout `calozoo simulate` "
+    "writes); shard i has a seed stream of its own, so the files do not depend on --scheduler or "
+    "--workers. An existing folder holding only the shards of an earlier run is replaced.",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="local|tcp://HOST:PORT",
+    help="With --shard-size: one Dask task per shard, on a local cluster or a running scheduler "
+    "[default: the shards one after the other in this process].",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes of a --scheduler local cluster [default: all cores, at most one per shard].",
+)
 @friendly_errors
 def generate(
     model_name,
@@ -400,8 +429,11 @@ def generate(
     options,
     output,
     file_format,
+    shard_size,
+    scheduler,
+    workers,
 ) -> None:
-    """Generate showers with MODEL and write them to a file.
+    """Generate showers with MODEL and write them to a file (or, with --shard-size, a folder).
 
     Drawn energies (10:100, log:1:127) and directions (--directions) come from streams of their
     own, seeded by --seed: the same seed gives the same conditions and showers.
@@ -410,6 +442,7 @@ def generate(
     calozoo generate toyflow -n 1000 --energy 10:100 --theta 90 --phi 90 --seed 1 -o showers.h5
     calozoo generate caloclouds3 -n 1000 --energy log:1:127 --directions barrel-ip -o cc3.h5
     calozoo generate toyflow --like data/test -o twins.h5    # REF's conditions, shower by shower
+    calozoo generate toy-gamma -n 100000 --shard-size 10000 --scheduler local -o showers/
     """
     import numpy as np
 
@@ -417,6 +450,18 @@ def generate(
 
     from .io import ShowerWriter, read_conditions
 
+    if shard_size is None and (scheduler is not None or workers is not None):
+        raise click.UsageError("--scheduler and --workers share out shards: give --shard-size too")
+    if scheduler is None and workers is not None:
+        raise click.UsageError("--workers sizes a --scheduler local cluster: give --scheduler local too")
+    if scheduler is not None:
+        from .distributed import check_scheduler
+
+        check_scheduler(scheduler)
+    if shard_size is None and Path(output).is_dir():
+        raise click.BadParameter(
+            f"File {output!r} is a directory (give --shard-size to write a folder of shards)"
+        )
     if n_deprecated is not None:
         if n_showers is not None:
             raise click.UsageError("give -n/--n-showers once (--n is its deprecated old name)")
@@ -449,6 +494,12 @@ def generate(
             unit = np.array(spec.vector)
         else:
             unit = spec.sample(n_showers, grammar.direction_stream(seed))
+
+    if shard_size is not None:
+        job = {"model_name": model_name, "weights": weights, "options": tuple(options)}
+        job.update(batch_size=batch_size, format=file_format)
+        _generate_shards(job, energies, unit, pdg, seed, shard_size, output, scheduler, workers)
+        return
 
     from .io import SHOWER_FILE_KIND, is_calozoo_shower_file
     from .serialization import check_file_replaceable
@@ -484,6 +535,170 @@ def generate(
         f"{points / n_showers:.0f} points and {visible_mev / n_showers:.1f} MeV visible per shower "
         f"on average, {elapsed:.2f} s"
     )
+
+
+_SHARD_NAME = re.compile(r"shard-(\d+)\.h5")
+
+
+def _shard_seed(seed: int, index: int) -> int:
+    """The model seed of shard ``index``: a stream of its own, whoever makes the shard."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([seed, index]).generate_state(1, np.uint64)[0])
+
+
+def _pending_shard(folder: Path, index: int) -> Path:
+    """Where shard ``index`` is written until every shard is done (then renamed to shard-NNNNN.h5)."""
+    return folder / f".shard-{index:05d}.h5.pending"
+
+
+@functools.lru_cache(maxsize=2)
+def _shard_model(model_name: str, weights: str | None, options: tuple[str, ...]):
+    """The model, loaded once per process (a Dask worker makes many shards with it)."""
+    import calozoo
+
+    return calozoo.load(model_name, path=weights, **_parse_options(options, model_name))
+
+
+def _make_generated_shard(task: tuple) -> tuple[int, int, float, float]:
+    """Generate one shard into its pending file (here or on a Dask worker); ``(index, n, points, MeV)``."""
+    from .io import ShowerWriter
+
+    index, job, energies, unit, pdg, seed, pending = task
+    model = _shard_model(job["model_name"], job["weights"], job["options"])
+    batch_size = job["batch_size"]
+    batches = model.iter_sample(energies, unit, pdg=pdg, seed=seed, batch_size=batch_size, progress=False)
+    points = visible_mev = 0.0
+    with ShowerWriter(pending, len(energies), format=job["format"]) as writer:
+        for batch in batches:
+            writer.write(batch)
+            points += float(batch.num_points.sum())
+            visible_mev += float(batch.visible_energy_mev.sum())
+    return index, len(energies), points, visible_mev
+
+
+def _check_shard_folder(folder: Path) -> list[Path]:
+    """The shard files of an earlier run in ``folder`` (to be replaced); refuse anything else.
+
+    ``folder`` may be missing, empty, or hold only ``shard-NNNNN.h5`` shower files calozoo wrote
+    and the hidden ``.shard-*`` files of an interrupted run; nothing else is ever touched.
+    """
+    from .errors import OutputError
+    from .io import is_calozoo_shower_file
+
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise OutputError(f"{folder}: exists and is not a folder; nothing was changed: choose another output")
+    if not folder.exists():
+        return []
+    old, foreign = [], []
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith(".shard-") and entry.is_file():
+            continue  # a pending shard, its partial or lock: left by an interrupted generate
+        if _SHARD_NAME.fullmatch(entry.name) and entry.is_file() and is_calozoo_shower_file(entry):
+            old.append(entry)
+        else:
+            foreign.append(entry.name + ("/" if entry.is_dir() else ""))
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise OutputError(
+            f"{folder}: holds files that are not calozoo shards ({shown}); calozoo replaces only a "
+            "folder of shards it wrote itself, so nothing was changed: choose a new or empty folder"
+        )
+    return old
+
+
+def _generate_shards(job, energies, unit, pdg, seed, shard_size, output, scheduler, workers) -> None:
+    """``generate --shard-size``: the conditions cut into shards, each made (here or on Dask) from
+    its own seed into a pending file; once all are done they are renamed to ``shard-NNNNN.h5`` and
+    the earlier run's surplus shards are removed."""
+    from .serialization import output_lock
+
+    folder = Path(output)
+    n_showers = len(energies)
+    _check_shard_folder(folder)  # before the model loads
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with output_lock(folder):
+        old = _check_shard_folder(folder)
+        created = not folder.exists()
+        folder.mkdir(exist_ok=True)
+        try:
+            results = _make_shards(job, energies, unit, pdg, seed, shard_size, folder, scheduler, workers)
+        except BaseException:
+            if created and not any(folder.iterdir()):
+                folder.rmdir()  # a failed first run leaves no empty folder behind
+            raise
+        for index in range(len(results)):  # all done: the shards appear under their names
+            os.replace(_pending_shard(folder, index), folder / f"shard-{index:05d}.h5")
+        for surplus in old:  # an earlier run's shards beyond this run's last
+            if int(_SHARD_NAME.fullmatch(surplus.name).group(1)) >= len(results):
+                surplus.unlink()
+    elapsed = time.perf_counter() - started
+    points = sum(r[2] for r in results)
+    visible_mev = sum(r[3] for r in results)
+    click.echo(
+        f"wrote {n_showers} showers in {len(results)} shards to {folder} ({job['format']}): "
+        f"{points / n_showers:.0f} points and {visible_mev / n_showers:.1f} MeV visible per shower "
+        f"on average, {elapsed:.2f} s"
+    )
+
+
+def _make_shards(job, energies, unit, pdg, seed, shard_size, folder, scheduler, workers) -> list:
+    """Every shard into its pending file in ``folder`` (locked by the caller); the results in order."""
+    import numpy as np
+
+    starts = range(0, len(energies), shard_size)
+    for stale in folder.glob(".shard-*"):  # an interrupted run's: only the lock holder writes them
+        stale.unlink()
+    tasks = []
+    for index, start in enumerate(starts):
+        part = slice(start, start + shard_size)
+        shard_unit = unit[part] if np.ndim(unit) == 2 else unit
+        shard_pdg = pdg[part] if pdg is not None and np.ndim(pdg) > 0 else pdg
+        tasks.append((index, job, energies[part], shard_unit, shard_pdg, _shard_seed(seed, index), None))
+    _shard_model(job["model_name"], job["weights"], job["options"])  # here too: bad options fail early
+    from tqdm.auto import tqdm
+
+    results = []
+    if scheduler is None:
+        for task in tqdm(tasks, unit="shard", desc="generating"):
+            results.append(_make_generated_shard(task[:-1] + (_pending_shard(folder, task[0]),)))
+    else:
+        results = _generate_on_dask(scheduler, workers, tasks, folder)
+    return results
+
+
+def _generate_on_dask(scheduler: str, workers: int | None, tasks: list, folder: Path) -> list:
+    """One Dask task per shard; the results in shard order."""
+    import uuid
+
+    from .distributed import as_completed, check_workers_can_write, dask_client
+
+    where = folder.resolve()  # the workers may run elsewhere: the full path
+    workers = min(workers or os.cpu_count() or 1, len(tasks)) if scheduler == "local" else workers
+    with dask_client(scheduler, workers=workers) as client:
+        if scheduler != "local":
+            check_workers_can_write(client, where)
+        run = uuid.uuid4().hex[:8]  # task keys of this run only
+        futures = [
+            client.submit(
+                _make_generated_shard,
+                task[:-1] + (str(_pending_shard(where, task[0])),),
+                pure=False,
+                key=f"generate-shard-{task[0]:05d}-{run}",
+            )
+            for task in tasks
+        ]
+        from tqdm.auto import tqdm
+
+        results = {}
+        try:
+            for future in tqdm(as_completed(futures), total=len(futures), unit="shard", desc="generating"):
+                index, n, points, visible_mev = future.result()
+                results[index] = (index, n, points, visible_mev)
+        finally:
+            client.cancel(futures)  # interrupted or failed: stop what has not started
+    return [results[i] for i in range(len(tasks))]
 
 
 @main.command()

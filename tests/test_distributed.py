@@ -1,0 +1,77 @@
+"""``calozoo generate --shard-size``: shards that do not depend on who makes them."""
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from calozoo.cli import main
+from calozoo.io import _shard_files, read_showers
+
+COMMON = [
+    "generate",
+    "toy-gamma",
+    "-n",
+    "25",
+    "--energy",
+    "10:100",
+    "--theta",
+    "80",
+    "--phi",
+    "95",
+    "--seed",
+    "7",
+]
+
+
+def generate(*args):
+    result = CliRunner().invoke(main, [*COMMON, *map(str, args)])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_shards_are_the_same_in_process_and_on_a_local_cluster(tmp_path):
+    pytest.importorskip("distributed")
+    generate("--shard-size", 10, "-o", tmp_path / "here")
+    generate("--shard-size", 10, "--scheduler", "local", "--workers", 2, "-o", tmp_path / "dask")
+    here, dask = _shard_files(tmp_path / "here"), _shard_files(tmp_path / "dask")
+    assert [f.name for f in here] == [f.name for f in dask] == [f"shard-0000{i}.h5" for i in range(3)]
+    for a, b in zip(here, dask):
+        assert read_showers(a) == read_showers(b)
+    assert sorted(p.name for p in (tmp_path / "dask").iterdir()) == [f.name for f in dask]  # no leftovers
+
+    # the shards together have the conditions a single-file run with the same seed draws
+    generate("-o", tmp_path / "one.h5")
+    one = read_showers(tmp_path / "one.h5")
+    shards = [read_showers(f) for f in here]
+    assert [len(s) for s in shards] == [10, 10, 5]
+    np.testing.assert_array_equal(
+        np.concatenate([s.incident_energy_gev for s in shards]), one.incident_energy_gev
+    )
+    np.testing.assert_array_equal(np.concatenate([s.direction for s in shards]), one.direction)
+    np.testing.assert_array_equal(np.concatenate([s.pdg for s in shards]), one.pdg)
+
+
+def test_a_shard_folder_is_replaced_only_when_it_holds_only_shards(tmp_path):
+    out = tmp_path / "out"
+    generate("--shard-size", 10, "-o", out)
+    first = read_showers(out / "shard-00000.h5")
+    generate("--shard-size", 20, "-o", out)  # an earlier run's shards: replaced, the surplus removed
+    assert sorted(p.name for p in out.iterdir()) == ["shard-00000.h5", "shard-00001.h5"]
+    assert len(read_showers(out / "shard-00000.h5")) == 20 and read_showers(out / "shard-00000.h5") != first
+
+    (out / "notes.txt").write_text("mine")
+    result = CliRunner().invoke(main, [*COMMON, "--shard-size", "10", "-o", str(out)])
+    assert result.exit_code != 0 and "notes.txt" in result.output
+    assert (out / "notes.txt").read_text() == "mine" and len(read_showers(out / "shard-00000.h5")) == 20
+
+
+def test_scheduler_options_need_shards_and_a_folder_needs_them(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(main, [*COMMON, "--scheduler", "local", "-o", str(tmp_path / "a.h5")])
+    assert result.exit_code != 0 and "--shard-size" in result.output
+    result = runner.invoke(
+        main, [*COMMON, "--shard-size", "5", "--scheduler", "nowhere", "-o", str(tmp_path / "b")]
+    )
+    assert result.exit_code != 0 and "--scheduler" in result.output
+    result = runner.invoke(main, [*COMMON, "-o", str(tmp_path)])
+    assert result.exit_code != 0 and "--shard-size" in result.output
