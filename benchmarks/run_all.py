@@ -14,6 +14,7 @@ import bench_caloclouds3  # noqa: E402
 import bench_evaluation  # noqa: E402
 import bench_generate  # noqa: E402
 import bench_geometry  # noqa: E402
+import bench_scaleout  # noqa: E402
 import bench_startup  # noqa: E402
 from machine import cpu_name  # noqa: E402
 
@@ -89,6 +90,16 @@ def main() -> None:
         lines.append(f"Not measured: {err}")
     else:
         lines += bench_caloclouds3.markdown(caloclouds3)
+    # The scale-out block takes minutes and its own command (bench_scaleout.py): keep it.
+    previous = DOCS.read_text() if DOCS.exists() else ""
+    if bench_scaleout.START in previous:
+        block = previous.split(bench_scaleout.START, 1)[1].split(bench_scaleout.END, 1)[0]
+        lines += [
+            "",
+            "## Scale-out: workers, schedulers, processes",
+            "",
+            bench_scaleout.START + block + bench_scaleout.END,
+        ]
     with atomic_path(DOCS) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     print(DOCS.read_text())
