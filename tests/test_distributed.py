@@ -75,3 +75,31 @@ def test_scheduler_options_need_shards_and_a_folder_needs_them(tmp_path):
     assert result.exit_code != 0 and "--scheduler" in result.output
     result = runner.invoke(main, [*COMMON, "-o", str(tmp_path)])
     assert result.exit_code != 0 and "--shard-size" in result.output
+
+
+def test_evaluate_measures_on_dask_as_in_one_process(tmp_path):
+    """`calozoo evaluate --scheduler local`: the samples measured as Dask tasks (a shard folder as the
+    reference, chunks of a file as the model) give the same report numbers as one process."""
+    import json
+
+    import calozoo
+    from calozoo.io import write_showers
+
+    model = calozoo.load("toy-gamma")
+    energies = np.repeat([10.0, 20.0], 60)
+    reference, generated = model.sample(energies, seed=1), model.sample(energies, seed=2)
+    (tmp_path / "ref").mkdir()
+    write_showers(tmp_path / "ref" / "shard-00000.h5", reference[:70])
+    write_showers(tmp_path / "ref" / "shard-00001.h5", reference[70:])
+    gen = write_showers(tmp_path / "gen.h5", generated)
+    common = ["evaluate", str(gen), "--reference", str(tmp_path / "ref"), "--geometry", "ild-ecal-regular"]
+    common += ["--no-plots", "--no-classifier", "--no-cache"]
+    serial = CliRunner().invoke(main, [*common, "--report", str(tmp_path / "serial")])
+    assert serial.exit_code == 0, serial.output
+    dask = CliRunner().invoke(
+        main, [*common, "--report", str(tmp_path / "dask"), "--scheduler", "local", "--workers", "2"]
+    )
+    assert dask.exit_code == 0, dask.output
+    assert "on local" in dask.output  # measured there
+    one, two = (json.loads((tmp_path / r / "results.json").read_text()) for r in ("serial", "dask"))
+    assert one["distances"] == two["distances"] and one["histograms"] == two["histograms"]

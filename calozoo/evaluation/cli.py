@@ -6,6 +6,7 @@ with ``main.add_command(evaluate_command)``.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -90,7 +91,9 @@ def _projected_inputs(paths: list[Path], geometry_name: str, declared: bool) -> 
 
 
 def _measured(path: Path, label: str, cache_folder: Path | None, measure_settings: dict, measure):
-    """The features of the sample at ``path``: from the cache if it has them, else measured (and cached)."""
+    """The features of the sample at ``path``: from the cache if it has them, else measured (and cached).
+
+    ``measure(path, label)`` reads and measures the sample."""
     from .cache import cache_key, load_features, save_features
 
     entry = None
@@ -100,8 +103,7 @@ def _measured(path: Path, label: str, cache_folder: Path | None, measure_setting
         if cached is not None:
             click.echo(f"{label}: measured features from the cache ({entry.name[:12]}...)", err=True)
             return cached
-    click.echo(f"reading {path}", err=True)
-    features = measure(read_sample(path, measure_settings.get("orientation")), label)
+    features = measure(path, label)
     if entry is not None:
         save_features(entry, features)
     return features
@@ -155,6 +157,16 @@ def _parse_numbers(value: str | None, what: str, counts: tuple[int, ...] | None 
     help="FPD/KPD convention: calozoo (standardised features) or jetnet (the JetNet library's own).",
 )
 @grammar.orientation_option()
+@click.option(
+    "--scheduler",
+    help="Measure the samples on Dask: 'local' (a LocalCluster of --workers processes) or tcp://HOST:PORT "
+    "(a running scheduler whose workers see the input files) [default: this process].",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Processes of --scheduler local [default: all cores].",
+)
 @click.option(
     "--no-cache",
     is_flag=True,
@@ -210,6 +222,8 @@ def evaluate_command(
     jsd_units,
     physics_distances,
     orientation,
+    scheduler,
+    workers,
     no_cache,
     geometry_name,
     report,
@@ -266,16 +280,19 @@ def evaluate_command(
 
     grid = LOW_LEVEL_HALF_WIDTH if low_level_classifier and not no_classifier else None
 
-    def measure(showers, label):
+    options = dict(projected=projected, incident_point_mm=point, batch_size=batch_size, grid_half_width=grid)
+    client = None
+
+    def measure(path, label):
+        if client is not None:  # one task per chunk of every shard file, gathered in order
+            from .features import measure_on_dask
+
+            click.echo(f"measuring {path} on {scheduler}", err=True)
+            files = [str(f) for f in sample_files(path)]
+            return measure_on_dask(client, files, geometry, {**options, "label": label}, orientation)
+        click.echo(f"reading {path}", err=True)
         return shower_features(
-            showers,
-            geometry,
-            projected=projected,
-            incident_point_mm=point,
-            batch_size=batch_size,
-            label=label,
-            progress=True,
-            grid_half_width=grid,
+            read_sample(path, orientation), geometry, label=label, progress=True, **options
         )
 
     measure_settings = {
@@ -291,16 +308,26 @@ def evaluate_command(
         "orientation": orientation,
     }
     cache_folder = None if no_cache else Path(report).resolve().parent / CACHE_FOLDER
-    reference_features = _measured(Path(reference), "reference", cache_folder, measure_settings, measure)
-    twin_features = None
-    if twin is not None:
-        twin_features = _measured(Path(twin), "twin", cache_folder, measure_settings, measure)
-    generated = {}
-    for label, files in models.items():
-        generated[label] = []
-        for file in files:
-            click.echo(f"reading {file}", err=True)
-            generated[label].append(read_sample(file, orientation))
+    if workers is not None and scheduler != "local":
+        raise click.UsageError("--workers is for --scheduler local (a remote scheduler has its own workers)")
+    with contextlib.ExitStack() as stack:
+        if scheduler is not None:
+            from ..distributed import dask_client
+
+            client = stack.enter_context(dask_client(scheduler, workers=workers))
+        reference_features = _measured(Path(reference), "reference", cache_folder, measure_settings, measure)
+        twin_features = None
+        if twin is not None:
+            twin_features = _measured(Path(twin), "twin", cache_folder, measure_settings, measure)
+        generated = {}
+        for label, files in models.items():
+            generated[label] = []
+            for file in files:
+                if client is not None:  # measured there: evaluate takes the features
+                    generated[label].append(measure(file, label))
+                else:
+                    click.echo(f"reading {file}", err=True)
+                    generated[label].append(read_sample(file, orientation))
 
     result = evaluate(
         generated,

@@ -736,12 +736,11 @@ def _describe_sample(features: ShowerFeatures) -> dict:
 # ---------------------------------------------------------------------------------- entry point
 def _as_models(generated) -> dict[str, list[Sample]]:
     """``{model: [samples]}`` from one sample, a list of samples (seeds), or a mapping."""
-    if isinstance(generated, (Showers, CellHits)):
+    one = (Showers, CellHits, ShowerFeatures)
+    if isinstance(generated, one):
         return {"generated": [generated]}
     if isinstance(generated, Mapping):
-        models = {
-            str(name): [s] if isinstance(s, (Showers, CellHits)) else list(s) for name, s in generated.items()
-        }
+        models = {str(name): [s] if isinstance(s, one) else list(s) for name, s in generated.items()}
     else:
         models = {"generated": list(generated)}
     if not models or any(not samples for samples in models.values()):
@@ -750,9 +749,10 @@ def _as_models(generated) -> dict[str, list[Sample]]:
         raise EvaluationInputError("'reference' names the reference sample; give the model another name")
     for name, samples in models.items():
         for s in samples:
-            if not isinstance(s, (Showers, CellHits)):
+            if not isinstance(s, one):
                 raise EvaluationInputError(
-                    f"model {name!r}: samples must be calozoo.Showers or CellHits, got {type(s).__name__}"
+                    f"model {name!r}: samples must be calozoo.Showers, CellHits or measured ShowerFeatures, "
+                    f"got {type(s).__name__}"
                 )
     return models
 

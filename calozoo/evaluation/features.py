@@ -24,7 +24,15 @@ from .binning import BinningSettings, fixed_edges, flow_index
 from .checks import check_cell_hits, check_layer_column, check_points
 from .observables import HIGH_LEVEL_FEATURES, OBSERVABLES
 
-__all__ = ["ShowerFeatures", "measure_cells", "shower_features", "ANGLE_SCAN_PERCENT", "TOP_PERCENT"]
+__all__ = [
+    "ShowerFeatures",
+    "measure_cells",
+    "shower_features",
+    "measure_file_chunk",
+    "measure_on_dask",
+    "ANGLE_SCAN_PERCENT",
+    "TOP_PERCENT",
+]
 
 #: The paper's choice: the PCA of the 4 % most energetic cells points best.
 TOP_PERCENT = 4.0
@@ -298,3 +306,35 @@ def shower_features(
             parts.append(measure_cells(batch, geometry, settings, angle_scan_percent, grid_half_width))
             bar.update(len(batch))
     return ShowerFeatures.concatenate(parts)
+
+
+def measure_file_chunk(
+    path: str, start: int, stop: int, orientation: str | None, geometry: Geometry, options: dict
+) -> ShowerFeatures:
+    """The features of showers ``start`` to ``stop - 1`` of one file: a task of a distributed
+    measurement (``calozoo evaluate --scheduler``). ``options`` are :func:`shower_features`'s."""
+    from ..io import read_showers
+
+    showers = read_showers(path, start=start, stop=stop, orientation=orientation)
+    return shower_features(showers, geometry, **options)
+
+
+def measure_on_dask(
+    client, files: Sequence[str], geometry: Geometry, options: dict, orientation=None, chunk: int = 5000
+) -> ShowerFeatures:
+    """Measure the showers of ``files`` (in order) as Dask tasks of ``chunk`` showers each.
+
+    Every shower is measured on its own (projection and observables look at one shower at a
+    time), so the features are the same as one process measuring them in one go.
+    """
+    from ..io import count_showers
+
+    jobs = []
+    for path in files:
+        total = count_showers(path)
+        jobs += [(str(path), a, min(a + chunk, total)) for a in range(0, total, chunk)]
+    futures = [
+        client.submit(measure_file_chunk, path, a, b, orientation, geometry, options, pure=False)
+        for path, a, b in jobs
+    ]
+    return ShowerFeatures.concatenate(client.gather(futures))
