@@ -39,7 +39,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from calozoo.errors import CalozooError, ModelFolderError
+from calozoo.errors import ModelFolderError
 from calozoo.serialization import CHECKPOINT_KIND, atomic_folder
 
 from .data import TrainingSet, bucket_batches
@@ -516,8 +516,18 @@ def _shared_edm_loss(
     c_skip, c_out, c_in = denoiser.scalings(sigma)
     target = (x - c_skip * noisy) / c_out
     out = net_forward(c_in * noisy, torch.log(sigma) / 4, cond)
-    m = mask.to(out.dtype)
-    total = (((out - target) ** 2).mean(-1) * m).sum()
+    return _shared_descend(((out - target) ** 2).mean(-1), mask, dist, lr, optimizer, settings)
+
+
+def _shared_descend(values, mask, dist: _Dist, lr, optimizer, settings) -> float:
+    """One optimizer step on this rank's share of a global masked mean of ``(B, N)`` ``values``.
+
+    Each rank's loss is its share of the global masked sum over the global count, times
+    ``world`` (DDP averages the gradients), so the step is the single-process one; the returned
+    loss is the global masked mean.
+    """
+    m = mask.to(values.dtype)
+    total = (values * m).sum()
     count = float(dist.total(m.sum()).clamp_min(1))
     _descend(optimizer, total * (dist.world / count), lr, settings.grad_clip)
     return float(dist.total(total)) / count
@@ -553,10 +563,13 @@ def train_distill(
     pair ``t_n > t_(n+1)`` of the Karras grid is drawn; ``x_t = x + t_n eps``; one Heun step of the
     teacher gives ``x`` at ``t_(n+1)``; the student at ``(x_t, t_n)`` is pulled towards the
     target network at ``(x_(n+1), t_(n+1))``; the target follows the student by EMA.
+
+    Under ``torchrun`` every rank draws the whole global batch (showers, grid pairs, noise) and
+    takes its share; the student is in DDP, and the target's EMA update (from the same student
+    weights) keeps it identical on every rank.
     """
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise CalozooError("the distill stage runs in one process: launch it without torchrun")
     work = Path(work)
+    dist = _distributed(device)
     folder = work / "distill" / "checkpoint"
     teacher_net, scaler, teacher_state = load_teacher(work)
     recipe = recipe_from_dict(teacher_state.get("recipe"))
@@ -576,21 +589,29 @@ def train_distill(
         target_net.load_state_dict(_unprefixed("target", tensors))
     sigmas = karras_sigmas(settings.grid_steps)
     cache: dict = {}
+    student_forward = _parallel(student, "forward", dist, device)
 
     def step_fn(step: int, lr: float) -> float:
         x, mask, cond, gen = _point_batch(data, scaler, recipe, settings, step, cache, device)
         n = torch.randint(0, settings.grid_steps - 1, (len(x),), generator=gen)
         t, t_next = sigmas[n].to(device), sigmas[n + 1].to(device)
         x_t = x + t[:, None, None] * torch.randn(x.shape, generator=gen).to(device)
+        if dist.active:  # everything drawn for the global batch: now this rank's share
+            part = dist.share(len(x))
+            x_t, t, t_next, cond, mask = x_t[part], t[part], t_next[part], cond[part], mask[part]
         with torch.no_grad():
             x_next = heun_step(teacher, x_t, t, t_next, cond)
             aim = target(x_next, t_next, cond)
-        loss = _descend(
-            optimizer,
-            masked_mean(((student(x_t, t, cond) - aim) ** 2).mean(-1), mask),
-            lr,
-            settings.grad_clip,
-        )
+        if not dist.active:
+            loss = _descend(
+                optimizer,
+                masked_mean(((student(x_t, t, cond) - aim) ** 2).mean(-1), mask),
+                lr,
+                settings.grad_clip,
+            )
+        else:
+            values = ((student_forward(x_t, t, cond) - aim) ** 2).mean(-1)
+            loss = _shared_descend(values, mask, dist, lr, optimizer, settings)
         _ema_update(target_net, student_net, settings.target_ema)
         return loss
 
@@ -607,7 +628,7 @@ def train_distill(
             {"step": step, "settings": asdict(settings), "widths": list(widths), "recipe": recipe.to_dict()},
         )
 
-    _loop("distill", work, settings, state["step"], step_fn, save_fn, progress)
+    _loop("distill", work, settings, state["step"], step_fn, save_fn, progress, dist)
     return folder
 
 

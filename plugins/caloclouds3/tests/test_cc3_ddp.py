@@ -1,6 +1,7 @@
 """Data-parallel training (as under ``torchrun``): two processes make the single-process update."""
 
 import os
+import shutil
 import socket
 
 import numpy as np
@@ -110,3 +111,36 @@ def test_two_processes_train_the_teacher_like_one(data_path, tmp_path):
     assert (tmp_path / "saved-by-0").exists()
     assert not (tmp_path / "saved-by-1").exists()
     _same_checkpoints(tmp_path, "teacher", ("straight",))
+
+
+DISTILL = {"steps": 3, "points_per_batch": 2000, "max_points": 200, "checkpoint_every": 2, "log_every": 1}
+DISTILL.update(lr=1e-5, lr_final=1e-6)
+
+
+def _distill_runs(root, name: str, data_path) -> None:
+    """3 distill steps straight, and 2 steps continued to 3, from the teacher copied in."""
+    data = TrainingSet.read(data_path, progress=False)
+    training.train_distill(
+        data, root / name / "straight", training.DistillSettings(**DISTILL), progress=False
+    )
+    resumed = root / name / "resumed"
+    training.train_distill(data, resumed, training.DistillSettings(**{**DISTILL, "steps": 2}), progress=False)
+    training.train_distill(data, resumed, training.DistillSettings(**DISTILL), progress=False)
+
+
+def test_two_processes_distill_like_one(data_path, tmp_path):
+    # a tiny teacher, trained once in one process and copied into every work folder
+    data = TrainingSet.read(data_path, progress=False)
+    teacher = training.TeacherSettings(**{**TEACHER, "steps": 2, "widths": (4, 16, 16, 4)})
+    training.train_teacher(data, tmp_path / "teacher", teacher, progress=False)
+    for name in ("one", "two"):
+        for run in ("straight", "resumed"):
+            shutil.copytree(tmp_path / "teacher" / "teacher", tmp_path / name / run / "teacher")
+    _distill_runs(tmp_path, "one", data_path)
+    mp.spawn(_worker, args=(2, _free_port(), data_path, tmp_path, _distill_runs), nprocs=2, join=True)
+    assert (tmp_path / "saved-by-0").exists()
+    assert not (tmp_path / "saved-by-1").exists()
+    # student and target weights (both "model.") to 1e-5, Adam's moments relative
+    _same_checkpoints(tmp_path, "distill", ("straight", "resumed"))
+    lines = (tmp_path / "two" / "straight" / "distill" / "log.jsonl").read_text().splitlines()
+    assert len(lines) == 3
