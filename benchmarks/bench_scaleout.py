@@ -19,6 +19,7 @@ Writes the block between the ``bench-scaleout`` markers in docs/benchmarks.md (k
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -67,6 +68,28 @@ def simulate_rows(args, tmp: Path) -> tuple[list[dict], bool, float]:
     return rows, len(checksums) == 1, bytes_per_shower
 
 
+def generate_rows(args, tmp: Path) -> tuple[list[dict], bool]:
+    """`calozoo generate caloclouds3 -o FOLDER --shard-size`: in process, and on Dask with 1 and 2 workers."""
+    n, rows, contents = 2000, [], set()
+    for k, (how, workers, extra) in enumerate(
+        [("in process", 1, []), ("dask local", 1, ["--scheduler", "local", "--workers", "1"]),
+         ("dask local", 2, ["--scheduler", "local", "--workers", "2"])]
+    ):  # fmt: skip
+        out = tmp / f"generated{k}"
+        command = [_calozoo(), "generate", "caloclouds3", "-n", str(n), "--energy", "50", "--seed", "1"]
+        command += ["-o", str(out), "--shard-size", "250", *extra]
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True, env=ENV)
+        wall = time.perf_counter() - start
+        from calozoo.io import read_showers
+
+        shards = sorted(out.glob("shard-*.h5"))
+        contents.add(tuple(hashlib.sha256(read_showers(f).points.tobytes()).hexdigest() for f in shards))
+        rows.append({"scheduler": how, "workers": workers, "wall_s": wall, "showers_per_s": n / wall})
+        print(f"generate {how} {workers}: {wall:.1f} s", flush=True)
+    return rows, len(contents) == 1
+
+
 def training_rows(args, tmp: Path) -> list[dict]:
     data = tmp / "train-data"
     subprocess.run(
@@ -110,7 +133,7 @@ def generation_cost() -> float:
     return (time.perf_counter() - start) / 1000
 
 
-def markdown(args, simulate, identical, bytes_per_shower, training, generate_s) -> str:
+def markdown(args, simulate, identical, bytes_per_shower, training, generate_s, generated, same) -> str:
     one = next(r for r in simulate if r["scheduler"] == "multiprocessing" and r["workers"] == 1)
     core_s = 1 / one["showers_per_s"]  # one worker = one core
     lines = [
@@ -129,6 +152,20 @@ def markdown(args, simulate, identical, bytes_per_shower, training, generate_s) 
             f"| {r['scheduler']} | {r['workers']} | {r['wall_s']:.1f} | {r['showers_per_s']:.1f} |"
             for r in simulate
         ],
+        "",
+        "`calozoo generate caloclouds3 -n 2000 --energy 50 -o FOLDER --shard-size 250` (8 shards; a fresh "
+        "process per run, model loading and cluster start-up included); the shards are "
+        + ("identical in every run." if same else "**not identical across runs**."),
+        "",
+        "| scheduler | workers | wall time [s] | showers/s |",
+        "|---|---|---|---|",
+        *[
+            f"| {r['scheduler']} | {r['workers']} | {r['wall_s']:.1f} | {r['showers_per_s']:.0f} |"
+            for r in generated
+        ],
+        "",
+        "A job this short (seconds) is dominated by starting the cluster and loading the model on every "
+        "worker; the workers pay off for outputs of hours, where those seconds vanish.",
         "",
         "Training, CaloClouds3 flow stage, global batch 64 showers, one thread per process "
         "(`calozoo train` vs `torchrun --nproc_per_node 2 -m calozoo train`), from the difference of "
@@ -180,8 +217,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         simulate, identical, bytes_per_shower = simulate_rows(args, tmp)
+        generated, same = generate_rows(args, tmp)
         training = training_rows(args, tmp)
-    text = markdown(args, simulate, identical, bytes_per_shower, training, generation_cost())
+    text = markdown(args, simulate, identical, bytes_per_shower, training, generation_cost(), generated, same)
     print(text)
     page = DOCS.read_text()
     if START in page:
@@ -190,7 +228,7 @@ def main() -> None:
     else:
         page = page.rstrip("\n") + "\n\n## Scale-out: workers, schedulers, processes\n\n" + text + "\n"
     DOCS.write_text(page)
-    if not identical:
+    if not (identical and same):
         sys.exit("the runs gave different shards")
 
 
