@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- bench-scaleout:start -->", "<!-- bench-scaleout:end -->"
 CONFIGS = [
-    ("multiprocessing", 1, []),
-    ("multiprocessing", 2, []),
+    ("multiprocessing", 1, ["--scheduler", "pool"]),
+    ("multiprocessing", 2, ["--scheduler", "pool"]),
     ("dask local", 1, ["--scheduler", "local"]),
     ("dask local", 2, ["--scheduler", "local"]),
 ]

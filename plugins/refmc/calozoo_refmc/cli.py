@@ -10,6 +10,21 @@ from calozoo import grammar
 __all__ = ["simulate_command"]
 
 
+def _scheduler_for(
+    scheduler: str | None, workers: int | None, n_showers: int | None, shard_size: int
+) -> str | None:
+    """The Dask scheduler the shards run on: ``local`` when several workers have several shards to
+    share and no scheduler is named; ``None`` (this process, or with ``pool`` a process pool) otherwise."""
+    import os
+
+    if scheduler == "pool":
+        return None
+    if scheduler is None:
+        several_shards = n_showers is None or n_showers > shard_size
+        return "local" if (workers or os.cpu_count() or 1) > 1 and several_shards else None
+    return scheduler
+
+
 @click.command("simulate", context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("out_dir", metavar="[OUT_DIR]", type=click.Path(file_okay=False), required=False)
 @grammar.output_option("The data set's folder (or give it as OUT_DIR).", file_okay=False)
@@ -47,11 +62,12 @@ __all__ = ["simulate_command"]
 )
 @click.option(
     "--scheduler",
-    metavar="local|tcp://HOST:PORT",
+    metavar="local|tcp://HOST:PORT|pool",
     default=None,
-    help="Run the shards on Dask distributed: 'local' starts a cluster of --workers processes on this "
-    "machine, an address submits to a running scheduler (its workers must see OUT_DIR under the same "
-    "path: a shared file system). The data set is the same. [default: a process pool on this machine]",
+    help="Where the shards run: 'local' a Dask cluster of --workers processes on this machine (the "
+    "default for more than one worker), an address a running Dask scheduler (its workers must see "
+    "OUT_DIR under the same path: a shared file system), 'pool' a plain process pool. The data set is "
+    "the same. [default: local for several workers, this process for one]",
 )
 @click.option(
     "--shard-size",
@@ -167,7 +183,7 @@ def simulate_command(
             raw=raw,
             max_points=max_points,
             progress=not no_progress,
-            scheduler=scheduler,
+            scheduler=_scheduler_for(scheduler, workers, n_showers, shard_size),
         )
     except (ValueError, CalozooError) as err:  # CalozooError: e.g. a shard another run is writing
         raise click.ClickException(str(err)) from err
