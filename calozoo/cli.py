@@ -409,7 +409,8 @@ _FORMAT_OPTION = click.option(
     "--workers",
     type=click.IntRange(min=1),
     default=None,
-    help="Processes of a --scheduler local cluster [default: all cores, at most one per shard].",
+    help="Processes of a --scheduler local cluster; more than one without --scheduler starts one "
+    "[default: all cores, at most one per shard].",
 )
 @friendly_errors
 def generate(
@@ -452,8 +453,8 @@ def generate(
 
     if shard_size is None and (scheduler is not None or workers is not None):
         raise click.UsageError("--scheduler and --workers share out shards: give --shard-size too")
-    if scheduler is None and workers is not None:
-        raise click.UsageError("--workers sizes a --scheduler local cluster: give --scheduler local too")
+    if scheduler is None and workers is not None and workers > 1:
+        scheduler = "local"  # several workers on this machine: a Dask LocalCluster
     if scheduler is not None:
         from .distributed import check_scheduler
 

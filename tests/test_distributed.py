@@ -103,3 +103,11 @@ def test_evaluate_measures_on_dask_as_in_one_process(tmp_path):
     assert "on local" in dask.output  # measured there
     one, two = (json.loads((tmp_path / r / "results.json").read_text()) for r in ("serial", "dask"))
     assert one["distances"] == two["distances"] and one["histograms"] == two["histograms"]
+
+
+def test_generate_with_several_workers_defaults_to_a_local_cluster(tmp_path):
+    result = generate("-o", tmp_path / "w", "--shard-size", 10, "--workers", 2)
+    serial = generate("-o", tmp_path / "s", "--shard-size", 10)
+    for a, b in zip(_shard_files(tmp_path / "w"), _shard_files(tmp_path / "s")):
+        assert read_showers(a) == read_showers(b)
+    assert result.exit_code == 0 and serial.exit_code == 0
