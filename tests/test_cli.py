@@ -1,5 +1,7 @@
 """The command line as a user meets it: listing, info, doctor, generate and its errors."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from blob_models import BlobModel
@@ -503,18 +505,13 @@ def test_every_option_of_every_command_says_what_it_does():
 def test_project_refuses_points_whose_layer_column_is_not_layers_and_reads_an_orientation(run, tmp_path):
     """A file with its axes permuted (mm in the layer column) is refused naming --orientation; read
     with the orientation it projects."""
-    from calozoo.showers import Showers
 
     model = BlobModel()
     showers = model.sample([50.0, 60.0], seed=1)
     showers.points[..., :2] *= 20.0  # transverse positions of tens of mm, as real showers have
-    stored = Showers(
-        showers.points[..., [1, 2, 0, 3]].copy(),  # local (x, y, z) stored as (z, x, y)
-        showers.num_points,
-        showers.incident_energy_gev,
-        showers.direction,
-        showers.pdg,
-    )
+    stored = dataclasses.replace(
+        showers, points=showers.points[..., [1, 2, 0, 3]].copy()
+    )  # local (x, y, z) stored as (z, x, y)
     path = write_showers(tmp_path / "yzx.h5", stored)
     refused = run("project", path, "-o", tmp_path / "a.h5", "--geometry", "flat")
     assert refused.exit_code != 0 and "--orientation" in refused.output and "Traceback" not in refused.output

@@ -5,6 +5,8 @@ Test data: toy-gamma showers (10, 50 and 100 GeV, 300 each per sample) projected
 planar geometry (30 layers, 5.09 mm cells, 0.1 MeV threshold).
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy.spatial.distance import jensenshannon
@@ -467,12 +469,8 @@ def test_the_w1_rings_hold_all_the_energy_the_overflow_included(geometry, refere
 
 
 def test_a_file_read_with_its_axes_permuted_is_refused_naming_the_option(geometry, reference):
-    permuted = Showers(
-        reference.points[..., [2, 0, 1, 3]].copy(),  # mm in the layer column
-        reference.num_points,
-        reference.incident_energy_gev,
-        reference.direction,
-        reference.pdg,
-    )
+    permuted = dataclasses.replace(
+        reference, points=reference.points[..., [2, 0, 1, 3]].copy()
+    )  # mm in the layer column
     with pytest.raises(EvaluationInputError, match="axes of the file permuted.*--orientation"):
         evaluate(permuted, reference, geometry, classifier=False, check_conditions=False)

@@ -1,6 +1,7 @@
 """Tests of calozoo.io: files written by plain h5py / showerdata are read right, round trips are
 exact, writes are atomic and every malformed file gives a FileFormatError naming file and key."""
 
+import dataclasses
 from pathlib import Path
 
 import h5py
@@ -669,13 +670,9 @@ def test_orientation_says_which_stored_column_is_which_local_axis(tmp_path):
     from calozoo.io import orientation_permutation
 
     showers = make_showers()
-    stored = Showers(
-        showers.points[..., [1, 2, 0, 3]].copy(),  # local (x, y, z) stored as (z, x, y)
-        showers.num_points,
-        showers.incident_energy_gev,
-        showers.direction,
-        showers.pdg,
-    )
+    stored = dataclasses.replace(
+        showers, points=showers.points[..., [1, 2, 0, 3]].copy()
+    )  # local (x, y, z) stored as (z, x, y)
     path = write_showers(tmp_path / "yzx.h5", stored)
     assert orientation_permutation("hdf5:xyz==local:yzx") == (2, 0, 1)
     assert read_showers(path, orientation="hdf5:xyz==local:yzx").allclose(showers)

@@ -323,7 +323,7 @@ def simulate_dataset(
             ``None``), as must ``energy_gev``, ``direction`` and ``pdg``. The manifest records
             its path and :func:`conditions_sha256`; a folder started with other conditions is
             not resumed.
-        seed: the data set's seed; the same seed and ``shard_size`` give the same files.
+        seed: the data set's seed; the same seed and ``shard_size`` give the same showers.
         workers: processes (default: all cores); with ``scheduler="local"`` the local Dask
             cluster's worker processes; not used with a scheduler's address.
         shard_size: showers per file.
