@@ -295,13 +295,15 @@ def _shipped_card(reg) -> list[str]:
 def doctor() -> None:
     """Show installed plugins, their versions and status, and why broken ones failed."""
     registry = _registry()
-    click.echo(f"python   {sys.version.split()[0]}")
-    for dist in ("calozoo", "torch", "normflows", "diffusers", "h5py", "numpy", "pluggy", "showerdata"):
+    click.echo(f"{'python':<14} {sys.version.split()[0]}")
+    # The core needs no torch, normflows or diffusers (calozoo-engine brings them): absent is "not installed".
+    core = ("calozoo", "h5py", "numpy", "pluggy", "showerdata")
+    for dist in (*core, "calozoo-engine", "torch", "normflows", "diffusers"):
         try:
             version = metadata.version(dist)
         except metadata.PackageNotFoundError:
             version = "not installed"
-        click.echo(f"{dist:<10} {version}")
+        click.echo(f"{dist:<14} {version}")
     click.echo("")
     rows = []
     for p in registry.plugins.values():

@@ -16,6 +16,8 @@ import math
 
 import numpy as np
 
+from ..errors import CalozooError
+
 __all__ = [
     "classifier_test",
     "auc_standard_error",
@@ -24,6 +26,7 @@ __all__ = [
     "SPLIT",
     "MIN_SHOWERS",
     "DNN_SETTINGS",
+    "TorchMissingError",
 ]
 
 #: Fractions of showers for training, validation (early stopping) and the test (the AUC).
@@ -225,6 +228,10 @@ def classifier_test(
     }
 
 
+class TorchMissingError(CalozooError, ImportError):
+    """The CaloChallenge DNN classifier was asked for, but torch cannot be imported (the core needs none)."""
+
+
 #: The CaloChallenge's classifier settings (their evaluate.py defaults): layers, width, dropout,
 #: batch size, epochs, learning rate.
 DNN_SETTINGS = {"n_layers": 2, "n_hidden": 512, "dropout": 0.0, "batch_size": 1000, "epochs": 50, "lr": 2e-4}
@@ -240,7 +247,14 @@ def _fit_dnn(x: dict, y: dict, seed: int) -> tuple[np.ndarray, int]:
     (cell energies over the incident energy span many decades, and unscaled inputs make Adam's
     50 epochs too few on CPU-sized samples).
     """
-    import torch
+    try:
+        import torch
+    except ImportError as err:
+        raise TorchMissingError(
+            f"the low-level (CaloChallenge DNN) classifier needs torch, which cannot be imported ({err}): "
+            "pip install calozoo-engine (or torch==2.13.0, or calozoo[torch]); the default "
+            "gradient-boosting classifier needs no torch"
+        ) from None
 
     settings = DNN_SETTINGS
     generator = torch.Generator().manual_seed(seed)
