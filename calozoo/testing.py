@@ -935,9 +935,13 @@ class _CalibratorKit:
         return None if self._geometry is None else self._geometry.get()
 
     def data(self) -> tuple[Showers, Showers]:
-        """``(generated, reference)`` of the same conditions, shower by shower (made once)."""
-        if self._data is not None:
-            return self._data
+        """``(generated, reference)`` of the same conditions, shower by shower (made once; each
+        call gets copies, so that a calibrator that changes its input spoils no other check)."""
+        if self._data is None:
+            self._data = self._make_data()
+        return copy.deepcopy(self._data)
+
+    def _make_data(self) -> tuple[Showers, Showers]:
         reference = None if self._reference is None else self._reference.get()
         generated = None if self._generated is None else self._generated.get()
         if generated is None and self._model is not None:
@@ -960,8 +964,7 @@ class _CalibratorKit:
                 np.allclose(reference.incident_energy_gev, generated.incident_energy_gev),
                 f"{self.label}: give calibrator_checks a reference with the generated showers' conditions",
             )
-        self._data = (generated, reference)
-        return self._data
+        return generated, reference
 
     def fitted(self) -> Calibrator:
         """A copy fitted to the kit's showers (fitted once, for the checks that need one)."""
