@@ -1135,9 +1135,12 @@ def calibrator_checks(
         seed: seeds the showers the kit makes.
         n_showers: how many showers the kit makes.
         checks: run only these checks (names from :data:`CALIBRATOR_CHECKS`).
-        label: how the checks are named.
+        label: how the checks are named (default the registered or the calibrator's name and
+            ``-calibrator``).
     """
-    label = _label("calibrator", calibrator, None, label)
+    if label is None:  # a model and its calibrator often share a name: keep their tests apart
+        label = _label("calibrator", calibrator, None, None)
+        label = label if "calibrator" in label else f"{label}-calibrator"
     kit = _CalibratorKit(calibrator, model, geometry, reference, generated, loader, seed, n_showers, label)
     functions = {name: getattr(kit, name) for name in CALIBRATOR_CHECKS}
     if geometry is None:

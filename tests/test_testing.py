@@ -335,6 +335,16 @@ def test_parametrize_takes_registered_names(blob_registry, monkeypatch, tmp_path
     checks["blob-registration_metadata"](tmp_path)
     checks["flat-save_load"](tmp_path)
     assert registered("model", "blob")() is registered("model", "blob")()  # once per session
-    assert "energy-scale-fit" in _params(parametrize_with_checks("energy-scale", kind="calibrator"))
+    assert "energy-scale-calibrator-fit" in _params(
+        parametrize_with_checks("energy-scale", kind="calibrator")
+    )
     with pytest.raises(ValueError, match="registered as nothing"):
         parametrize_with_checks("no-such-thing")
+
+
+# ---------------------------------------------------------------------------- the core's own calibrator
+
+
+@parametrize_with_checks(calibrator_checks(registered("calibrator", "energy-scale"), DotsModel(), GEO))
+def test_the_registered_energy_scale_calibrator_conforms(check, tmp_path):
+    check(tmp_path)
