@@ -1,0 +1,1 @@
+"""calozoo-sampling: a small layered sampling calorimeter, as a calozoo geometry plugin."""
