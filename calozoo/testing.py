@@ -351,7 +351,14 @@ def _select(
     unknown = [n for n in names if n not in every]
     if unknown:
         raise ValueError(f"no {kind} check named {unknown}; the {kind} checks are {list(every)}")
-    return [(n, Check(kind, label, n, functions[n])) for n in names if n in functions]
+    inapplicable = [n for n in names if n not in functions]
+    if inapplicable:
+        needs = {"registration_metadata": "registration=", "reference_in_mm": "a geometry"}
+        raise ValueError(
+            f"{label}: the {kind} check(s) {inapplicable} need "
+            + " and ".join(sorted({needs.get(n, "more arguments") for n in inapplicable}))
+        )
+    return [(n, Check(kind, label, n, functions[n])) for n in names]
 
 
 def _expect_value_error(label: str, what: str, call: Callable[[], Any], word: str) -> None:

@@ -99,6 +99,10 @@ def test_the_model_kit_is_named_checks_in_order():
     assert [n for n, _ in model_checks(BlobModel(), checks=["seeding", "showers"])] == ["seeding", "showers"]
     with pytest.raises(ValueError, match="no model check named \\['speed'\\]"):
         model_checks(BlobModel(), checks="speed")
+    with pytest.raises(ValueError, match="need registration="):
+        model_checks(BlobModel(), checks="registration_metadata")
+    with pytest.raises(ValueError, match="need a geometry"):
+        calibrator_checks(EnergyScaleCalibrator(), checks=["fit", "reference_in_mm"])
 
 
 def test_registration_metadata_that_agrees_passes(tmp_path):
