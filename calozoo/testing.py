@@ -1148,6 +1148,10 @@ def calibrator_checks(
     if label is None:  # a model and its calibrator often share a name: keep their tests apart
         label = _label("calibrator", calibrator, None, None)
         label = label if "calibrator" in label else f"{label}-calibrator"
+    if reference is not None and model is None and generated is None:
+        raise ValueError(
+            "calibrator_checks: with a reference, give the model (or the generated showers) of its conditions"
+        )
     kit = _CalibratorKit(calibrator, model, geometry, reference, generated, loader, seed, n_showers, label)
     functions = {name: getattr(kit, name) for name in CALIBRATOR_CHECKS}
     if geometry is None:

@@ -103,6 +103,8 @@ def test_the_model_kit_is_named_checks_in_order():
         model_checks(BlobModel(), checks="registration_metadata")
     with pytest.raises(ValueError, match="need a geometry"):
         calibrator_checks(EnergyScaleCalibrator(), checks=["fit", "reference_in_mm"])
+    with pytest.raises(ValueError, match="give the model"):
+        calibrator_checks(EnergyScaleCalibrator(), reference=Showers.empty())
 
 
 def test_registration_metadata_that_agrees_passes(tmp_path):
