@@ -134,7 +134,12 @@ class PluginCommands(click.Group):
         sys.exit(code if isinstance(code, int) else 0)
 
     def _registered(self) -> dict:
-        return {r.name: r for r in _registry().registrations("command") if r.name not in self.commands}
+        # "VERB MODEL" registrations are a model's own sub-commands (`calozoo VERB MODEL`), not listed here
+        return {
+            r.name: r
+            for r in _registry().registrations("command")
+            if r.name not in self.commands and " " not in r.name
+        }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted([*self.commands, *self._registered()])
@@ -942,10 +947,10 @@ if __name__ == "__main__":  # pragma: no cover
     main()
 
 
-def _model_subcommand(hook: str, verb: str):
+def _model_subcommand(verb: str):
     """A core command ``calozoo VERB MODEL [ARGS...]`` that hands over to the model plugin's own.
 
-    A plugin offers it by registering the model with the metadata ``hook="module:command"``
+    A plugin offers it through the commands hook, ``register("VERB MODEL", "module:command")``
     (a ``click.Command``, imported only when used).
     """
 
@@ -959,31 +964,34 @@ def _model_subcommand(hook: str, verb: str):
     @click.pass_context
     @friendly_errors
     def command(ctx: click.Context, model_name: str | None, args: tuple[str, ...]) -> None:
-        offering = [r.name for r in _registry().registrations("model") if r.metadata.get(hook)]
+        prefix = f"{verb} "
+        offering = sorted(
+            r.name[len(prefix) :] for r in _registry().registrations("command") if r.name.startswith(prefix)
+        )
         if model_name is None or model_name in ("-h", "--help"):
             click.echo(ctx.get_help())
             click.echo(f"\nModels with a `{verb}` command: {', '.join(offering) or 'none installed'}")
             return
-        registration = _registry().get("model", model_name)
-        target = registration.metadata.get(hook)
-        if not target:
+        _registry().get("model", model_name)  # an unknown model: the error lists close matches
+        if model_name.rpartition(":")[2] not in offering:
             raise click.ClickException(
                 f"model {model_name!r} has no `{verb}` command; "
                 f"models with one: {', '.join(offering) or 'none installed'}"
             )
-        from .registry import Registration
-
-        sub = Registration("command", f"{verb} {model_name}", target, registration.plugin).resolve()
+        registration = _registry().get("command", f"{verb} {model_name.rpartition(':')[2]}")
+        sub = registration.resolve()
         if not isinstance(sub, click.Command):
-            raise click.ClickException(f"{model_name}'s {verb} command {target!r} is not a click.Command")
+            raise click.ClickException(
+                f"{model_name}'s {verb} command {registration.factory!r} is not a click.Command"
+            )
         sub.main(args=list(args), prog_name=f"calozoo {verb} {model_name}", standalone_mode=True)
 
     return command
 
 
-_TRAIN = _model_subcommand("train_command", "train")
+_TRAIN = _model_subcommand("train")
 _TRAIN.help = "Train MODEL: `calozoo train MODEL --help` shows the model's own options."
-_IMPORT = _model_subcommand("import_command", "import")
+_IMPORT = _model_subcommand("import")
 _IMPORT.help = (
     "Import a checkpoint written by MODEL's original authors into a calozoo model folder: "
     "`calozoo import MODEL --help` shows the model's own options (the checkpoint, -o FOLDER, ...)."

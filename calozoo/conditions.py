@@ -9,7 +9,7 @@ CaloClouds3 / ILD convention for the top barrel stave: ``θ`` is the polar angle
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -91,6 +91,8 @@ class Conditions:
         theta_deg, phi_deg: optional ``(low, high)`` ranges of the local polar and azimuthal
             angles (:func:`angles_from_direction`; normal incidence is θ = φ = 90°), for models
             trained on a window of directions (CaloClouds3: θ 30-150°, φ 80-110°).
+        energy_hint, direction_hint: what an error about an energy, or a direction, adds
+            (how to go beyond the range, which model to use instead); not part of the range.
     """
 
     energy_min_gev: float
@@ -99,9 +101,16 @@ class Conditions:
     max_angle_deg: float = 90.0
     theta_deg: tuple[float, float] | None = None
     phi_deg: tuple[float, float] | None = None
+    energy_hint: str = field(default="", compare=False)
+    direction_hint: str = field(default="", compare=False)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        del out["energy_hint"], out["direction_hint"]
+        return out
+
+    def _refuse(self, message: str, hint: str = "") -> InvalidConditionError:
+        return InvalidConditionError(f"{message} ({hint})" if hint else message)
 
     def describe(self) -> str:
         angle = (
@@ -144,9 +153,10 @@ class Conditions:
         out_of_range = (energy < self.energy_min_gev) | (energy > self.energy_max_gev)
         if np.any(out_of_range):
             bad = np.unique(energy[out_of_range])
-            raise InvalidConditionError(
+            raise self._refuse(
                 f"energy out of range: {bad[:5].tolist()} GeV; this model accepts "
-                f"{self.energy_min_gev:g} to {self.energy_max_gev:g} GeV"
+                f"{self.energy_min_gev:g} to {self.energy_max_gev:g} GeV",
+                self.energy_hint,
             )
 
         if direction is None:
@@ -176,13 +186,14 @@ class Conditions:
         angle = np.degrees(np.arccos(np.clip(direction[:, 2], -1.0, 1.0)))
         # 0.01 deg of slack so that normal incidence written as floats still counts as normal.
         if np.any(angle > self.max_angle_deg + 1e-2):
-            raise InvalidConditionError(
+            raise self._refuse(
                 f"direction at {angle.max():.3g} deg from the layer normal; this model accepts "
                 + (
                     "normal incidence (0, 0, 1) only"
                     if self.max_angle_deg == 0
                     else f"at most {self.max_angle_deg:g} deg"
-                )
+                ),
+                self.direction_hint,
             )
 
         self._check_window(direction)
@@ -209,9 +220,10 @@ class Conditions:
                 continue
             bad = (values < window[0] - 1e-2) | (values > window[1] + 1e-2)
             if np.any(bad):
-                raise InvalidConditionError(
+                raise self._refuse(
                     f"direction outside the trained window: local {label} = "
                     f"{np.unique(values[bad])[:3].round(2).tolist()} deg; this model accepts {label} "
                     f"{window[0]:g}-{window[1]:g} deg (direction = (cos theta, sin theta cos phi, "
-                    "sin theta sin phi); normal incidence is theta = phi = 90)"
+                    "sin theta sin phi); normal incidence is theta = phi = 90)",
+                    self.direction_hint,
                 )

@@ -63,5 +63,8 @@ def calozoo_register_commands(register):
     """Register CLI sub-commands: ``register(name, "module:command", *, summary="")``.
 
     ``command`` is a ``click.Command`` object, imported only when the sub-command runs;
-    ``summary`` is what ``calozoo --help`` shows without importing it.
+    ``summary`` is what ``calozoo --help`` shows without importing it. ``name`` is a new
+    sub-command (``"evaluate"``), or ``"VERB MODEL"`` for a model's own sub-command that the
+    core's ``calozoo VERB MODEL ...`` hands the rest of the line to (``"train caloclouds3"``,
+    ``"import caloclouds3"``). This hook is the one way a plugin adds a command.
     """

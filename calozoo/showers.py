@@ -26,7 +26,7 @@ import numpy as np
 if TYPE_CHECKING:  # pragma: no cover
     import showerdata
 
-__all__ = ["Showers", "concatenate", "PHOTON", "ELECTRON", "POSITRON", "Z_UNITS"]
+__all__ = ["Showers", "concatenate", "layer_index", "tilt_xy_mm", "PHOTON", "ELECTRON", "POSITRON", "Z_UNITS"]
 
 PHOTON = 22
 ELECTRON = 11
@@ -36,6 +36,30 @@ POSITRON = -11
 Z_UNITS = ("layer", "mm")
 
 MEV_PER_GEV = 1000.0
+
+
+def layer_index(z, n_layers: int) -> np.ndarray:
+    """The layer of points with ``z`` in layer units: ``floor(z)``, clipped to ``0 .. n_layers - 1``.
+
+    >>> layer_index([-0.2, 0.0, 3.7, 30.0], 30).tolist()
+    [0, 0, 3, 29]
+    """
+    return np.clip(np.floor(np.asarray(z)), 0, n_layers - 1).astype(np.int64)
+
+
+def tilt_xy_mm(direction, depth_mm) -> np.ndarray:
+    """Where the incident trajectory sits at ``depth_mm`` behind the entry point: ``d (p_x, p_y) / p_z``.
+
+    The one tilt of calozoo: preprocessing removes it, projection re-applies it, evaluation and
+    calibration measure about it. ``direction`` ``(..., 3)`` with ``p_z > 0`` (unchecked here;
+    :func:`calozoo.preprocessing.trajectory_xy_mm` checks), ``depth_mm`` broadcast against its
+    leading dimensions; returns ``(..., 2)`` float64 mm.
+
+    >>> tilt_xy_mm([0.6, 0.0, 0.8], [0.0, 8.0]).round(9).tolist()
+    [[0.0, 0.0], [6.0, 0.0]]
+    """
+    direction = np.asarray(direction, dtype=np.float64)
+    return np.asarray(depth_mm, dtype=np.float64)[..., None] * (direction[..., :2] / direction[..., 2:3])
 
 
 def batch_index(index, n: int) -> slice | np.ndarray:
@@ -206,6 +230,63 @@ class Showers:
     def shower(self, i: int) -> np.ndarray:
         """The real points of shower ``i`` as an ``(n_i, 4)`` array (a view, not a copy)."""
         return self.points[i, : self.num_points[i]]
+
+    # ------------------------------------------------------------------ flat points
+    def flat(self) -> tuple[np.ndarray, np.ndarray]:
+        """All real points in one ``(M, 4)`` array, shower by shower, and ``owner`` ``(M,)``:
+        the shower of each point. :meth:`from_flat` is the way back.
+
+        >>> s = Showers.from_point_lists([np.ones((2, 4)), np.ones((1, 4))], [10.0, 20.0])
+        >>> points, owner = s.flat()
+        >>> points.shape, owner.tolist()
+        ((3, 4), [0, 0, 1])
+        """
+        mask = self.padding_mask
+        owner = np.broadcast_to(np.arange(len(self))[:, None], mask.shape)[mask]
+        return self.points[mask], owner
+
+    @classmethod
+    def from_flat(
+        cls,
+        points: np.ndarray,
+        owner: np.ndarray,
+        incident_energy_gev,
+        direction=None,
+        pdg=PHOTON,
+        z_units: str = "layer",
+    ) -> Showers:
+        """Padded showers from flat ``(M, 4)`` points and their ``owner`` (sorted: shower-major).
+
+        The number of showers is that of ``incident_energy_gev``; a shower no point belongs to is empty.
+        """
+        energy = np.asarray(incident_energy_gev, dtype=np.float64).reshape(-1)
+        points = np.asarray(points, dtype=np.float32).reshape(-1, 4)
+        owner = np.asarray(owner, dtype=np.int64).reshape(-1)
+        if len(owner) != len(points) or np.any(np.diff(owner) < 0) or np.any(owner >= len(energy)):
+            raise ValueError(
+                "owner must give, for each point, its shower index in increasing order "
+                f"(below {len(energy)}); got {len(owner)} owners for {len(points)} points"
+            )
+        num = np.bincount(owner, minlength=len(energy))
+        start = np.cumsum(num) - num
+        padded = np.zeros((len(energy), int(num.max()) if len(points) else 0, 4), np.float32)
+        padded[owner, np.arange(len(owner)) - start[owner]] = points
+        if direction is None:
+            direction = np.tile([0.0, 0.0, 1.0], (len(energy), 1))
+        direction = np.broadcast_to(np.asarray(direction, dtype=np.float64), (len(energy), 3))
+        return cls(padded, num, energy, direction.copy(), pdg, z_units)
+
+    def layer_sums(self, n_layers: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(N, n_layers)`` points per layer and ``(N, n_layers)`` energy per layer in MeV
+        (training points: layer ``i`` holds ``i <= z < i + 1``, :func:`layer_index`)."""
+        if self.z_units != "layer":
+            raise ValueError(f"layer sums need z in layer units, got z_units={self.z_units!r}")
+        points, owner = self.flat()
+        group = owner * n_layers + layer_index(points[:, 2], n_layers)
+        size = len(self) * n_layers
+        counts = np.bincount(group, minlength=size).reshape(len(self), n_layers)
+        energy = np.bincount(group, weights=points[:, 3].astype(np.float64), minlength=size)
+        return counts.astype(np.int64), energy.reshape(len(self), n_layers)
 
     # ------------------------------------------------------------------ physics summaries
     @property

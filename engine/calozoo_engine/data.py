@@ -14,7 +14,7 @@ distribution — a cheaper step on a CPU).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -58,33 +58,31 @@ class TrainingSet:
         points: ``(M, 4)`` float32 training points (x, y mm; z layer units; e MeV).
         offsets: ``(N + 1,)`` start of each shower in ``points``.
         energy_gev: ``(N,)``; direction: ``(N, 3)``.
-        summaries: per-layer counts and energies and the centre of gravity of each shower
-            (what a :class:`~.recipe.Recipe` makes ShowerFlow's targets of).
+
+    :meth:`summaries` gives the per-layer counts and energies and the centre of gravity of each
+    shower (what a :class:`~.recipe.Recipe` makes ShowerFlow's targets of).
     """
 
     points: np.ndarray
     offsets: np.ndarray
     energy_gev: np.ndarray
     direction: np.ndarray
-    summaries: ShowerSummaries
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_showers(cls, parts: list[Showers]) -> TrainingSet:
-        points, counts, energies, directions, summaries = [], [], [], [], []
+        points, counts, energies, directions = [], [], [], []
         for s in parts:
-            mask = s.padding_mask
-            points.append(s.points[mask].astype(np.float32))
+            points.append(s.flat()[0].astype(np.float32))
             counts.append(s.num_points)
             energies.append(s.incident_energy_gev)
             directions.append(s.direction)
-            summaries.append(ShowerSummaries.of(s))
         num = np.concatenate(counts).astype(np.int64)
         return cls(
             points=np.concatenate(points),
             offsets=np.concatenate([[0], np.cumsum(num)]),
             energy_gev=np.concatenate(energies).astype(np.float64),
             direction=np.concatenate(directions).astype(np.float64),
-            summaries=ShowerSummaries.concatenate(summaries),
         )
 
     @classmethod
@@ -118,6 +116,19 @@ class TrainingSet:
     def num_points(self) -> np.ndarray:
         return np.diff(self.offsets)
 
+    @property
+    def owner(self) -> np.ndarray:
+        """``(M,)`` the shower of each point."""
+        return np.repeat(np.arange(len(self)), self.num_points)
+
+    def summaries(self, n_layers: int) -> ShowerSummaries:
+        """Per-layer counts and energies and the centre of gravity of every shower."""
+        key = ("summaries", n_layers)
+        if key not in self._cache:
+            showers = Showers.from_flat(self.points, self.owner, self.energy_gev, self.direction)
+            self._cache[key] = ShowerSummaries.of(showers, n_layers)
+        return self._cache[key]
+
     def subset(self, index: np.ndarray) -> TrainingSet:
         index = np.asarray(index)
         parts = [self.points[self.offsets[i] : self.offsets[i + 1]] for i in index]
@@ -127,7 +138,6 @@ class TrainingSet:
             offsets=np.concatenate([[0], np.cumsum(num)]),
             energy_gev=self.energy_gev[index],
             direction=self.direction[index],
-            summaries=self.summaries[index],
         )
 
     def split(self, validation_fraction: float, seed: int) -> tuple[TrainingSet, TrainingSet]:

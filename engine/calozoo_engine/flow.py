@@ -27,7 +27,7 @@ import torch
 from normflows.utils.splines import unconstrained_rational_quadratic_spline
 from torch import nn
 
-from .features import N_LAYERS
+from .pointnet import ROW_BLOCK
 
 __all__ = ["TanhAffineCoupling", "ContextSpline", "StandardNormal", "ShowerFlow", "BLOCK_PATTERN"]
 
@@ -126,20 +126,21 @@ class ShowerFlow(nn.Module):
         hidden_factor: the couplings' MLP width is ``hidden_factor x features``.
         spline_factor: the splines' MLP width is ``spline_factor x features`` (the paper: 4).
         pattern: one block, in the letters A (affine coupling), P (permutation), S (spline).
-        energy_columns: ``(start, stop)`` of the 30 layer energies, for the rejection rule.
+        energy_columns: ``(start, stop)`` of the layer energies, for the rejection rule (default: the
+            second half of the targets, CaloClouds3's layout).
         seed: draws the fixed permutations (then saved with the weights).
     """
 
     def __init__(
         self,
-        features: int = 2 * N_LAYERS,
+        features: int = 60,
         context_features: int = 4,
         blocks: int = 2,
         hidden_factor: int = 10,
         bins: int = 8,
         tail_bound: float = 3.0,
         pattern: str = BLOCK_PATTERN,
-        energy_columns: tuple[int, int] = (N_LAYERS, 2 * N_LAYERS),
+        energy_columns: tuple[int, int] | None = None,
         spline_factor: int = 4,
         seed: int = 0,
     ):
@@ -147,6 +148,8 @@ class ShowerFlow(nn.Module):
         if not pattern or set(pattern) - set("APS"):
             raise ValueError(f"flow block pattern must be letters A, P, S, got {pattern!r}")
         self.features, self.context_features = features, context_features
+        if energy_columns is None:
+            energy_columns = (features // 2, features)
         self.energy_columns = (int(energy_columns[0]), int(energy_columns[1]))
         self.settings = dict(
             features=features,
@@ -191,6 +194,19 @@ class ShowerFlow(nn.Module):
         """Map latent normals ``z`` to targets (no rejection)."""
         return self.flow.forward(z, context)
 
+    def forward_rows(self, z: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` in fixed blocks of :data:`~.pointnet.ROW_BLOCK` rows (the last zero-padded),
+        so each row's result is the same whatever else is in the batch."""
+        n = len(z)
+        pad = (-n) % ROW_BLOCK
+        z = torch.cat([z, z.new_zeros(pad, z.shape[1])])
+        context = torch.cat([context, context.new_zeros(pad, context.shape[1])])
+        parts = [
+            self.forward(z[i : i + ROW_BLOCK], context[i : i + ROW_BLOCK])
+            for i in range(0, n + pad, ROW_BLOCK)
+        ]
+        return torch.cat(parts)[:n] if parts else z[:0]
+
     @staticmethod
     def dequantise(x: torch.Tensor, width: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Add uniform noise of ``width`` (a recipe's :meth:`~.recipe.Recipe.dequantisation`).
@@ -202,22 +218,36 @@ class ShowerFlow(nn.Module):
 
     @torch.no_grad()
     def sample(
-        self, context: torch.Tensor, generator: torch.Generator, max_rounds: int = 100
+        self,
+        context: torch.Tensor,
+        generator: torch.Generator | list[torch.Generator],
+        max_rounds: int = 100,
     ) -> torch.Tensor:
         """``(N, D)`` targets for ``(N, C)`` contexts, redrawing unphysical showers.
 
-        A shower whose 30 layer energies (``energy_columns``) include more than seven negative
-        values is drawn again
-        (up to ``max_rounds`` times; the paper sees ~0.1 % of them near normal incidence).
-        Negative values that remain are for the caller to clip.
+        ``generator`` is one generator for the batch, or a list of one per row (then row ``i``'s
+        latents, first and redrawn, come from ``generator[i]`` alone: the samples do not depend on
+        the batch). A shower whose layer energies (``energy_columns``) include more than seven
+        negative values is drawn again (up to ``max_rounds`` times; the paper sees ~0.1 % of them
+        near normal incidence). Negative values that remain are for the caller to clip.
         """
         self._check_context(context)
-        out = self.forward(torch.randn(len(context), self.features, generator=generator), context)
+        per_row = isinstance(generator, (list, tuple))
+        if per_row and len(generator) != len(context):
+            raise ValueError(f"got {len(generator)} generators for {len(context)} context rows")
+
+        def latent(rows) -> torch.Tensor:
+            if len(rows) == 0:
+                return torch.zeros(0, self.features)
+            if not per_row:
+                return torch.randn(len(rows), self.features, generator=generator)
+            return torch.stack([torch.randn(self.features, generator=generator[int(i)]) for i in rows])
+
+        out = self.forward_rows(latent(torch.arange(len(context))), context)
         start, stop = self.energy_columns
         for _ in range(max_rounds):
             bad = ((out[:, start:stop] < 0).sum(-1) > MAX_NEGATIVE_LAYERS).nonzero()[:, 0]
             if len(bad) == 0:
                 break
-            z = torch.randn(len(bad), self.features, generator=generator)
-            out[bad] = self.forward(z, context[bad])
+            out[bad] = self.forward_rows(latent(bad), context[bad])
         return out

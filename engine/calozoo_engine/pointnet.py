@@ -43,6 +43,10 @@ SIGMA_DATA = 0.5
 SIGMA_MIN = 0.002
 SIGMA_MAX = 80.0
 RHO = 7.0
+#: Per-shower quantities are computed in blocks of this many rows, the last one zero-padded: a
+#: matrix product rounds differently for different numbers of rows, and a shower's numbers must
+#: not depend on how many others share its batch (:mod:`calozoo.seeding`).
+ROW_BLOCK = 64
 #: CaloClouds3 widths (input, hidden..., output).
 CC3_WIDTHS = (4, 32, 64, 128, 64, 32, 4)
 
@@ -100,6 +104,7 @@ class PointwiseNet(nn.Module):
         generator = torch.Generator().manual_seed(seed)
         self.widths = tuple(int(w) for w in widths)
         self.context_features = int(context_features)
+        self.row_block = int(ROW_BLOCK)
         self.timestep_embed = nn.Sequential(
             FourierFeatures(embed_features, generator=generator),
             nn.Linear(embed_features, embed_features),
@@ -125,23 +130,49 @@ class PointwiseNet(nn.Module):
                 h = self.act(h)
         return h
 
+    def modulations(self, c_noise: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Every layer's gate ``sigmoid(G c + g)`` and context bias ``H c``, side by side, per shower."""
+        ctx = self.context(c_noise, cond)
+        parts: list[torch.Tensor] = []
+        for layer in self.layers:
+            parts.append(torch.sigmoid(layer._hyper_gate(ctx)))
+            parts.append(layer._hyper_bias(ctx))
+        return torch.cat(parts, 1)
+
     def forward_flat(
         self, x: torch.Tensor, c_noise: torch.Tensor, cond: torch.Tensor, owner: torch.Tensor
     ) -> torch.Tensor:
         """Like :meth:`forward` for flat points: ``x`` ``(M, 4)``, ``owner`` ``(M,)`` the shower of each.
 
-        The points must be shower-major (``owner`` sorted, as :func:`~.chain.point_context` makes
+        The points must be shower-major (``owner`` sorted, as :func:`~.points.point_owner` makes
         it). Inference path: per shower, each layer's gate and context bias fold into its weights,
         ``(W h + b) * g + H c = (g W) h + (g b + H c)``, so a layer is one matrix product per shower
         and showers of any sizes share a batch without padding.
         """
-        ctx = self.context(c_noise, cond)
+        n = cond.shape[0]
+        if n == 0:
+            return x.new_zeros((0, self.widths[-1]))
+        # the per-shower numbers in fixed blocks of rows (the last zero-padded): a shower's
+        # modulation is then the same whatever else shares its batch
+        block = self.row_block
+        pad = (block - n % block) % block
+        c_noise_p = torch.cat([c_noise, torch.zeros(pad, dtype=c_noise.dtype)])
+        cond_p = torch.cat([cond, torch.zeros(pad, cond.shape[1], dtype=cond.dtype)])
+        blocks: list[torch.Tensor] = []
+        for start in range(0, n + pad, block):
+            stop = start + block
+            blocks.append(self.modulations(c_noise_p[start:stop], cond_p[start:stop]))
+        mod = torch.cat(blocks, 0)[:n]
         weights: list[torch.Tensor] = []
         biases: list[torch.Tensor] = []
+        offset = 0
         for layer in self.layers:
-            gate = torch.sigmoid(layer._hyper_gate(ctx))  # (B, out)
+            width = layer._layer.weight.shape[0]
+            gate = mod[:, offset : offset + width]  # (B, out)
+            context_bias = mod[:, offset + width : offset + 2 * width]
+            offset += 2 * width
             weights.append(gate[:, :, None] * layer._layer.weight[None])  # (B, out, in)
-            biases.append(gate * layer._layer.bias[None] + layer._hyper_bias(ctx))  # (B, out)
+            biases.append(gate * layer._layer.bias[None] + context_bias)  # (B, out)
         sizes: list[int] = torch.bincount(owner, minlength=cond.shape[0]).tolist()
         out: list[torch.Tensor] = []
         last = len(weights) - 1

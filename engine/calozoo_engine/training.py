@@ -1,14 +1,14 @@
-"""The three training stages of CaloClouds3 (and CaloClouds2), each resumable from its last checkpoint.
+"""The three training stages of a flow + point-network model, each resumable from its last checkpoint.
 
-What differs between the variants — conditioning, flow targets, architecture — comes in as a
-:class:`~.recipe.Recipe` (default CaloClouds3's); the stages themselves are shared.
+What differs between the models — conditioning, flow targets, architecture, the model class —
+comes in as the model's :class:`~.recipe.Recipe`; the stages themselves are shared.
 
 A training run lives in one work folder::
 
     WORK/flow/       ShowerFlow             (negative log-likelihood)
     WORK/teacher/    the EDM point model    (denoising loss, EMA weights)
     WORK/distill/    the one-step student   (consistency distillation from the teacher's EMA)
-    WORK/model/      the assembled CaloClouds3 (after flow and distill)
+    WORK/model/      the assembled model (after flow and distill; :meth:`.recipe.Recipe.build`)
 
 Each stage folder holds ``checkpoint/`` (weights, EMA, optimizer moments and the step, as
 safetensors + JSON, written atomically — no pickles) and ``log.jsonl`` (one line per logged
@@ -45,7 +45,7 @@ from calozoo.serialization import CHECKPOINT_KIND, atomic_folder
 from .data import TrainingSet, bucket_batches
 from .features import PointScaler
 from .pointnet import Denoiser, PointwiseNet, heun_step, karras_sigmas, masked_mean
-from .recipe import CaloClouds3Recipe, Recipe, recipe_from_dict
+from .recipe import Recipe
 
 __all__ = [
     "FlowSettings",
@@ -300,28 +300,22 @@ def _stored_state(folder: Path) -> dict:
     return json.loads(path.read_text())["state"] if path.exists() else {}
 
 
-def _stage_recipe(state: dict, recipe: Recipe | None) -> Recipe:
+def _stage_recipe(state: dict, recipe: Recipe) -> Recipe:
     """A resumed stage keeps the recipe (with its statistics) it started with."""
-    if "recipe" in state:
-        stored = recipe_from_dict(state["recipe"])
-        if recipe is not None and recipe.name != stored.name:
-            raise ModelFolderError(
-                f"the work folder was started for {stored.name}, not {recipe.name}: use another --work"
-            )
-        return stored
-    return recipe if recipe is not None else CaloClouds3Recipe()
+    return recipe.restore(state.get("recipe")) if state else recipe
 
 
 def train_flow(
     data: TrainingSet,
     work: str | os.PathLike,
     settings: FlowSettings,
+    *,
+    recipe: Recipe,
     progress: bool = True,
     device: str = "cpu",
-    recipe: Recipe | None = None,
 ) -> Path:
     """Stage ``flow``: ShowerFlow by maximum likelihood on the recipe's targets."""
-    from .showerflow import ShowerFlow
+    from .flow import ShowerFlow
 
     work = Path(work)
     dist = _distributed(device)
@@ -330,7 +324,7 @@ def train_flow(
     stored = _stored_state(folder)
     recipe = _stage_recipe(stored, recipe)
     if not stored:  # a new run: the recipe's statistics come from this training split
-        recipe = recipe.fit(train.summaries)
+        recipe = recipe.fit(train.summaries(recipe.n_layers))
     torch.manual_seed(settings.seed)
     flow = ShowerFlow(**recipe.flow_kwargs(), seed=settings.seed).to(device)
     optimizer = torch.optim.Adam(flow.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
@@ -342,8 +336,8 @@ def train_flow(
         return tuple(
             torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
             for a in (
-                recipe.flow_targets(part.summaries),
-                recipe.dequantisation(part.summaries),
+                recipe.flow_targets(part.summaries(recipe.n_layers)),
+                recipe.dequantisation(part.summaries(recipe.n_layers)),
                 recipe.flow_context(part.energy_gev, part.direction),
             )
         )
@@ -450,9 +444,10 @@ def train_teacher(
     data: TrainingSet,
     work: str | os.PathLike,
     settings: TeacherSettings,
+    *,
+    recipe: Recipe,
     progress: bool = True,
     device: str = "cpu",
-    recipe: Recipe | None = None,
 ) -> Path:
     """Stage ``teacher``: the EDM point model, with an EMA copy used for sampling and distillation."""
     work = Path(work)
@@ -537,13 +532,13 @@ def _scaler_tensors(scaler: PointScaler) -> dict[str, torch.Tensor]:
     return {"scaler.mean": torch.tensor(scaler.mean), "scaler.std": torch.tensor(scaler.std)}
 
 
-def load_teacher(work: str | os.PathLike) -> tuple[PointwiseNet, PointScaler, dict]:
-    """The teacher's EMA network and the point scaler from a work folder."""
+def load_teacher(work: str | os.PathLike, recipe: Recipe) -> tuple[PointwiseNet, PointScaler, dict]:
+    """The teacher's EMA network and the point scaler from a work folder of ``recipe``'s model."""
     folder = Path(work) / "teacher" / "checkpoint"
     if not (folder / "state.json").exists():
         raise ModelFolderError(f"no teacher checkpoint in {str(folder)!r}: run the teacher stage first")
     tensors, state = load_checkpoint(folder)
-    recipe = recipe_from_dict(state.get("recipe"))
+    recipe = recipe.restore(state.get("recipe"))
     net = PointwiseNet(tuple(state["settings"]["widths"]), recipe.point_context_features)
     net.load_state_dict(_unprefixed("ema", tensors))
     return net, PointScaler(tensors["scaler.mean"].numpy(), tensors["scaler.std"].numpy()), state
@@ -554,6 +549,8 @@ def train_distill(
     data: TrainingSet,
     work: str | os.PathLike,
     settings: DistillSettings,
+    *,
+    recipe: Recipe,
     progress: bool = True,
     device: str = "cpu",
 ) -> Path:
@@ -571,8 +568,8 @@ def train_distill(
     work = Path(work)
     dist = _distributed(device)
     folder = work / "distill" / "checkpoint"
-    teacher_net, scaler, teacher_state = load_teacher(work)
-    recipe = recipe_from_dict(teacher_state.get("recipe"))
+    teacher_net, scaler, teacher_state = load_teacher(work, recipe)
+    recipe = recipe.restore(teacher_state.get("recipe"))
     teacher_net.to(device)
     widths = tuple(teacher_state["settings"]["widths"])
     teacher = Denoiser(teacher_net).requires_grad_(False)
@@ -633,9 +630,9 @@ def train_distill(
 
 
 # ------------------------------------------------------------------ assembling
-def trained_parts(work: str | os.PathLike) -> dict[str, Any]:
+def trained_parts(work: str | os.PathLike, recipe: Recipe) -> dict[str, Any]:
     """The trained pieces of a work folder: recipe, flow, one-step net, point scaler, provenance."""
-    from .showerflow import ShowerFlow
+    from .flow import ShowerFlow
 
     work = Path(work)
     for stage in ("flow", "distill"):
@@ -645,7 +642,7 @@ def trained_parts(work: str | os.PathLike) -> dict[str, Any]:
             )
     flow_tensors, flow_state = load_checkpoint(work / "flow" / "checkpoint")
     distill_tensors, distill_state = load_checkpoint(work / "distill" / "checkpoint")
-    recipe = recipe_from_dict(flow_state.get("recipe"))
+    recipe = recipe.restore(flow_state.get("recipe"))
     flow = ShowerFlow(**recipe.flow_kwargs(), seed=flow_state["settings"]["seed"])
     flow.load_state_dict(_unprefixed("flow", flow_tensors))
     net = PointwiseNet(tuple(distill_state["widths"]), recipe.point_context_features)
@@ -660,26 +657,17 @@ def trained_parts(work: str | os.PathLike) -> dict[str, Any]:
     return {"recipe": recipe, "flow": flow, "net": net, "scaler": scaler, "training": training}
 
 
-def assemble(
-    work: str | os.PathLike,
-    output: str | os.PathLike | None = None,
-    build: Callable[..., Any] | None = None,
-) -> Path:
+def assemble(work: str | os.PathLike, recipe: Recipe, output: str | os.PathLike | None = None) -> Path:
     """Build the model folder from the flow and distill checkpoints of ``work``.
 
-    ``build(recipe=, flow=, net=, scaler=, training=)`` makes the model (default: CaloClouds3).
-    The model is uncalibrated until a calibrator is fitted.
+    The model is :meth:`recipe.build <.recipe.Recipe.build>` of the trained parts, uncalibrated
+    until a calibrator is fitted.
     """
     work = Path(work)
     output = work / "model" if output is None else Path(output)
-    parts = trained_parts(work)
-    if build is None:
-        from .model import CaloClouds3
-
-        def build(recipe, flow, net, scaler, training):
-            return CaloClouds3(flow, net, scaler, training=training)
-
-    build(**parts).save(output)
+    parts = trained_parts(work, recipe)
+    recipe = parts.pop("recipe")
+    recipe.build(**parts).save(output)
     return output
 
 

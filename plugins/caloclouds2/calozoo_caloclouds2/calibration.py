@@ -22,7 +22,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from calozoo_caloclouds3.calibration import _Thinning, summarise_cells
+from calozoo_engine.calibration import Thinning, summarise_cells
+from calozoo_engine.recipe import Recipe
 
 from calozoo.interfaces import Calibrator, Geometry
 from calozoo.showers import Showers
@@ -106,8 +107,7 @@ class CaloClouds2Calibrator(Calibrator):
         self._check_fitted()
         n = showers.num_points.astype(np.float64)
         keep = np.minimum(self.correction(n) / np.maximum(n, 1.0), 1.0)
-        thin = _Thinning(showers, self.seed)
-        return thin(keep[thin.owner], 1.0, 1.0)
+        return Thinning(showers, self.seed, Recipe.n_layers)(keep, 1.0, 1.0)
 
     def calibrate(self, model, reference: Showers, seed: int = 0, batch_size: int = 100):
         """Fit against ``reference`` for ``model`` (a CaloClouds2) and return the calibrated model."""

@@ -1,7 +1,7 @@
 """TorchScript export of CaloClouds2 for DDFastShowerML (key4hep DDML).
 
-The same contract and file as CaloClouds3's (:mod:`calozoo_caloclouds3.export`, whose
-:class:`~calozoo_caloclouds3.export.DDMLBase` does the shared work): ``forward(energy, theta,
+The engine's contract and file (:mod:`calozoo_engine.export`, whose
+:class:`~calozoo_engine.export.DDMLBase` does the shared work): ``forward(energy, theta,
 phi)`` with three ``(1, 1)`` tensors (GeV, degrees in the local frame) returns 35,000 float32
 values: 30 per-layer counts, then ``(x mm, y mm, layer index, e MeV)`` per point, zero padded;
 at most 8,742 points (a shower with more has its counts scaled down before the points are drawn,
@@ -11,12 +11,12 @@ What CaloClouds2 does differently (the chain of :meth:`.model.CaloClouds2.genera
 
 - ShowerFlow is conditioned on ``[E / 100]`` and gives 65 numbers; the rejection rule looks at
   its 30 layer energies (columns 35-64);
-- per-layer counts and energies come from the fractions (:func:`.chain.layer_targets`) with the
+- per-layer counts and energies come from the fractions (:func:`.model.layer_targets`) with the
   model's occupancy polynomials ``poly_real`` / ``poly_fake`` baked in;
 - the point network is conditioned on ``[E / 100 * 2 - 1, N / 6000 * 2 - 1]``, ``N`` the points
   it draws (after the occupancy correction and the cap);
 - no widening, no energy factor; the points' energy-weighted centre is then moved to the flow's
-  centre of gravity (:func:`.chain.shift_to_cog`).
+  centre of gravity (:func:`.model.shift_to_cog`).
 
 Normal incidence only: the module raises ``"CaloClouds2 is normal incidence only (theta = phi =
 90)"`` (a ``torch.jit.Error`` from TorchScript, a ``RuntimeError`` from C++) unless both angles
@@ -25,7 +25,7 @@ same direction, such as ``phi = 450``, are refused too). Inside the tolerance th
 shared chain is applied as for CaloClouds3 (at most a few micrometres).
 
 Export with ``calozoo export caloclouds2 -o caloclouds2.pt``, ``model.export(path)`` or
-:func:`export_torchscript`; read the output with :func:`~calozoo_caloclouds3.export.unpack_output`.
+:func:`export_torchscript`; read the output with :func:`~calozoo_engine.export.unpack_output`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from calozoo_caloclouds3.export import (
+from calozoo_engine.export import (
     DEFAULT_GEOMETRY,
     DEFAULT_MAX_ROUNDS,
     MAX_POINTS,
@@ -45,8 +45,14 @@ from calozoo_caloclouds3.export import (
 )
 from torch import Tensor, nn
 
-from . import chain
-from .recipe import FLOW_ENERGY_SCALE_GEV, N_FLOW, POINT_COUNT_SCALE, POINT_ENERGY_SCALE_GEV
+from .model import (
+    FLOW_ENERGY_SCALE_GEV,
+    N_FLOW,
+    POINT_COUNT_SCALE,
+    POINT_ENERGY_SCALE_GEV,
+    layer_targets,
+    shift_to_cog,
+)
 
 __all__ = [
     "CaloClouds2DDML",
@@ -125,13 +131,13 @@ class CaloClouds2DDML(DDMLBase):
     @torch.jit.export
     def raw_layer_counts(self, targets: Tensor) -> tuple[Tensor, Tensor]:
         """Counts ``g(N)`` shared out by the count fractions, energies by the energy fractions."""
-        return chain.layer_targets(targets, self.poly_real, self.poly_fake)
+        return layer_targets(targets, self.poly_real, self.poly_fake)
 
     @torch.jit.export
     def post_process(self, points: Tensor, owner: Tensor, targets: Tensor) -> Tensor:
         """Move the energy-weighted centre to the flow's centre of gravity (mm)."""
         cog_xy = targets[:, 2:4] * self.cog_std + self.cog_mean
-        return chain.shift_to_cog(points, owner, cog_xy)
+        return shift_to_cog(points, owner, cog_xy)
 
 
 def export_torchscript(

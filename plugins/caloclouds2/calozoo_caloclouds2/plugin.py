@@ -1,10 +1,10 @@
-"""Registers ``caloclouds2`` and its calibrator with calozoo (light: no torch, no numpy here)."""
+"""Registers ``caloclouds2``, its calibrator and its commands with calozoo (light: no torch here)."""
 
 from __future__ import annotations
 
 import calozoo
 
-__all__ = ["calozoo_register_models", "calozoo_register_calibrators"]
+__all__ = ["calozoo_register_models", "calozoo_register_calibrators", "calozoo_register_commands"]
 
 
 @calozoo.hookimpl
@@ -32,7 +32,6 @@ def calozoo_register_models(register):
         fidelity="10-90 GeV, normal incidence, ild-ecal-barrel: visible energy 1.010, occupancy 1.005 of the "
         "reference MC, classifier AUC 0.919 (docs/caloclouds2-vs-caloclouds3.md)",
         shipped_config="weights/caloclouds2/config.json",
-        train_command="calozoo_caloclouds2.cli:train_command",
     )
 
 
@@ -42,4 +41,13 @@ def calozoo_register_calibrators(register):
         "caloclouds2",
         "calozoo_caloclouds2.calibration:CaloClouds2Calibrator",
         summary="fits CaloClouds2's occupancy polynomials g(N) = poly_fake(poly_real(N)) for a geometry",
+    )
+
+
+@calozoo.hookimpl
+def calozoo_register_commands(register):
+    register(
+        "train caloclouds2",
+        "calozoo_caloclouds2.cli:train_command",
+        summary="Train caloclouds2 stage by stage (flow, teacher, distill, assemble, calibrate).",
     )

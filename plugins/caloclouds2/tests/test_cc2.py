@@ -6,15 +6,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from calozoo_caloclouds2 import chain
 from calozoo_caloclouds2.calibration import CaloClouds2Calibrator
-from calozoo_caloclouds2.model import IDENTITY, CaloClouds2, load_pretrained
-from calozoo_caloclouds2.recipe import COUNTS, ENERGIES, PAPER_ARCHITECTURE, CaloClouds2Recipe
-from calozoo_caloclouds3 import training
-from calozoo_caloclouds3.data import TrainingSet
-from calozoo_caloclouds3.features import ShowerSummaries
-from calozoo_caloclouds3.recipe import CaloClouds3Recipe
-from calozoo_caloclouds3.showerflow import ShowerFlow
+from calozoo_caloclouds2.model import (
+    COUNTS,
+    ENERGIES,
+    IDENTITY,
+    PAPER_ARCHITECTURE,
+    CaloClouds2,
+    CaloClouds2Recipe,
+    layer_targets,
+    load_pretrained,
+    polyval,
+)
+from calozoo_engine import training
+from calozoo_engine.data import TrainingSet
+from calozoo_engine.features import ShowerSummaries
+from calozoo_engine.flow import ShowerFlow
 from calozoo_toyflow.gamma import ToyGammaShowers
 from click.testing import CliRunner
 
@@ -99,7 +106,7 @@ def test_fidelity_at_50_gev_against_the_reference_mc(model):
 
 # ------------------------------------------------------------------ recipe and chain
 def test_flow_targets_carry_totals_fractions_and_a_standardised_cog(toy):
-    summaries = ShowerSummaries.of(toy)
+    summaries = ShowerSummaries.of(toy, 30)
     recipe = CaloClouds2Recipe().fit(summaries)
     targets = recipe.flow_targets(summaries)
     assert targets.shape == (40, 65)
@@ -115,21 +122,21 @@ def test_flow_targets_carry_totals_fractions_and_a_standardised_cog(toy):
 
 
 def test_the_chain_hands_out_the_flows_points_and_energy(toy):
-    summaries = ShowerSummaries.of(toy)
+    summaries = ShowerSummaries.of(toy, 30)
     targets = torch.from_numpy(CaloClouds2Recipe().fit(summaries).flow_targets(summaries))
     identity = torch.tensor(IDENTITY, dtype=torch.float32)
-    counts, energy = chain.layer_targets(targets, identity, identity)
+    counts, energy = layer_targets(targets, identity, identity)
     # rounding each layer moves the total by at most half a point per layer
     assert np.all(np.abs(counts.sum(1).numpy() - toy.num_points) <= 15)
     np.testing.assert_allclose(energy.sum(1).numpy(), toy.visible_energy_mev, rtol=1e-4)
     np.testing.assert_array_equal(counts.numpy() > 0, summaries.counts > 0)
     # g(N) = poly_fake(poly_real(N)) scales the points
     half = torch.tensor([0.0, 0.0, 0.5, 0.0])
-    halved, _ = chain.layer_targets(targets, half, identity)
+    halved, _ = layer_targets(targets, half, identity)
     assert np.all(np.abs(halved.sum(1).numpy() - toy.num_points / 2) <= 15)
     x = torch.linspace(0, 5, 7)
     np.testing.assert_allclose(
-        chain.polyval(torch.tensor([1.0, -2.0, 0.5, 3.0]), x), np.polyval([1, -2, 0.5, 3], x)
+        polyval(torch.tensor([1.0, -2.0, 0.5, 3.0]), x), np.polyval([1, -2, 0.5, 3], x)
     )
 
 
@@ -183,11 +190,15 @@ def test_train_command_runs_every_stage_and_writes_a_loadable_model(toy, tmp_pat
     assert model.recipe.name == "caloclouds2" and model.net.context_features == 2
     assert model.training["distill"]["steps"] == 2
     assert model.flow.settings["pattern"] == "APAPAPPSAPAPAP" and model.flow.settings["blocks"] == 10
-    # a work folder keeps its variant: CaloClouds3 cannot continue a CaloClouds2 run
+
+    # a work folder keeps its model: another model's recipe cannot continue a CaloClouds2 run
+    class OtherRecipe(CaloClouds2Recipe):
+        name = "other-model"
+
     with pytest.raises(ModelFolderError, match="started for caloclouds2"):
         training.train_flow(
             TrainingSet.read(data, progress=False),
             work,
             training.FlowSettings(steps=3),
-            recipe=CaloClouds3Recipe(),
+            recipe=OtherRecipe(),
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -15,38 +14,21 @@ import pytest
 import torch
 from calozoo_caloclouds2.export import NORMAL_TOLERANCE_DEG, CaloClouds2DDML
 from calozoo_caloclouds2.model import load_pretrained
-from calozoo_caloclouds3.export import MAX_POINTS, OUTPUT_LENGTH, unpack_output
+from calozoo_engine.export import MAX_POINTS, OUTPUT_LENGTH, unpack_output
+from calozoo_engine.export import ddml_inputs as args
 
 torch.set_num_threads(1)
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
 
 
-def _cc3_export_tests():
-    """CaloClouds3's export tests as a module, for their helpers (``args``, ``run``)."""
-    name = "test_cc3_export"
-    if name not in sys.modules:
-        path = Path(__file__).parents[2] / "caloclouds3" / "tests" / f"{name}.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
-    return sys.modules[name]
+def run(module, seed: int, *conditions: float) -> torch.Tensor:
+    torch.manual_seed(seed)
+    return module(*args(*conditions))
 
 
-args, run = _cc3_export_tests().args, _cc3_export_tests().run
 NORMAL = (50.0, 90.0, 90.0)
 NORMAL_DIRECTION = np.array([[0.0, 0.0, 1.0]])
 REFUSED = r"CaloClouds2 is normal incidence only \(theta = phi = 90\)"
-
-
-class _FixedSeed:
-    """Stands in for ``np.random.Generator`` so :meth:`CaloClouds2.generate` seeds its torch generator."""
-
-    def __init__(self, seed: int):
-        self.seed = seed
-
-    def integers(self, low, high):
-        return self.seed
 
 
 @pytest.fixture(autouse=True)
@@ -153,9 +135,11 @@ def test_optimised_scripted_matches_eager_in_counts_energies_and_centre(eager, s
 
 
 def test_eager_module_is_the_python_model(model, eager):
-    """Same seed: the torch.Generator of generate() and the global one draw the same numbers."""
+    """Same seed: the shower's torch.Generator in generate() and the global one draw the same numbers."""
     for seed in range(2):
-        showers = model.generate(np.array([50.0]), NORMAL_DIRECTION, np.array([22]), _FixedSeed(seed))
+        showers = model.generate(
+            np.array([50.0]), NORMAL_DIRECTION, np.array([22]), np.array([seed], np.uint64)
+        )
         reference = torch.from_numpy(showers.points[0, : showers.num_points[0]])
         counts, points = unpack_output(run(eager, seed, *NORMAL))
         assert len(points) == len(reference) == int(counts.sum())
@@ -191,7 +175,7 @@ def test_rounding_near_the_normal_is_accepted(scripted):
 
 
 def test_wrong_flow_is_refused(model):
-    from calozoo_caloclouds3.showerflow import ShowerFlow
+    from calozoo_engine.flow import ShowerFlow
 
     wrong = model.with_occupancy(model.poly_real, model.poly_fake)
     wrong.flow = ShowerFlow(blocks=1, hidden_factor=1)  # CaloClouds3's 60 features, 4 conditions

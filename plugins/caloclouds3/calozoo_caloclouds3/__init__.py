@@ -1,15 +1,14 @@
 """calozoo-caloclouds3: the CaloClouds3 shower model (arXiv:2511.01460) as a calozoo plugin.
 
-The parts, one module each:
+A thin model on the shared engine (:mod:`calozoo_engine`):
 
-- :mod:`.features` — how showers become flow targets and normalised point features;
-- :mod:`.showerflow` — ShowerFlow, the conditional flow over per-layer counts and energies;
-- :mod:`.pointnet` — the per-point network, EDM preconditioning and the samplers;
-- :mod:`.data` — the training set in memory and size-bucketed batches;
-- :mod:`.training` — the three resumable training stages (flow, teacher, distill);
-- :mod:`.model` — :class:`~.model.CaloClouds3`, the generation and calibration chain;
+- :mod:`.model` — top to bottom: :class:`~.model.CaloClouds3Recipe` (conditioning, 60 flow
+  targets, architectures), the chain's per-layer targets with the occupancy factor, and
+  :class:`~.model.CaloClouds3` with its three calibration factors;
 - :mod:`.calibration` — the calibrator fitting occupancy, widening and energy factors;
-- :mod:`.export` — TorchScript for DDFastShowerML; :mod:`.checkpoint` — the authors' files.
+- :mod:`.export` — its hooks of the engine's TorchScript export for DDFastShowerML;
+- :mod:`.cli` — ``calozoo train caloclouds3`` and ``calozoo import caloclouds3`` (the authors'
+  checkpoints, read by :mod:`calozoo_engine.checkpoint` without running pickled code).
 
 Importing this package is cheap: calozoo imports only :mod:`.plugin` to list models.
 """

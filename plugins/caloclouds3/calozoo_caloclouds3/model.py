@@ -1,4 +1,10 @@
-"""CaloClouds3: ShowerFlow + a one-step point model + the calibration chain.
+"""CaloClouds3 (arXiv:2511.01460), top to bottom: what its networks see, its chain, the model.
+
+The parts it is built of are the engine's (:mod:`calozoo_engine`): ShowerFlow, the point network
+and its one-step student, the assembly chain, the training stages. What is CaloClouds3's own is
+in this file — the recipe (conditioning, flow targets, architectures), the per-layer targets of
+the chain with the occupancy factor, and the model with its three calibration factors — plus its
+calibrator (:mod:`.calibration`) and its export hooks (:mod:`.export`).
 
 Generation of a batch (the paper's section on generation, step by step):
 
@@ -12,7 +18,8 @@ Generation of a batch (the paper's section on generation, step by step):
 6. Each layer's energies are rescaled to the flow's layer energy, then multiplied by ``f_E``.
 
 The output is training points (tilt removed, calozoo's convention); a geometry's ``project``
-re-applies the tilt. Steps 2-6 live in :mod:`.chain`, shared with the TorchScript export.
+re-applies the tilt. Every random number of shower ``i`` comes from its own seed
+(:mod:`calozoo.seeding`), so the showers do not depend on the batch size.
 """
 
 from __future__ import annotations
@@ -23,115 +30,137 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from calozoo_engine import points as chain
+from calozoo_engine.features import PointScaler, ShowerSummaries
+from calozoo_engine.flow import ShowerFlow
+from calozoo_engine.model import FlowPointModel, per_shower_normal, per_shower_uniform, shower_generators
+from calozoo_engine.pointnet import OneStep, PointwiseNet
+from calozoo_engine.recipe import Recipe
 
 from calozoo.conditions import Conditions
-from calozoo.errors import InvalidConditionError, ModelFolderError
-from calozoo.interfaces import ShowerModel
 from calozoo.showers import Showers
-
-from . import chain
-from .features import ENERGY_SCALE_GEV, PointScaler, conditioning
-from .pointnet import OneStep, PointwiseNet
-from .showerflow import ShowerFlow
 
 __all__ = [
     "CaloClouds3",
-    "CaloCloudsParts",
+    "CaloClouds3Recipe",
     "load_pretrained",
-    "load_module_state",
+    "conditioning",
+    "flow_targets",
+    "layer_targets",
+    "AUTHORS_POINT_SCALER",
     "SHIPPED_WEIGHTS",
     "TRAINING_RANGE",
+    "ENERGY_SCALE_GEV",
+    "COUNT_SCALE",
+    "LAYER_ENERGY_SCALE_GEV",
 ]
 
 #: The trained and calibrated model inside the installed package.
 SHIPPED_WEIGHTS = Path(__file__).parent / "weights" / "caloclouds3"
-
 #: What the model was trained on (the CaloClouds3 preset of ``calozoo simulate``).
 TRAINING_RANGE = {"energy_gev": (1.0, 127.0), "theta_deg": (30.0, 150.0), "phi_deg": (80.0, 110.0)}
 #: Energies accepted with ``extrapolate=True``.
 EXTRAPOLATE_RANGE_GEV = (0.1, 500.0)
+#: What an energy error adds when the model is not already extrapolating.
+ENERGY_HINT = (
+    "caloclouds3 was trained on 1-127 GeV; load it with extrapolate=True, "
+    "or `calozoo generate -O extrapolate=true`, to go beyond, at your own risk"
+)
+
+# ---------------------------------------------------------------------------- what the networks see
+N_LAYERS = Recipe.n_layers
+#: Incident energies enter as ``E / 127 GeV`` (the top of the CaloClouds3 training range).
+ENERGY_SCALE_GEV = 127.0
+#: One flow unit of a layer count is ``7864 / 30`` points (7864: the largest shower the authors saw).
+COUNT_SCALE = 7864 / N_LAYERS
+#: One flow unit of a layer energy is ``3.4 / 30`` GeV.
+LAYER_ENERGY_SCALE_GEV = 3.4 / N_LAYERS
 
 
-class CaloCloudsParts:
-    """What every CaloClouds variant's model shares: a ``flow`` and a point network ``net``, saved
-    as ``flow.*`` and ``net.*`` tensors beside a config; loading a folder; the shipped weights.
+def conditioning(energy_gev: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """``(B,)`` energies and ``(B, 3)`` unit directions -> the ``(B, 4)`` float32 context ``[E/127, p]``."""
+    energy = np.asarray(energy_gev, dtype=np.float64).reshape(-1, 1) / ENERGY_SCALE_GEV
+    return np.concatenate([energy, np.asarray(direction, dtype=np.float64).reshape(-1, 3)], 1).astype(
+        np.float32
+    )
 
-    A variant mixes it in before :class:`~calozoo.interfaces.ShowerModel`, puts
-    :meth:`parts_config` into its ``get_config`` and provides ``from_parts``: the model from the
-    rebuilt networks, the scaler and the rest of its config.
+
+def flow_targets(counts: np.ndarray, energy_mev: np.ndarray) -> np.ndarray:
+    """Per-layer counts and energies (MeV) -> the ``(N, 60)`` ShowerFlow targets (the paper's 60 outputs:
+    points per layer ``x 30 / 7864``, then visible energy per layer in GeV ``x 30 / 3.4``)."""
+    return np.concatenate([counts / COUNT_SCALE, energy_mev / 1000.0 / LAYER_ENERGY_SCALE_GEV], 1).astype(
+        np.float32
+    )
+
+
+#: The authors' normalisation of their own CaloClouds3 training data (for imported checkpoints):
+#: ``mu = (-0.00743, -0.21206, 12.35925)``, ``sigma = (21.60847, 22.74844, 5.30508)``,
+#: ``mu_e = -1.5300317``, ``sigma_e = 1.2500798`` (ln of the energy in GeV).
+AUTHORS_POINT_SCALER = PointScaler(
+    mean=[-0.00743, -0.21206, 12.35925, -1.5300317],
+    std=[21.60847, 22.74844, 5.30508, 1.2500798],
+)
+
+
+class CaloClouds3Recipe(Recipe):
+    """CaloClouds3: ``c = [E/127, p_x, p_y, p_z]`` for both networks; 60 per-layer flow targets."""
+
+    name = "caloclouds3"
+    flow_features = 2 * N_LAYERS
+    flow_context_features = 4
+    flow_architecture = {"blocks": 2, "pattern": "APAPAPSPAPAPAP", "hidden_factor": 10}
+    point_widths = (4, 32, 64, 128, 64, 32, 4)
+    point_context_features = 4
+
+    def flow_context(self, energy_gev, direction):
+        return conditioning(energy_gev, direction)
+
+    def point_context(self, energy_gev, direction, num_points):
+        return conditioning(energy_gev, direction)
+
+    def flow_targets(self, summaries: ShowerSummaries):
+        return flow_targets(summaries.counts, summaries.energy_mev)
+
+    def dequantisation(self, summaries: ShowerSummaries):
+        # one point's width for the counts; 0.05 MeV for layer energies (empty layers are exact 0)
+        width = np.empty(self.flow_features, np.float32)
+        width[:N_LAYERS] = 1 / COUNT_SCALE
+        width[N_LAYERS:] = 0.05e-3 / LAYER_ENERGY_SCALE_GEV
+        return np.broadcast_to(width, (len(summaries), self.flow_features))
+
+    def build(self, flow, net, scaler, training):
+        return CaloClouds3(flow, net, scaler, training=training)
+
+
+# ---------------------------------------------------------------------------- the chain's own step
+def layer_targets(
+    targets: torch.Tensor,
+    occupancy_factor: float,
+    count_scale: float = COUNT_SCALE,
+    energy_scale_mev: float = LAYER_ENERGY_SCALE_GEV * 1000.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """ShowerFlow output ``(B, 60)`` -> points ``(B, 30)`` int64 and energy ``(B, 30)`` MeV per layer.
+
+    Negative outputs are clipped to zero; counts are ``floor(n x f_occ)`` (step 1 and 2 of the chain).
+    A layer the flow gives no energy gets no points either (its points would carry zero energy,
+    which point-cloud files read as padding). The flow's units are arguments with CaloClouds3's
+    defaults (TorchScript reads defaults as constants, not module globals). Shared with the export.
     """
-
-    flow: ShowerFlow
-    net: PointwiseNet
-    scaler: PointScaler
-    extrapolate: bool
-    #: What a condition error gets added, by a phrase of its message: ``(phrase, hint)`` pairs.
-    #: The ``"energy out of range"`` hint (how to extrapolate) is left out when already extrapolating.
-    CONDITION_HINTS: ClassVar[tuple[tuple[str, str], ...]] = ()
-
-    def iter_sample(self, energy, direction=None, *, pdg=None, **kwargs):
-        """As :meth:`calozoo.ShowerModel.iter_sample`; condition errors say what the variant accepts."""
-        try:
-            self.conditions.validate(energy, direction, pdg)
-        except InvalidConditionError as err:
-            for phrase, hint in self.CONDITION_HINTS:
-                if phrase in str(err) and not (phrase == "energy out of range" and self.extrapolate):
-                    raise InvalidConditionError(f"{err} ({hint})") from None
-            raise
-        return super().iter_sample(energy, direction, pdg=pdg, **kwargs)
-
-    def parts_config(self) -> dict[str, Any]:
-        """The config of the shared parts: flow settings, network widths, point scaler."""
-        return {
-            "flow": self.flow.settings,
-            "net": {"widths": list(self.net.widths), "context_features": self.net.context_features},
-            "scaler": self.scaler.to_dict(),
-        }
-
-    @classmethod
-    def from_saved(cls, config: dict[str, Any], tensors: dict[str, np.ndarray], extrapolate: bool = False):
-        try:
-            flow = ShowerFlow(**config["flow"])
-            net = PointwiseNet(tuple(config["net"]["widths"]), config["net"]["context_features"])
-            load_module_state(flow, "flow", tensors)
-            load_module_state(net, "net", tensors)
-            scaler = PointScaler(config["scaler"]["mean"], config["scaler"]["std"])
-            return cls.from_parts(flow, net, scaler, config, extrapolate)
-        except (KeyError, TypeError, ValueError, RuntimeError) as err:
-            raise ModelFolderError(
-                f"saved {cls.name} does not fit this version's architecture: {err}"
-            ) from err
-
-    def get_tensors(self) -> dict[str, Any]:
-        tensors = {f"flow.{k}": v for k, v in self.flow.state_dict().items()}
-        tensors.update({f"net.{k}": v for k, v in self.net.state_dict().items()})
-        return tensors
-
-    @classmethod
-    def load(cls, path: str | os.PathLike, extrapolate: bool = False):
-        from calozoo.serialization import load_folder
-
-        config, tensors = load_folder(path, expected=cls)
-        return cls.from_saved(config, tensors, extrapolate=extrapolate)
-
-    @classmethod
-    def load_shipped(cls, shipped: Path, path: str | os.PathLike | None = None, extrapolate: bool = False):
-        """The weights in ``path``, or those shipped in the package (``shipped``) when ``None``."""
-        folder = shipped if path is None else Path(path)
-        if path is None and not (folder / "config.json").exists():
-            raise ModelFolderError(
-                f"the shipped {cls.name} weights are missing from {str(folder)!r}; "
-                f"reinstall calozoo-{cls.name}"
-            )
-        return cls.load(folder, extrapolate=extrapolate)
+    n_layers = targets.shape[1] // 2
+    t = targets.clamp_min(0.0)
+    energy = t[:, n_layers:] * energy_scale_mev
+    counts = torch.floor(t[:, :n_layers] * count_scale * occupancy_factor).to(torch.int64)
+    counts = torch.where(energy > 0, counts, torch.zeros_like(counts))
+    return counts, energy
 
 
-class CaloClouds3(CaloCloudsParts, ShowerModel):
+# ---------------------------------------------------------------------------- the model
+class CaloClouds3(FlowPointModel):
     """The CaloClouds3 shower model (photons; 1-127 GeV; θ 30-150°, φ 80-110° in the local frame).
 
     Args:
-        flow: the trained :class:`~.showerflow.ShowerFlow`.
-        net: the distilled one-step :class:`~.pointnet.PointwiseNet`.
+        flow: the trained :class:`~calozoo_engine.flow.ShowerFlow`.
+        net: the distilled one-step :class:`~calozoo_engine.pointnet.PointwiseNet`.
         scaler: the point-feature normalisation of the training set.
         occupancy_factor, widening, energy_factor: the calibration (1, 1, 1 = uncalibrated).
         calibration: what the factors were fitted for (geometry, reference, figures).
@@ -139,15 +168,9 @@ class CaloClouds3(CaloCloudsParts, ShowerModel):
         training: provenance of the weights (data, steps, losses).
     """
 
-    CONDITION_HINTS = (
-        (
-            "energy out of range",
-            "caloclouds3 was trained on 1-127 GeV; load it with extrapolate=True, "
-            "or `calozoo generate -O extrapolate=true`, to go beyond, at your own risk",
-        ),
-    )
-
     name: ClassVar[str] = "caloclouds3"
+    recipe_type = CaloClouds3Recipe
+    shipped = SHIPPED_WEIGHTS
 
     def __init__(
         self,
@@ -164,6 +187,7 @@ class CaloClouds3(CaloCloudsParts, ShowerModel):
         self.flow = flow.eval()
         self.net = net.eval()
         self.scaler = scaler
+        self.recipe = CaloClouds3Recipe()
         self.occupancy_factor = float(occupancy_factor)
         self.widening = float(widening)
         self.energy_factor = float(energy_factor)
@@ -178,7 +202,6 @@ class CaloClouds3(CaloCloudsParts, ShowerModel):
             if not (np.isfinite(value) and value > 0):
                 raise ValueError(f"{label} must be a positive number, got {value!r}")
 
-    # ------------------------------------------------------------------ conditions
     @property
     def conditions(self) -> Conditions:
         low, high = EXTRAPOLATE_RANGE_GEV if self.extrapolate else TRAINING_RANGE["energy_gev"]
@@ -189,18 +212,19 @@ class CaloClouds3(CaloCloudsParts, ShowerModel):
             max_angle_deg=61.5,
             theta_deg=TRAINING_RANGE["theta_deg"],
             phi_deg=TRAINING_RANGE["phi_deg"],
+            energy_hint="" if self.extrapolate else ENERGY_HINT,
         )
 
-    # ------------------------------------------------------------------ generation
     @torch.no_grad()
-    def generate(self, energy_gev, direction, pdg, rng: np.random.Generator) -> Showers:
-        gen = torch.Generator().manual_seed(int(rng.integers(0, 2**63 - 1)))
+    def generate(self, energy_gev, direction, pdg, seeds) -> Showers:
+        gens = shower_generators(seeds)
         cond = torch.from_numpy(conditioning(energy_gev, direction))
-        targets = self.flow.sample(cond, gen)
-        counts, layer_energy = chain.layer_targets(targets, self.occupancy_factor)
-        owner = chain.point_context(counts)
-        noise = torch.randn(len(owner), 4, generator=gen)
-        within = torch.rand(len(owner), generator=gen)
+        targets = self.flow.sample(cond, gens)
+        counts, layer_energy = layer_targets(targets, self.occupancy_factor)
+        owner = chain.point_owner(counts)
+        per_shower = counts.sum(1).tolist()
+        noise = per_shower_normal(gens, per_shower, 4)
+        within = per_shower_uniform(gens, per_shower)
         points = self._points(cond, counts, layer_energy, owner, noise, within)
         padded, num = chain.pad_points(points, owner, len(cond))
         return Showers(
@@ -237,20 +261,17 @@ class CaloClouds3(CaloCloudsParts, ShowerModel):
             self.training,
         )
 
-    # ------------------------------------------------------------------ saving
-    def get_config(self) -> dict[str, Any]:
+    def calibration_config(self) -> dict[str, Any]:
         return {
-            **self.parts_config(),
             "occupancy_factor": self.occupancy_factor,
             "widening": self.widening,
             "energy_factor": self.energy_factor,
             "calibration": self.calibration,
             "energy_scale_gev": ENERGY_SCALE_GEV,
-            "training": self.training,
         }
 
     @classmethod
-    def from_parts(cls, flow, net, scaler, config: dict[str, Any], extrapolate: bool = False) -> CaloClouds3:
+    def from_parts(cls, flow, net, scaler, recipe, config, extrapolate=False) -> CaloClouds3:
         return cls(
             flow,
             net,
@@ -273,19 +294,6 @@ class CaloClouds3(CaloCloudsParts, ShowerModel):
         return export_torchscript(self, path, **options)
 
 
-def load_module_state(module: torch.nn.Module, prefix: str, tensors: dict[str, np.ndarray]) -> None:
-    state = {
-        k[len(prefix) + 1 :]: torch.as_tensor(np.asarray(v))
-        for k, v in tensors.items()
-        if k.startswith(prefix + ".")
-    }
-    missing, unexpected = module.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise ValueError(
-            f"{prefix} weights: missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}"
-        )
-
-
 def load_pretrained(path: str | os.PathLike | None = None, extrapolate: bool = False) -> CaloClouds3:
     """Factory registered as ``caloclouds3``: the shipped, calibrated weights or a saved folder."""
-    return CaloClouds3.load_shipped(SHIPPED_WEIGHTS, path, extrapolate)
+    return CaloClouds3.load_pretrained(path, extrapolate)

@@ -1,10 +1,10 @@
-"""Registers ``caloclouds3`` and its calibrator with calozoo (light: no torch, no numpy here)."""
+"""Registers ``caloclouds3``, its calibrator and its commands with calozoo (light: no torch here)."""
 
 from __future__ import annotations
 
 import calozoo
 
-__all__ = ["calozoo_register_models", "calozoo_register_calibrators"]
+__all__ = ["calozoo_register_models", "calozoo_register_calibrators", "calozoo_register_commands"]
 
 
 @calozoo.hookimpl
@@ -33,8 +33,6 @@ def calozoo_register_models(register):
         "reference MC, classifier AUC 0.959 (docs/caloclouds3-fidelity.md); random angles at 10/50/100 "
         "GeV: classifier AUC 0.888, cell energy 456x its twin floor (docs/evaluation.md)",
         shipped_config="weights/caloclouds3/config.json",
-        train_command="calozoo_caloclouds3.cli:train_command",
-        import_command="calozoo_caloclouds3.cli:import_command",
     )
 
 
@@ -44,4 +42,18 @@ def calozoo_register_calibrators(register):
         "caloclouds3",
         "calozoo_caloclouds3.calibration:CaloClouds3Calibrator",
         summary="fits CaloClouds3's occupancy factor, transverse widening and energy factor for a geometry",
+    )
+
+
+@calozoo.hookimpl
+def calozoo_register_commands(register):
+    register(
+        "train caloclouds3",
+        "calozoo_caloclouds3.cli:train_command",
+        summary="Train caloclouds3 stage by stage (flow, teacher, distill, assemble, calibrate).",
+    )
+    register(
+        "import caloclouds3",
+        "calozoo_caloclouds3.cli:import_command",
+        summary="Import the authors' caloclouds3 point network without running pickled code.",
     )

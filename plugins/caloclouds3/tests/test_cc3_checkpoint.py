@@ -16,14 +16,14 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from calozoo_caloclouds3.checkpoint import (
+from calozoo_engine.checkpoint import (
     NETWORK_PREFIX,
     Placeholder,
     authors_network_shapes,
     load_authors_point_network,
     read_checkpoint,
 )
-from calozoo_caloclouds3.pointnet import PointwiseNet
+from calozoo_engine.pointnet import PointwiseNet
 
 from calozoo.errors import FileFormatError
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
-from calozoo_caloclouds3 import training
-from calozoo_caloclouds3.data import TrainingSet
+from calozoo_caloclouds3.model import CaloClouds3Recipe
+from calozoo_engine import training
+from calozoo_engine.data import TrainingSet
 from calozoo_toyflow.gamma import ToyGammaShowers
 from safetensors.torch import load_file
 
@@ -62,10 +63,24 @@ def _worker(rank: int, world: int, port: int, data_path, root, runs=None) -> Non
 def _runs(root, name: str, data_path) -> None:
     """3 flow steps straight, and 2 steps continued to 3 (a warm restart: another schedule)."""
     data = TrainingSet.read(data_path, progress=False)
-    training.train_flow(data, root / name / "straight", training.FlowSettings(**FLOW), progress=False)
+    training.train_flow(
+        data,
+        root / name / "straight",
+        training.FlowSettings(**FLOW),
+        recipe=CaloClouds3Recipe(),
+        progress=False,
+    )
     resumed = root / name / "resumed"
-    training.train_flow(data, resumed, training.FlowSettings(**{**FLOW, "steps": 2}), progress=False)
-    training.train_flow(data, resumed, training.FlowSettings(**FLOW), progress=False)
+    training.train_flow(
+        data,
+        resumed,
+        training.FlowSettings(**{**FLOW, "steps": 2}),
+        recipe=CaloClouds3Recipe(),
+        progress=False,
+    )
+    training.train_flow(
+        data, resumed, training.FlowSettings(**FLOW), recipe=CaloClouds3Recipe(), progress=False
+    )
 
 
 def _same_checkpoints(root, stage: str, runs: tuple[str, ...]) -> None:
@@ -101,7 +116,11 @@ def test_two_processes_train_the_flow_like_one(data_path, tmp_path):
 def _teacher_runs(root, name: str, data_path) -> None:
     data = TrainingSet.read(data_path, progress=False)
     training.train_teacher(
-        data, root / name / "straight", training.TeacherSettings(**TEACHER), progress=False
+        data,
+        root / name / "straight",
+        training.TeacherSettings(**TEACHER),
+        recipe=CaloClouds3Recipe(),
+        progress=False,
     )
 
 
@@ -121,18 +140,30 @@ def _distill_runs(root, name: str, data_path) -> None:
     """3 distill steps straight, and 2 steps continued to 3, from the teacher copied in."""
     data = TrainingSet.read(data_path, progress=False)
     training.train_distill(
-        data, root / name / "straight", training.DistillSettings(**DISTILL), progress=False
+        data,
+        root / name / "straight",
+        training.DistillSettings(**DISTILL),
+        recipe=CaloClouds3Recipe(),
+        progress=False,
     )
     resumed = root / name / "resumed"
-    training.train_distill(data, resumed, training.DistillSettings(**{**DISTILL, "steps": 2}), progress=False)
-    training.train_distill(data, resumed, training.DistillSettings(**DISTILL), progress=False)
+    training.train_distill(
+        data,
+        resumed,
+        training.DistillSettings(**{**DISTILL, "steps": 2}),
+        recipe=CaloClouds3Recipe(),
+        progress=False,
+    )
+    training.train_distill(
+        data, resumed, training.DistillSettings(**DISTILL), recipe=CaloClouds3Recipe(), progress=False
+    )
 
 
 def test_two_processes_distill_like_one(data_path, tmp_path):
     # a tiny teacher, trained once in one process and copied into every work folder
     data = TrainingSet.read(data_path, progress=False)
     teacher = training.TeacherSettings(**{**TEACHER, "steps": 2, "widths": (4, 16, 16, 4)})
-    training.train_teacher(data, tmp_path / "teacher", teacher, progress=False)
+    training.train_teacher(data, tmp_path / "teacher", teacher, recipe=CaloClouds3Recipe(), progress=False)
     for name in ("one", "two"):
         for run in ("straight", "resumed"):
             shutil.copytree(tmp_path / "teacher" / "teacher", tmp_path / name / run / "teacher")

@@ -15,7 +15,6 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from calozoo_caloclouds3 import chain
 from calozoo_caloclouds3.export import (
     MAX_POINTS,
     OUTPUT_LENGTH,
@@ -23,10 +22,12 @@ from calozoo_caloclouds3.export import (
     export_torchscript,
     unpack_output,
 )
-from calozoo_caloclouds3.features import PointScaler, conditioning
-from calozoo_caloclouds3.model import CaloClouds3
-from calozoo_caloclouds3.pointnet import OneStep, PointwiseNet
-from calozoo_caloclouds3.showerflow import ContextSpline, ShowerFlow, TanhAffineCoupling
+from calozoo_caloclouds3.model import CaloClouds3, conditioning, layer_targets
+from calozoo_engine import points as chain
+from calozoo_engine.export import ddml_inputs as args
+from calozoo_engine.features import PointScaler
+from calozoo_engine.flow import ContextSpline, ShowerFlow, TanhAffineCoupling
+from calozoo_engine.pointnet import OneStep, PointwiseNet
 
 import calozoo
 from calozoo.conditions import direction_from_angles
@@ -70,10 +71,6 @@ def scripted(eager) -> torch.jit.ScriptModule:
 @pytest.fixture(scope="module")
 def depth() -> torch.Tensor:
     return torch.tensor(calozoo.geometry("ild-ecal-barrel").layer_depth_mm, dtype=torch.float64)
-
-
-def args(energy: float, theta: float, phi: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    return tuple(torch.tensor([[v]], dtype=torch.float32) for v in (energy, theta, phi))
 
 
 def run(module, seed: int, *conditions: float) -> torch.Tensor:
@@ -178,9 +175,9 @@ def test_traced_flow_matches_eager_inside_and_outside_the_spline_interval(model,
             z = torch.randn(1, 60, generator=gen) * scale
             spline_inputs.clear()
             with torch.no_grad():
-                expected = model.flow(z, cond)
-            outside.append(bool((spline_inputs[0].abs() > 3).any()))
-            assert torch.equal(scripted.flow(z, cond), expected)
+                expected = model.flow.forward_rows(z, cond)  # a block of rows, as the model runs it
+            outside.append(bool((spline_inputs[0][:1].abs() > 3).any()))
+            assert torch.equal(scripted.flow_row(z, cond), expected)
     finally:
         for h in hooks:
             h.remove()
@@ -210,10 +207,10 @@ def test_rejection_rule_in_the_scripted_glue(model):
     for seed in range(12):
         torch.manual_seed(seed)
         with torch.no_grad():
-            expected = biased(torch.randn(1, 60), cond)
+            expected = biased.forward_rows(torch.randn(1, 60), cond)
             done = 0
             while done < rounds and int((expected[:, 30:] < 0).sum()) > 7:
-                expected = biased(torch.randn(1, 60), cond)
+                expected = biased.forward_rows(torch.randn(1, 60), cond)
                 done += 1
         after = torch.randn(5)
         torch.manual_seed(seed)
@@ -237,9 +234,9 @@ def test_points_equal_the_python_model_plus_tilt(model, eager, scripted, depth, 
     gen = torch.Generator().manual_seed(1)
     with torch.no_grad():
         targets = model.flow(torch.randn(1, 60, generator=gen), cond)
-    counts, layer_energy = chain.layer_targets(targets, model.occupancy_factor)
+    counts, layer_energy = layer_targets(targets, model.occupancy_factor)
     assert 0 < int(counts.sum()) <= MAX_POINTS
-    owner = chain.point_context(counts)
+    owner = chain.point_owner(counts)
     noise = torch.randn(len(owner), 4, generator=gen)
     within = torch.rand(len(owner), generator=gen)
     with torch.no_grad():
@@ -263,7 +260,7 @@ def test_layer_sums_counts_and_padding(scripted):
         targets = scripted.sample_targets(scripted.condition(*args(*conditions))[0])
         out = run(scripted, seed, *conditions)
         counts, points = unpack_output(out)
-        expected_counts, layer_energy = chain.layer_targets(targets, F_OCC)
+        expected_counts, layer_energy = layer_targets(targets, F_OCC)
         assert torch.equal(counts, expected_counts[0])
         layer = points[:, 2].long()
         assert torch.equal(points[:, 2], layer.float()) and bool((layer.diff() >= 0).all())
@@ -295,7 +292,7 @@ def test_cap_on_given_targets(eager, scripted):
     targets = torch.zeros(1, 60)
     targets[:, :30] = 2.0  # 366 points per layer after f_occ: 10,980 in all
     targets[:, 30:] = torch.linspace(0.1, 2.0, 30)
-    raw, layer_energy = chain.layer_targets(targets, F_OCC)
+    raw, layer_energy = layer_targets(targets, F_OCC)
     assert int(raw.sum()) == 10_980 > MAX_POINTS
     capped = raw * MAX_POINTS // int(raw.sum())
     for module in (eager, scripted):
@@ -324,7 +321,7 @@ def test_cap_in_forward(model):
     for seed in range(2):
         torch.manual_seed(seed)
         targets = crowded.sample_targets(crowded.condition(*args(50.0, 90.0, 90.0))[0])
-        raw, _ = chain.layer_targets(targets, 60.0)
+        raw, _ = layer_targets(targets, 60.0)
         assert int(raw.sum()) > MAX_POINTS
         counts, points = unpack_output(run(crowded, seed, 50.0, 90.0, 90.0))
         assert torch.equal(counts, raw[0] * MAX_POINTS // int(raw.sum()))

@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from calozoo_caloclouds3 import chain
-from calozoo_caloclouds3.calibration import CaloClouds3Calibrator, _transform, summarise_cells
-from calozoo_caloclouds3.features import layer_summaries
-from calozoo_caloclouds3.model import SHIPPED_WEIGHTS, CaloClouds3, load_pretrained
+from calozoo_caloclouds3.calibration import CaloClouds3Calibrator
+from calozoo_caloclouds3.model import SHIPPED_WEIGHTS, CaloClouds3, layer_targets, load_pretrained
+from calozoo_engine.calibration import Thinning, summarise_cells
 from calozoo_toyflow.model import SHIPPED_WEIGHTS as TOYFLOW_WEIGHTS
 from click.testing import CliRunner
 
@@ -58,8 +57,8 @@ def test_layers_get_the_flows_counts_and_energies(model, monkeypatch):
     monkeypatch.setattr(model.flow, "sample", spy)
     direction = direction_from_angles([90.0, 60.0, 120.0], [90.0, 85.0, 100.0])
     showers = model.sample([10.0, 50.0, 100.0], direction, seed=4)
-    counts, energy = chain.layer_targets(recorded["targets"], model.occupancy_factor)
-    got_counts, got_energy = layer_summaries(showers)
+    counts, energy = layer_targets(recorded["targets"], model.occupancy_factor)
+    got_counts, got_energy = showers.layer_sums(30)
     np.testing.assert_array_equal(got_counts, counts.numpy())
     expected = energy.numpy() * model.energy_factor
     filled = got_counts > 0
@@ -132,16 +131,16 @@ def test_corrupt_or_mismatched_weight_files_are_refused(tmp_path):
 def test_calibrator_thinning_keeps_layer_energies_and_recovers_known_factors(model, barrel):
     raw = model.with_calibration(1.0, 1.0, 1.0)
     generated = raw.sample(np.full(60, 40.0), seed=2)
-    same = _transform(generated, 1.0, 1.0, 1.0, seed=0)
+    same = Thinning(generated, 0, 30)(1.0, 1.0, 1.0)
     np.testing.assert_array_equal(same.num_points, generated.num_points)
-    half = _transform(generated, 0.5, 1.0, 1.0, seed=0)
-    counts, energy = layer_summaries(generated)
-    half_counts, half_energy = layer_summaries(half)
+    half = Thinning(generated, 0, 30)(0.5, 1.0, 1.0)
+    counts, energy = generated.layer_sums(30)
+    half_counts, half_energy = half.layer_sums(30)
     np.testing.assert_array_equal(half_counts, np.floor(counts * 0.5))
     kept = half_counts > 0
     np.testing.assert_allclose(half_energy[kept], energy[kept], rtol=1e-4)
     # A "reference" made from the same showers with known factors: the fit finds them again.
-    reference = _transform(generated, 0.45, 1.1, 0.95, seed=5)
+    reference = Thinning(generated, 5, 30)(0.45, 1.1, 0.95)
     calibrator = CaloClouds3Calibrator(rounds=2).fit(generated, reference, barrel)
     assert calibrator.occupancy_factor_ == pytest.approx(0.45, abs=0.03)
     assert calibrator.widening_ == pytest.approx(1.1, abs=0.03)

@@ -3,13 +3,12 @@
 import numpy as np
 import pytest
 import torch
-from calozoo_caloclouds3 import training
-from calozoo_caloclouds3.data import TrainingSet, bucket_batches, data_files
-from calozoo_caloclouds3.features import COUNT_SCALE, PointScaler, flow_targets, layer_summaries
-from calozoo_caloclouds3.model import CaloClouds3
-from calozoo_caloclouds3.pointnet import Denoiser, PointwiseNet, heun_sample, karras_sigmas
-from calozoo_caloclouds3.recipe import CaloClouds3Recipe
-from calozoo_caloclouds3.showerflow import ShowerFlow
+from calozoo_caloclouds3.model import COUNT_SCALE, CaloClouds3, CaloClouds3Recipe, flow_targets
+from calozoo_engine import training
+from calozoo_engine.data import TrainingSet, bucket_batches, data_files
+from calozoo_engine.features import PointScaler
+from calozoo_engine.flow import ShowerFlow
+from calozoo_engine.pointnet import Denoiser, PointwiseNet, heun_sample, karras_sigmas
 from calozoo_toyflow.gamma import ToyGammaShowers
 from click.testing import CliRunner
 
@@ -37,16 +36,16 @@ def test_training_set_reads_a_folder_of_shards_without_losing_points(data_path, 
     assert len(data) == 60
     assert data.points.shape == (int(showers.num_points.sum()), 4)
     np.testing.assert_array_equal(data.num_points, showers.num_points)
-    counts, energy = layer_summaries(showers)
+    counts, energy = showers.layer_sums(30)
     assert counts.sum() == showers.num_points.sum()
     np.testing.assert_allclose(energy.sum(1), showers.visible_energy_mev, rtol=1e-5)
-    targets = CaloClouds3Recipe().flow_targets(data.summaries)
+    targets = CaloClouds3Recipe().flow_targets(data.summaries(30))
     np.testing.assert_allclose(targets, flow_targets(counts, energy), rtol=1e-6)
     assert targets[0, :30].sum() * COUNT_SCALE == pytest.approx(showers.num_points[0], rel=1e-5)
     # the energy-weighted centre of gravity, z in layer units
     e = showers.points[0, : showers.num_points[0], 3]
     z = showers.points[0, : showers.num_points[0], 2]
-    assert data.summaries.cog[0, 2] == pytest.approx((e * z).sum() / e.sum(), rel=1e-5)
+    assert data.summaries(30).cog[0, 2] == pytest.approx((e * z).sum() / e.sum(), rel=1e-5)
 
 
 def test_missing_or_empty_data_is_refused_clearly(tmp_path):
@@ -90,7 +89,9 @@ def test_stages_resume_exactly_where_they_stopped(data_path, tmp_path, monkeypat
     settings = training.TeacherSettings(
         steps=4, points_per_batch=2000, max_points=200, checkpoint_every=2, log_every=1
     )
-    straight = training.train_teacher(data, tmp_path / "a", settings, progress=False)
+    straight = training.train_teacher(
+        data, tmp_path / "a", settings, recipe=CaloClouds3Recipe(), progress=False
+    )
 
     # The same command, killed during its third step (after the checkpoint at step 2), then run again.
     calls = {"n": 0}
@@ -104,9 +105,11 @@ def test_stages_resume_exactly_where_they_stopped(data_path, tmp_path, monkeypat
 
     monkeypatch.setattr(Denoiser, "loss", crashing_loss)
     with pytest.raises(KeyboardInterrupt):
-        training.train_teacher(data, tmp_path / "b", settings, progress=False)
+        training.train_teacher(data, tmp_path / "b", settings, recipe=CaloClouds3Recipe(), progress=False)
     monkeypatch.setattr(Denoiser, "loss", real_loss)
-    resumed = training.train_teacher(data, tmp_path / "b", settings, progress=False)
+    resumed = training.train_teacher(
+        data, tmp_path / "b", settings, recipe=CaloClouds3Recipe(), progress=False
+    )
 
     a, state_a = training.load_checkpoint(straight)
     b, state_b = training.load_checkpoint(resumed)
@@ -177,7 +180,7 @@ def test_cli_refuses_options_of_another_stage_and_missing_inputs(data_path, tmp_
     result = runner.invoke(main, ["train", "toy-gamma"])
     assert result.exit_code != 0 and "has no `train` command" in result.output
     with pytest.raises(ModelFolderError, match="no flow checkpoint"):
-        training.assemble(tmp_path / "empty")
+        training.assemble(tmp_path / "empty", CaloClouds3Recipe())
 
 
 def test_edm_preconditioning_and_the_consistency_boundary():

@@ -1,0 +1,202 @@
+"""``calozoo train MODEL`` for every flow + point-network model: one command, driven by the model's recipe.
+
+A plugin registers ``make_train_command(recipe)`` through the ``calozoo_register_commands`` hook
+(``register("train", ..., model=NAME)``); the stages are :mod:`.training`'s. The calibrate stage
+uses the calibrator registered under the model's name, through its ``calibrate(model,
+reference, seed=)``, exactly as ``calozoo calibrate`` does.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from calozoo.cli import friendly_errors
+
+__all__ = ["make_train_command", "check_outputs", "calibrate_folder", "CONTEXT_SETTINGS"]
+
+#: ``-h`` as well as ``--help``: these commands run on their own (``calozoo train MODEL ...`` hands
+#: them the rest of the line), so they do not inherit the ``calozoo`` group's settings.
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+
+_DEFAULT_STEPS = {"flow": 2500, "teacher": 8000, "distill": 3000}
+
+
+def make_train_command(recipe_type: type, default_steps: dict[str, int] | None = None) -> click.Command:
+    """The ``calozoo train NAME`` command of the model whose recipe class is ``recipe_type``.
+
+    Args:
+        recipe_type: the model's :class:`~.recipe.Recipe` (its ``name`` names the model; a new
+            work folder starts from ``recipe_type()``).
+        default_steps: steps per stage when ``--steps`` is not given.
+    """
+    name = recipe_type.name
+    steps_default = {**_DEFAULT_STEPS, **(default_steps or {})}
+    steps_help = ", ".join(f"{k} {v}" for k, v in steps_default.items())
+
+    @click.command("train", context_settings=CONTEXT_SETTINGS)
+    @click.option(
+        "--data",
+        type=click.Path(exists=True),
+        help="Training set: a CaloClouds-layout .h5 or a folder of shards.",
+    )
+    @click.option(
+        "--stage",
+        type=click.Choice(["flow", "teacher", "distill", "assemble", "calibrate"]),
+        required=True,
+        help="flow, teacher, distill: train (resumable); assemble: write WORK/model; calibrate: fit it.",
+    )
+    @click.option(
+        "--work",
+        type=click.Path(file_okay=False),
+        default=f"{name}-work",
+        show_default=True,
+        help="Work folder of the run.",
+    )
+    @click.option("--steps", type=click.IntRange(min=1), help=f"Total steps of the stage ({steps_help}).")
+    @click.option("--lr", type=float, help="Peak learning rate (cosine decay to 1e-5).")
+    @click.option("--batch-size", type=click.IntRange(min=1), help="flow: showers per step (2048).")
+    @click.option(
+        "--points-per-batch", type=click.IntRange(min=1), help="teacher/distill: padded points per step."
+    )
+    @click.option(
+        "--max-points",
+        type=click.IntRange(min=1),
+        help="teacher/distill: random subset of at most this many points per shower.",
+    )
+    @click.option("--limit", type=click.IntRange(min=1), help="Use only the first N showers of the data.")
+    @click.option(
+        "--seed", type=int, default=0, show_default=True, help="Seeds the training (and the calibration)."
+    )
+    @click.option("--threads", type=click.IntRange(min=1), help="torch CPU threads.")
+    @click.option(
+        "--device", default="cpu", show_default=True, help="torch device for the training stages (cpu, cuda)."
+    )
+    @click.option(
+        "--reference", type=click.Path(exists=True), help="calibrate: reference showers (training points)."
+    )
+    @click.option(
+        "--geometry",
+        default="ild-ecal-barrel",
+        show_default=True,
+        help="calibrate: geometry to calibrate for.",
+    )
+    @click.option(
+        "-o",
+        "--output",
+        type=click.Path(file_okay=False),
+        help="assemble/calibrate: model folder to write (default WORK/model).",
+    )
+    @friendly_errors
+    def train_command(
+        data,
+        stage,
+        work,
+        steps,
+        lr,
+        batch_size,
+        points_per_batch,
+        max_points,
+        limit,
+        seed,
+        threads,
+        device,
+        reference,
+        geometry,
+        output,
+    ):
+        import torch
+
+        from . import training
+
+        if threads:
+            torch.set_num_threads(threads)
+        if stage == "assemble":
+            click.echo(f"wrote {training.assemble(work, recipe_type(), output)}")
+            return
+        if stage == "calibrate":
+            if reference is None:
+                raise click.UsageError("--reference is required for the calibrate stage")
+            folder = Path(output) if output else Path(work) / "model"
+            calibrate_folder(name, folder, reference, geometry, folder, seed)
+            return
+        if data is None:
+            raise click.UsageError(f"--data is required for the {stage} stage")
+        from .data import TrainingSet
+
+        settings_class = {
+            "flow": training.FlowSettings,
+            "teacher": training.TeacherSettings,
+            "distill": training.DistillSettings,
+        }[stage]
+        options = {
+            "steps": steps or steps_default[stage],
+            "lr": lr,
+            "seed": seed,
+            "batch_size": batch_size,
+            "points_per_batch": points_per_batch,
+            "max_points": max_points,
+        }
+        fields = settings_class.__dataclass_fields__
+        for option, value in options.items():
+            if value is not None and option not in fields:
+                raise click.UsageError(f"--{option.replace('_', '-')} does not apply to the {stage} stage")
+        settings = settings_class(**{k: v for k, v in options.items() if v is not None})
+        train_set = TrainingSet.read(data, limit=limit)
+        click.echo(f"{stage}: {len(train_set)} showers, {len(train_set.points)} points; work folder {work}")
+        run = {
+            "flow": training.train_flow,
+            "teacher": training.train_teacher,
+            "distill": training.train_distill,
+        }
+        folder = run[stage](train_set, work, settings, device=device, recipe=recipe_type())
+        click.echo(f"{stage}: checkpoint {folder}; losses in {Path(work) / stage / 'log.jsonl'}")
+
+    train_command.help = f"""Train {name} stage by stage; every stage resumes from its last checkpoint.
+
+    \b
+    calozoo train {name} --data TRAIN --stage flow
+    calozoo train {name} --data TRAIN --stage teacher
+    calozoo train {name} --data TRAIN --stage distill
+    calozoo train {name} --stage assemble
+    calozoo train {name} --stage calibrate --reference REF.h5 --geometry ild-ecal-barrel
+    """
+    return train_command
+
+
+def check_outputs(*outputs: tuple[str | Path, type]) -> None:
+    """Refuse, before any work, ``(folder, class)`` outputs that saving would not be allowed to replace.
+
+    The same check ``save`` makes (:func:`calozoo.serialization.check_folder_replaceable`): a
+    folder holding files calozoo did not write, or a calozoo folder of another kind, raises
+    :class:`~calozoo.errors.OutputError` (a one-line message on the command line).
+    """
+    from calozoo.serialization import check_folder_replaceable, class_path
+
+    for folder, cls in outputs:
+        check_folder_replaceable(folder, class_path(cls))
+
+
+def calibrate_folder(model_name: str, model_path, reference, geometry: str, output, seed: int) -> None:
+    """Fit the calibrator registered as ``model_name`` for the model in ``model_path`` against the
+    showers in ``reference`` (a file or a folder of shards), in ``geometry``; write the calibrated
+    model to ``output`` and the calibrator beside it (``OUTPUT-calibrator``)."""
+    import calozoo
+    from calozoo.io import read_showers
+    from calozoo.showers import concatenate
+
+    from .data import data_files
+
+    model = calozoo.load(model_name, path=str(model_path))
+    calibrator = calozoo.calibrator(model_name, geometry=geometry, seed=seed)
+    output = Path(output)
+    calibrator_folder = output.parent / f"{output.name}-calibrator"
+    check_outputs((output, type(model)), (calibrator_folder, type(calibrator)))
+    showers = concatenate([read_showers(f) for f in data_files(reference)])
+    calibrated = calibrator.calibrate(model, showers, seed=seed)
+    calibrated.save(output)
+    calibrator.save(calibrator_folder)
+    click.echo(json.dumps(calibrator.report_, indent=1, default=str))
+    click.echo(f"{calibrator.describe_fit()}; wrote {output}")
