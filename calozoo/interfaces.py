@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .conditions import Conditions
+from .seeding import root_sequence, shower_seeds
 from .serialization import load_folder, save_folder
 from .showers import Showers, concatenate
 
@@ -85,8 +86,9 @@ class ShowerModel(Saveable, ABC):
     """A generator of calorimeter showers as point clouds in the local shower frame.
 
     Subclasses set :attr:`conditions` and implement :meth:`generate`; :meth:`sample` checks the
-    user's conditions, splits them into batches, seeds each batch and shows progress, so every
-    model rejects bad input the same way.
+    user's conditions, splits them into batches, hands each batch its showers' own seeds and
+    shows progress, so every model rejects bad input the same way and gives the same showers
+    for a seed whatever the batch size.
 
     Output: :class:`~calozoo.showers.Showers` with ``x, y`` in mm, ``z`` in layer units
     (layer ``i`` is ``[i, i + 1)``) unless the model says otherwise, ``e`` in MeV, non-negative.
@@ -104,7 +106,7 @@ class ShowerModel(Saveable, ABC):
 
     @abstractmethod
     def generate(
-        self, energy_gev: np.ndarray, direction: np.ndarray, pdg: np.ndarray, rng: np.random.Generator
+        self, energy_gev: np.ndarray, direction: np.ndarray, pdg: np.ndarray, seeds: np.ndarray
     ) -> Showers:
         """Generate one batch from already-checked conditions.
 
@@ -112,7 +114,11 @@ class ShowerModel(Saveable, ABC):
             energy_gev: ``(B,)`` incident energies in GeV, inside :attr:`conditions`.
             direction: ``(B, 3)`` unit directions, ``p_z > 0``.
             pdg: ``(B,)`` particle ids.
-            rng: the only source of randomness allowed (derive torch generators from it).
+            seeds: ``(B,)`` uint64 per-shower seeds (:func:`calozoo.seeding.shower_seeds`), the
+                only source of randomness allowed: shower ``i`` draws from ``seeds[i]`` alone
+                (:func:`calozoo.seeding.shower_rngs` for numpy generators, one
+                ``torch.Generator().manual_seed(int(s))`` per shower for torch), so a shower does
+                not depend on which other showers share its batch.
         """
 
     def iter_sample(
@@ -124,6 +130,7 @@ class ShowerModel(Saveable, ABC):
         seed: int | None = None,
         batch_size: int = 1000,
         progress: bool = False,
+        start: int = 0,
     ) -> Iterator[Showers]:
         """Like :meth:`sample`, one batch at a time (memory bounded by a batch).
 
@@ -133,23 +140,24 @@ class ShowerModel(Saveable, ABC):
         energy, direction, pdg = self.conditions.validate(energy, direction, pdg)
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        return self._batches(energy, direction, pdg, seed, int(batch_size), progress)
+        if isinstance(start, bool) or not isinstance(start, (int, np.integer)) or start < 0:
+            raise ValueError(f"start must be a non-negative integer, got {start!r}")
+        # the root is made here: a bad seed fails at once, and seed=None is one fresh root for the call
+        root = root_sequence(seed)
+        return self._batches(energy, direction, pdg, root, int(batch_size), progress, int(start))
 
-    def _batches(self, energy, direction, pdg, seed, batch_size: int, progress: bool) -> Iterator[Showers]:
+    def _batches(
+        self, energy, direction, pdg, root, batch_size: int, progress: bool, start: int = 0
+    ) -> Iterator[Showers]:
         from tqdm.auto import tqdm
 
-        starts = range(0, len(energy), batch_size)
-        # One independent stream per batch: the same seed and batch size give the same showers.
-        seeds = np.random.SeedSequence(seed).spawn(len(starts))
+        # One stream per shower (calozoo.seeding): shower i of the job is child start + i of the
+        # root, whatever the batch it falls in, so the batch size never changes the showers.
         with tqdm(total=len(energy), unit="shower", disable=not progress, desc=self.name) as bar:
-            for start, batch_seed in zip(starts, seeds):
-                stop = start + batch_size
-                batch = self.generate(
-                    energy[start:stop],
-                    direction[start:stop],
-                    pdg[start:stop],
-                    np.random.default_rng(batch_seed),
-                )
+            for first in range(0, len(energy), batch_size):
+                stop = first + batch_size
+                seeds = shower_seeds(root, len(energy[first:stop]), start=start + first)
+                batch = self.generate(energy[first:stop], direction[first:stop], pdg[first:stop], seeds)
                 bar.update(len(batch))
                 yield batch
 
@@ -162,6 +170,7 @@ class ShowerModel(Saveable, ABC):
         seed: int | None = None,
         batch_size: int = 1000,
         progress: bool = False,
+        start: int = 0,
     ) -> Showers:
         """Generate showers for the given incident conditions.
 
@@ -170,9 +179,14 @@ class ShowerModel(Saveable, ABC):
             direction: unit direction ``(3,)`` or ``(N, 3)`` in the local frame, ``p_z > 0``;
                 default normal incidence ``(0, 0, 1)``.
             pdg: particle id(s); default the model's first accepted particle.
-            seed: the same seed and batch size give the same showers; ``None`` draws a fresh seed.
-            batch_size: showers generated per call of :meth:`generate`.
+            seed: the same seed gives the same showers, whatever the batch size: shower ``i``
+                draws from child ``start + i`` of ``numpy.random.SeedSequence(seed)``
+                (:mod:`calozoo.seeding`), so the first ``n`` showers of a longer call are those
+                of a call for ``n``; ``None`` draws one fresh seed for the whole call.
+            batch_size: showers generated per call of :meth:`generate` (memory and speed only).
             progress: show a tqdm progress bar.
+            start: the index of the first shower in the job seeded ``seed`` (``0``): a part of a
+                larger job, e.g. one shard, gives that job's showers ``start, start + 1, ...``.
 
         Raises:
             InvalidConditionError: energies outside the model's range, non-unit, backward or
@@ -181,7 +195,13 @@ class ShowerModel(Saveable, ABC):
         return concatenate(
             list(
                 self.iter_sample(
-                    energy, direction, pdg=pdg, seed=seed, batch_size=batch_size, progress=progress
+                    energy,
+                    direction,
+                    pdg=pdg,
+                    seed=seed,
+                    batch_size=batch_size,
+                    progress=progress,
+                    start=start,
                 )
             )
         )

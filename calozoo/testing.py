@@ -209,7 +209,7 @@ class _SomeOtherModel(ShowerModel):
     name = "some-other-model"
     conditions = None  # type: ignore[assignment]
 
-    def generate(self, energy_gev, direction, pdg, rng):  # pragma: no cover - never sampled
+    def generate(self, energy_gev, direction, pdg, seeds):  # pragma: no cover - never sampled
         raise NotImplementedError
 
 

@@ -7,6 +7,7 @@ import numpy as np
 
 from calozoo.conditions import Conditions
 from calozoo.interfaces import ShowerModel
+from calozoo.seeding import shower_rngs, shower_seeds
 from calozoo.showers import Showers
 
 
@@ -23,9 +24,9 @@ class BlobModel(ShowerModel):
     def conditions(self) -> Conditions:
         return Conditions(1.0, 100.0, pdg=(22,), max_angle_deg=60.0)
 
-    def generate(self, energy_gev, direction, pdg, rng):
+    def generate(self, energy_gev, direction, pdg, seeds):
         clouds = []
-        for e in energy_gev:
+        for e, rng in zip(energy_gev, shower_rngs(seeds)):  # shower i from seeds[i] alone
             n = max(1, rng.poisson(self.points_per_gev * e))
             z = rng.uniform(0, self.n_layers, n)
             xy = rng.normal(0, self.width_mm, (n, 2))
@@ -39,17 +40,18 @@ class BlobModel(ShowerModel):
 
 
 class SeedlessBlobModel(BlobModel):
-    """Breaks the contract: ignores the rng it is given."""
+    """Breaks the contract: ignores the seeds it is given."""
 
-    def generate(self, energy_gev, direction, pdg, rng):
-        return super().generate(energy_gev, direction, pdg, np.random.default_rng())
+    def generate(self, energy_gev, direction, pdg, seeds):
+        fresh = np.random.default_rng().integers(0, 2**63, len(energy_gev), dtype=np.uint64)
+        return super().generate(energy_gev, direction, pdg, fresh)
 
 
 class GeVBlobModel(BlobModel):
     """Breaks the contract: returns point energies in GeV."""
 
-    def generate(self, energy_gev, direction, pdg, rng):
-        showers = super().generate(energy_gev, direction, pdg, rng)
+    def generate(self, energy_gev, direction, pdg, seeds):
+        showers = super().generate(energy_gev, direction, pdg, seeds)
         showers.points[..., 3] /= 1000.0
         return showers
 
@@ -57,8 +59,8 @@ class GeVBlobModel(BlobModel):
 class ZeroEnergyBlobModel(BlobModel):
     """Breaks the contract: some real points carry no energy (they would read back as padding)."""
 
-    def generate(self, energy_gev, direction, pdg, rng):
-        showers = super().generate(energy_gev, direction, pdg, rng)
+    def generate(self, energy_gev, direction, pdg, seeds):
+        showers = super().generate(energy_gev, direction, pdg, seeds)
         showers.points[:, 0, 3] = 0.0
         return showers
 
@@ -71,7 +73,7 @@ class NoCheckBlobModel(BlobModel):
         direction = np.broadcast_to(
             np.asarray(direction if direction is not None else [0, 0, 1.0]), (len(energy), 3)
         )
-        return self.generate(energy, direction, np.full(len(energy), 22), np.random.default_rng(seed))
+        return self.generate(energy, direction, np.full(len(energy), 22), shower_seeds(seed, len(energy)))
 
 
 def load_blob(path=None, **options):

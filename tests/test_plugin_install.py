@@ -13,6 +13,7 @@ FRESH_MODEL = '''
 import numpy as np
 
 from calozoo import Conditions, ShowerModel, Showers
+from calozoo.seeding import shower_rngs
 
 
 class FreshModel(ShowerModel):
@@ -22,9 +23,9 @@ class FreshModel(ShowerModel):
     def conditions(self):
         return Conditions(1.0, 50.0)
 
-    def generate(self, energy_gev, direction, pdg, rng):
+    def generate(self, energy_gev, direction, pdg, seeds):
         clouds = []
-        for e in energy_gev:
+        for e, rng in zip(energy_gev, shower_rngs(seeds)):
             n = 10 + int(e)
             points = np.column_stack([rng.normal(0, 5, (n, 2)), rng.uniform(0, 30, n),
                                       np.full(n, 20.0 * e / n)])

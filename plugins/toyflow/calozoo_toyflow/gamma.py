@@ -39,6 +39,7 @@ import numpy as np
 
 from calozoo.conditions import Conditions
 from calozoo.interfaces import ShowerModel
+from calozoo.seeding import shower_rngs
 from calozoo.showers import Showers
 
 from .points import build_showers
@@ -108,11 +109,12 @@ class ToyGammaShowers(ShowerModel):
         }
 
     # ------------------------------------------------------------------ longitudinal
-    def shower_shape(self, energy_gev: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    def shower_shape(self, energy_gev: np.ndarray, rngs: list[np.random.Generator]) -> dict[str, np.ndarray]:
         """Draw each shower's start, maximum and Gamma shape (GFlash's correlated fluctuations).
 
-        Returns ``(B,)`` arrays: ``start_x0`` (conversion depth), ``t_max_x0`` (depth of the
-        maximum behind the front face), ``alpha`` and ``beta`` (per X0) of the Gamma profile.
+        Shower ``i`` draws two standard normals and an exponential from ``rngs[i]``. Returns
+        ``(B,)`` arrays: ``start_x0`` (conversion depth), ``t_max_x0`` (depth of the maximum
+        behind the front face), ``alpha`` and ``beta`` (per X0) of the Gamma profile.
         """
         log_y = np.log(energy_gev * 1000.0 / self.critical_energy_mev)  # y = E / E_c
         # The maximum lies at ln y + 0.5 X0 on average (Longo); the conversion depth is part of it.
@@ -122,11 +124,13 @@ class ToyGammaShowers(ShowerModel):
         sigma_t = 1.0 / (-1.4 + 1.26 * log_y)
         sigma_alpha = 1.0 / (-0.58 + 0.86 * log_y)
         rho = 0.705 - 0.023 * log_y
-        g1, g2 = rng.standard_normal((2, len(energy_gev)))
+        draws = np.array(
+            [[*rng.standard_normal(2), rng.exponential(PHOTON_CONVERSION_X0)] for rng in rngs]
+        ).reshape(-1, 3)
+        g1, g2, start = draws.T
         t = mean_t * np.exp(sigma_t * g1 - sigma_t**2 / 2)  # log-normal with mean mean_t
         alpha = np.exp(log_alpha + sigma_alpha * (rho * g1 + np.sqrt(1 - rho**2) * g2))
         alpha = np.maximum(alpha, 1.2)  # keeps the profile finite at its start
-        start = rng.exponential(PHOTON_CONVERSION_X0, len(energy_gev))
         return {"start_x0": start, "t_max_x0": start + t, "alpha": alpha, "beta": (alpha - 1) / t}
 
     def layer_fractions(self, shape: dict[str, np.ndarray], direction: np.ndarray) -> np.ndarray:
@@ -155,13 +159,14 @@ class ToyGammaShowers(ShowerModel):
         energy_gev: np.ndarray,
         direction: np.ndarray,
         t_max_x0: np.ndarray,
-        rng: np.random.Generator,
+        u: np.ndarray,
     ) -> np.ndarray:
         """Distance of each point from the axis, mm: GFlash's core + tail mixture.
 
         ``τ = t / T`` is the depth in units of the shower's maximum. The core (radius
         ``R_C(τ)``) dominates early, the wider tail (``R_T(τ)``) grows with depth; the core
-        fraction ``p(τ)`` peaks a little before the maximum.
+        fraction ``p(τ)`` peaks a little before the maximum. ``u``: ``(2, M)`` uniforms in
+        ``[0, 1)`` per point (core or tail, then the radius).
         """
         log_e = np.log(energy_gev[shower])
         depth_x0 = (layer + 0.5) * self.x0_per_layer / direction[shower, 2]
@@ -171,29 +176,32 @@ class ToyGammaShowers(ShowerModel):
         r_tail = k1 * (np.exp(k3 * (tau - k2)) + np.exp(k4 * (tau - k2)))
         p1, p2, p3 = 2.632 - 0.00094 * Z_ABSORBER, 0.401 + 0.00187 * Z_ABSORBER, 1.313 - 0.0686 * log_e
         core_fraction = np.clip(p1 * np.exp((p2 - tau) / p3 - np.exp((p2 - tau) / p3)), 0.0, 1.0)
-        radius = np.where(rng.uniform(size=len(shower)) < core_fraction, r_core, r_tail)
-        # Inverse of the CDF r² / (r² + R²); u stops at 0.995 (r < 14 R) to drop the far tail.
-        u = rng.uniform(0.0, 0.995, len(shower))
-        return self.moliere_radius_mm * radius * np.sqrt(u / (1.0 - u))
+        radius = np.where(u[0] < core_fraction, r_core, r_tail)
+        # Inverse of the CDF r² / (r² + R²); q stops at 0.995 (r < 14 R) to drop the far tail.
+        q = 0.995 * u[1]
+        return self.moliere_radius_mm * radius * np.sqrt(q / (1.0 - q))
 
     # ------------------------------------------------------------------ generation
     def generate(
-        self, energy_gev: np.ndarray, direction: np.ndarray, pdg: np.ndarray, rng: np.random.Generator
+        self, energy_gev: np.ndarray, direction: np.ndarray, pdg: np.ndarray, seeds: np.ndarray
     ) -> Showers:
-        shape = self.shower_shape(energy_gev, rng)
+        # Shower i's numbers come from its own generator (in this order: shape, counts, smearing,
+        # points); the maths on them is vectorised over the batch.
+        rngs = shower_rngs(seeds)
+        shape = self.shower_shape(energy_gev, rngs)
         fractions = self.layer_fractions(shape, direction)  # (B, 30)
         mean_counts = self.points_per_gev * energy_gev[:, None] * fractions
-        counts = rng.poisson(mean_counts)
+        noise = [(rng.poisson(mean), rng.standard_normal(len(mean))) for rng, mean in zip(rngs, mean_counts)]
+        counts = np.array([c for c, _ in noise], dtype=np.int64).reshape(mean_counts.shape)
+        normals = np.array([g for _, g in noise]).reshape(mean_counts.shape)
         # A point stands for a fixed share of visible energy, so the layer energy follows the
         # count (Poisson statistics) times the silicon's own sampling fluctuation.
         mev_per_point = 1000.0 * self.visible_fraction / self.points_per_gev
-        smear = np.exp(
-            self.layer_energy_sigma * rng.standard_normal(counts.shape) - self.layer_energy_sigma**2 / 2
-        )
+        smear = np.exp(self.layer_energy_sigma * normals - self.layer_energy_sigma**2 / 2)
         layer_energy_mev = mev_per_point * counts * smear
 
-        def radius(shower, layer):
-            return self.radius_mm(shower, layer, energy_gev, direction, shape["t_max_x0"], rng)
+        def radius(shower, layer, u):
+            return self.radius_mm(shower, layer, energy_gev, direction, shape["t_max_x0"], u)
 
         return build_showers(
             counts,
@@ -203,7 +211,7 @@ class ToyGammaShowers(ShowerModel):
             energy_gev=energy_gev,
             direction=direction,
             pdg=pdg,
-            rng=rng,
+            rngs=rngs,
         )
 
 

@@ -37,6 +37,7 @@ import torch
 
 from calozoo.conditions import Conditions
 from calozoo.interfaces import ShowerModel
+from calozoo.seeding import shower_rngs
 from calozoo.showers import Showers
 
 from .points import build_showers, layer_summaries, radial_distances_mm
@@ -63,6 +64,9 @@ N_LAYERS = 30
 ENERGY_SCALE_GEV = 127.0
 #: Quantiles per layer of the radial distance table (0%, 1%, ..., 100%).
 N_RADIAL_QUANTILES = 101
+#: The flow runs on a multiple of this many rows (padded), so each row rounds the same whatever
+#: the batch size (see :meth:`ToyFlow._flow_rows`).
+FLOW_ROW_BLOCK = 64
 
 
 # ---------------------------------------------------------------------------- features
@@ -129,6 +133,15 @@ def baseline_inputs(energy_gev: np.ndarray, direction: np.ndarray) -> np.ndarray
     log_e = np.log(np.asarray(energy_gev, dtype=np.float64))
     slant = 1.0 / np.asarray(direction, dtype=np.float64)[:, 2]
     return np.stack([np.ones_like(log_e), log_e, log_e**2, log_e**3, slant, log_e * slant], axis=1)
+
+
+def _rowwise_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` summed term by term, so each row's result does not depend on how many rows there are
+    (a BLAS product may round a row differently for another number of rows)."""
+    out = np.zeros((a.shape[0], b.shape[1]))
+    for k in range(a.shape[1]):
+        out += a[:, k : k + 1] * b[k]
+    return out
 
 
 def conditioning(energy_gev: np.ndarray, direction: np.ndarray) -> torch.Tensor:
@@ -359,43 +372,66 @@ class ToyFlow(ShowerModel):
             raise RuntimeError("this ToyFlow is not trained: call fit(showers) or load a saved one")
 
     def sample_layers(
-        self, energy_gev: np.ndarray, direction: np.ndarray, rng: np.random.Generator
+        self, energy_gev: np.ndarray, direction: np.ndarray, rngs: list[np.random.Generator]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Draw per-layer point counts ``(B, 30)`` int64 and visible energies ``(B, 30)`` MeV."""
+        """Draw per-layer point counts ``(B, 30)`` int64 and visible energies ``(B, 30)`` MeV.
+
+        Shower ``i``'s latent noise is 60 standard normals from ``rngs[i]`` (never torch's global
+        state: the same seed gives the same showers whatever else the program does with torch).
+        """
         self._check_fitted()
-        # The latent noise comes from a torch generator seeded by rng, never from torch's global
-        # state: the same seed gives the same showers whatever else the program does with torch.
-        generator = torch.Generator().manual_seed(int(rng.integers(2**63 - 1)))
-        with torch.no_grad():
-            z = torch.randn(len(energy_gev), 2 * N_LAYERS, generator=generator, dtype=torch.float32)
-            x = self.flow_(z, conditioning(energy_gev, direction)).numpy().astype(np.float64)
-        x = x * self.feature_std_ + baseline_inputs(energy_gev, direction) @ self.feature_baseline_
+        n = len(energy_gev)
+        z = np.array([rng.standard_normal(2 * N_LAYERS) for rng in rngs], dtype=np.float32)
+        x = self._flow_rows(z.reshape(n, 2 * N_LAYERS), conditioning(energy_gev, direction))
+        mean = _rowwise_matmul(baseline_inputs(energy_gev, direction), self.feature_baseline_)
+        x = x * self.feature_std_ + mean
         # A flow can throw a rare wild sample: cap the totals at twice the largest seen in
         # training (the layer shares are bounded anyway).
         x[:, TOTALS] = np.minimum(x[:, TOTALS], self.log_total_max_ + np.log(2.0))
         return layers_from_features(x)
 
-    def radius_mm(self, layer: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Distances from the axis, mm: inverse-CDF sampling of each layer's fitted quantiles."""
-        position = rng.uniform(0.0, N_RADIAL_QUANTILES - 1, len(layer))
+    def _flow_rows(self, z: np.ndarray, context: torch.Tensor) -> np.ndarray:
+        """The flow on ``(B, 60)`` latent rows, each row's result independent of the others.
+
+        A CPU matrix product can round a row differently depending on how many rows it is given
+        (a batch of 3 and a batch of 1000 give different last bits). Padding the rows to a
+        multiple of :data:`FLOW_ROW_BLOCK` keeps every row on the same kernels, so a shower does
+        not change with the batch size.
+        """
+        n = len(z)
+        padded = -(-max(n, 1) // FLOW_ROW_BLOCK) * FLOW_ROW_BLOCK
+        z_rows = torch.zeros(padded, z.shape[1], dtype=torch.float32)
+        z_rows[:n] = torch.as_tensor(z)
+        c_rows = torch.zeros(padded, context.shape[1], dtype=torch.float32)
+        c_rows[:, 3] = 1.0  # padding rows at normal incidence
+        c_rows[:n] = context
+        with torch.no_grad():
+            return self.flow_(z_rows, c_rows)[:n].numpy().astype(np.float64)
+
+    def radius_mm(self, layer: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Distances from the axis, mm: inverse-CDF sampling of each layer's fitted quantiles
+        from ``u``, ``(M,)`` uniforms in ``[0, 1)``."""
+        position = u * (N_RADIAL_QUANTILES - 1)
         low = np.minimum(position.astype(np.int64), N_RADIAL_QUANTILES - 2)
         frac = position - low
         table = self.radius_quantiles_mm_
         return table[layer, low] * (1.0 - frac) + table[layer, low + 1] * frac
 
     def generate(
-        self, energy_gev: np.ndarray, direction: np.ndarray, pdg: np.ndarray, rng: np.random.Generator
+        self, energy_gev: np.ndarray, direction: np.ndarray, pdg: np.ndarray, seeds: np.ndarray
     ) -> Showers:
-        counts, energies = self.sample_layers(energy_gev, direction, rng)
+        # Shower i's randomness comes from seeds[i] alone: first its latent noise, then its points.
+        rngs = shower_rngs(seeds)
+        counts, energies = self.sample_layers(energy_gev, direction, rngs)
         return build_showers(
             counts,
             energies,
-            radius_mm=lambda shower, layer: self.radius_mm(layer, rng),
+            radius_mm=lambda shower, layer, u: self.radius_mm(layer, u[0]),
             point_energy_sigma=self.point_energy_sigma_,
             energy_gev=energy_gev,
             direction=direction,
             pdg=pdg,
-            rng=rng,
+            rngs=rngs,
         )
 
     # ------------------------------------------------------------------ save / load

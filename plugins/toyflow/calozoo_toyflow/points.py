@@ -18,7 +18,7 @@ import numpy as np
 
 from calozoo.showers import Showers
 
-__all__ = ["layer_summaries", "radial_distances_mm", "point_owners", "build_showers"]
+__all__ = ["layer_summaries", "radial_distances_mm", "point_owners", "per_shower_draws", "build_showers"]
 
 
 def layer_summaries(showers: Showers, n_layers: int) -> tuple[np.ndarray, np.ndarray]:
@@ -66,15 +66,34 @@ def point_owners(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cells // n_layers, cells % n_layers
 
 
+def per_shower_draws(rngs: list[np.random.Generator], sizes: np.ndarray, uniforms: int, normals: int):
+    """Per-point random numbers, each shower's from its own generator, concatenated in point order.
+
+    Shower ``i`` draws ``rngs[i].random((uniforms, sizes[i]))`` then
+    ``rngs[i].standard_normal((normals, sizes[i]))``: the numbers of a shower depend on its
+    generator alone, not on the other showers of the batch, while the maths on them stays
+    vectorised over the batch.
+
+    Returns:
+        ``(uniforms, M)`` floats in ``[0, 1)`` and ``(normals, M)`` standard normals for the
+        ``M = sizes.sum()`` points.
+    """
+    u_parts, g_parts = [np.zeros((uniforms, 0))], [np.zeros((normals, 0))]
+    for rng, n in zip(rngs, np.asarray(sizes).reshape(-1)):
+        u_parts.append(rng.random((uniforms, int(n))))
+        g_parts.append(rng.standard_normal((normals, int(n))))
+    return np.concatenate(u_parts, axis=1), np.concatenate(g_parts, axis=1)
+
+
 def build_showers(
     counts: np.ndarray,
     layer_energy_mev: np.ndarray,
-    radius_mm: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    radius_mm: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
     point_energy_sigma: float | np.ndarray,
     energy_gev: np.ndarray,
     direction: np.ndarray,
     pdg: np.ndarray,
-    rng: np.random.Generator,
+    rngs: list[np.random.Generator],
 ) -> Showers:
     """Scatter points into layers so that each layer holds its count and its energy.
 
@@ -87,25 +106,28 @@ def build_showers(
         counts: ``(B, L)`` non-negative int points per layer.
         layer_energy_mev: ``(B, L)`` non-negative visible energy per layer, MeV (0 where the
             count is 0).
-        radius_mm: ``radius_mm(shower_index, layer_index)`` -> ``(M,)`` distances from the axis
-            in mm for the ``M`` points (it draws from the same ``rng``).
+        radius_mm: ``radius_mm(shower_index, layer_index, u)`` -> ``(M,)`` distances from the
+            axis in mm for the ``M`` points, from ``u``: ``(2, M)`` uniforms in ``[0, 1)``
+            drawn from each point's shower's generator.
         point_energy_sigma: width of the log-normal point energies, a number or ``(L,)``.
         energy_gev, direction, pdg: ``(B,)``, ``(B, 3)``, ``(B,)`` incident conditions.
-        rng: the only source of randomness.
+        rngs: ``B`` generators, shower ``i``'s the only source of its points' randomness
+            (:func:`per_shower_draws`: 4 uniforms and 1 normal per point).
     """
     n_showers, n_layers = counts.shape
     shower, layer = point_owners(counts)
-    radius = radius_mm(shower, layer)
-    azimuth = rng.uniform(0.0, 2.0 * np.pi, len(shower))
-    depth_in_layer = rng.uniform(0.0, 1.0, len(shower))
+    num_points = counts.sum(axis=1)
+    u, g = per_shower_draws(rngs, num_points, uniforms=4, normals=1)
+    radius = radius_mm(shower, layer, u[:2])
+    azimuth = 2.0 * np.pi * u[2]
+    depth_in_layer = u[3]
     sigma = np.broadcast_to(np.asarray(point_energy_sigma, dtype=np.float64), (n_layers,))[layer]
-    weight = np.exp(sigma * rng.standard_normal(len(shower)))
+    weight = np.exp(sigma * g[0])
 
     cell = shower * n_layers + layer
     weight_sum = np.bincount(cell, weights=weight, minlength=n_showers * n_layers)
     energy = weight * layer_energy_mev.reshape(-1)[cell] / weight_sum[cell]
 
-    num_points = counts.sum(axis=1)
     first = np.cumsum(num_points) - num_points  # index of each shower's first point
     slot = np.arange(len(shower)) - first[shower]
     points = np.zeros((n_showers, int(num_points.max(initial=0)), 4), dtype=np.float32)
