@@ -21,3 +21,8 @@ def calozoo_register_commands(register):
         "calozoo.evaluation.cli:evaluate_command",
         summary="Compare generated with reference showers: observables, distances, plots, report.",
     )
+    register(
+        "calibrate",
+        "calozoo.calibrate:calibrate_command",
+        summary="Fit MODEL's calibrator for a geometry against reference showers.",
+    )

@@ -1,21 +1,20 @@
 """``calozoo train MODEL`` for every flow + point-network model: one command, driven by the model's recipe.
 
 A plugin registers ``make_train_command(recipe)`` through the ``calozoo_register_commands`` hook
-(``register("train", ..., model=NAME)``); the stages are :mod:`.training`'s. The calibrate stage
+(``register("train NAME", "module:train_command")``); the stages are :mod:`.training`'s. The calibrate stage
 uses the calibrator registered under the model's name, through its ``calibrate(model,
-reference, seed=)``, exactly as ``calozoo calibrate`` does.
+reference, seed=)``: it is ``calozoo calibrate NAME --weights WORK/model -o WORK/model``.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from calozoo.cli import friendly_errors
 
-__all__ = ["make_train_command", "check_outputs", "calibrate_folder", "CONTEXT_SETTINGS"]
+__all__ = ["make_train_command", "check_outputs", "CONTEXT_SETTINGS"]
 
 #: ``-h`` as well as ``--help``: these commands run on their own (``calozoo train MODEL ...`` hands
 #: them the rest of the line), so they do not inherit the ``calozoo`` group's settings.
@@ -119,8 +118,10 @@ def make_train_command(recipe_type: type, default_steps: dict[str, int] | None =
         if stage == "calibrate":
             if reference is None:
                 raise click.UsageError("--reference is required for the calibrate stage")
+            from calozoo.calibrate import calibrate_model, echo_result
+
             folder = Path(output) if output else Path(work) / "model"
-            calibrate_folder(name, folder, reference, geometry, folder, seed)
+            echo_result(calibrate_model(name, reference, geometry, folder, seed=seed, weights=folder))
             return
         if data is None:
             raise click.UsageError(f"--data is required for the {stage} stage")
@@ -177,26 +178,3 @@ def check_outputs(*outputs: tuple[str | Path, type]) -> None:
 
     for folder, cls in outputs:
         check_folder_replaceable(folder, class_path(cls))
-
-
-def calibrate_folder(model_name: str, model_path, reference, geometry: str, output, seed: int) -> None:
-    """Fit the calibrator registered as ``model_name`` for the model in ``model_path`` against the
-    showers in ``reference`` (a file or a folder of shards), in ``geometry``; write the calibrated
-    model to ``output`` and the calibrator beside it (``OUTPUT-calibrator``)."""
-    import calozoo
-    from calozoo.io import read_showers
-    from calozoo.showers import concatenate
-
-    from .data import data_files
-
-    model = calozoo.load(model_name, path=str(model_path))
-    calibrator = calozoo.calibrator(model_name, geometry=geometry, seed=seed)
-    output = Path(output)
-    calibrator_folder = output.parent / f"{output.name}-calibrator"
-    check_outputs((output, type(model)), (calibrator_folder, type(calibrator)))
-    showers = concatenate([read_showers(f) for f in data_files(reference)])
-    calibrated = calibrator.calibrate(model, showers, seed=seed)
-    calibrated.save(output)
-    calibrator.save(calibrator_folder)
-    click.echo(json.dumps(calibrator.report_, indent=1, default=str))
-    click.echo(f"{calibrator.describe_fit()}; wrote {output}")
