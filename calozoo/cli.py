@@ -402,8 +402,9 @@ _FORMAT_OPTION = click.option(
     type=click.IntRange(min=1),
     default=None,
     help="Write -o as a folder of shards of this many showers each (the layout `calozoo simulate` "
-    "writes); shard i has a seed stream of its own, so the files do not depend on --scheduler or "
-    "--workers. An existing folder holding only the shards of an earlier run is replaced.",
+    "writes); every shower has a seed stream of its own, so the showers do not depend on the shard "
+    "size, --scheduler or --workers. An existing folder holding only the shards of an earlier run "
+    "is replaced.",
 )
 @click.option(
     "--scheduler",
@@ -443,8 +444,9 @@ def generate(
 ) -> None:
     """Generate showers with MODEL and write them to a file (or, with --shard-size, a folder).
 
-    Drawn energies (10:100, log:1:127) and directions (--directions) come from streams of their
-    own, seeded by --seed: the same seed gives the same conditions and showers.
+    Every shower has its own seed stream, child i of --seed: its drawn energy (10:100,
+    log:1:127) and direction (--directions), then the model's draws. The same seed gives the
+    same conditions and showers whatever --batch-size, --shard-size, --workers and --scheduler.
 
     \b
     calozoo generate toyflow -n 1000 --energy 10:100 --theta 90 --phi 90 --seed 1 -o showers.h5
@@ -494,14 +496,11 @@ def generate(
         n_showers = n_showers or 100
         _check_memory_for(n_showers)
         spec = grammar.resolve_directions(theta, phi, direction, directions)
-        # Drawn conditions get streams of their own, so the model's seed stays as given.
-        energies = energy.sample(n_showers, grammar.energy_stream(seed))
-        if spec is None:
+        # Drawn conditions come shower by shower from each shower's own conditions stream
+        # (calozoo.seeding), so they depend on neither --shard-size nor --batch-size.
+        energies, unit = grammar.draw_conditions(energy, spec, seed, n_showers)
+        if unit is None:
             unit = np.array([0.0, 0.0, 1.0])
-        elif spec.kind == "fixed":
-            unit = np.array(spec.vector)
-        else:
-            unit = spec.sample(n_showers, grammar.direction_stream(seed))
 
     if shard_size is not None:
         job = {"model_name": model_name, "weights": weights, "options": tuple(options)}
@@ -548,13 +547,6 @@ def generate(
 _SHARD_NAME = re.compile(r"shard-(\d+)\.h5")
 
 
-def _shard_seed(seed: int, index: int) -> int:
-    """The model seed of shard ``index``: a stream of its own, whoever makes the shard."""
-    import numpy as np
-
-    return int(np.random.SeedSequence([seed, index]).generate_state(1, np.uint64)[0])
-
-
 def _pending_shard(folder: Path, index: int) -> Path:
     """Where shard ``index`` is written until every shard is done (then renamed to shard-NNNNN.h5)."""
     return folder / f".shard-{index:05d}.h5.pending"
@@ -572,10 +564,13 @@ def _make_generated_shard(task: tuple) -> tuple[int, int, float, float]:
     """Generate one shard into its pending file (here or on a Dask worker); ``(index, n, points, MeV)``."""
     from .io import ShowerWriter
 
-    index, job, energies, unit, pdg, seed, pending = task
+    index, job, energies, unit, pdg, seed, start, pending = task
     model = _shard_model(job["model_name"], job["weights"], job["options"])
     batch_size = job["batch_size"]
-    batches = model.iter_sample(energies, unit, pdg=pdg, seed=seed, batch_size=batch_size, progress=False)
+    # the job's showers start, start + 1, ...: the same seeds whatever the shard size
+    batches = model.iter_sample(
+        energies, unit, pdg=pdg, seed=seed, batch_size=batch_size, progress=False, start=start
+    )
     points = visible_mev = 0.0
     with ShowerWriter(pending, len(energies), format=job["format"]) as writer:
         for batch in batches:
@@ -617,8 +612,8 @@ def _check_shard_folder(folder: Path) -> list[Path]:
 
 def _generate_shards(job, energies, unit, pdg, seed, shard_size, output, scheduler, workers) -> None:
     """``generate --shard-size``: the conditions cut into shards, each made (here or on Dask) from
-    its own seed into a pending file; once all are done they are renamed to ``shard-NNNNN.h5`` and
-    the earlier run's surplus shards are removed."""
+    its showers' own seeds (those of the whole job) into a pending file; once all are done they
+    are renamed to ``shard-NNNNN.h5`` and the earlier run's surplus shards are removed."""
     from .serialization import output_lock
 
     folder = Path(output)
@@ -663,7 +658,7 @@ def _make_shards(job, energies, unit, pdg, seed, shard_size, folder, scheduler, 
         part = slice(start, start + shard_size)
         shard_unit = unit[part] if np.ndim(unit) == 2 else unit
         shard_pdg = pdg[part] if pdg is not None and np.ndim(pdg) > 0 else pdg
-        tasks.append((index, job, energies[part], shard_unit, shard_pdg, _shard_seed(seed, index), None))
+        tasks.append((index, job, energies[part], shard_unit, shard_pdg, seed, start, None))
     _shard_model(job["model_name"], job["weights"], job["options"])  # here too: bad options fail early
     from tqdm.auto import tqdm
 

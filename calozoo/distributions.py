@@ -2,7 +2,9 @@
 
 A distribution is a function ``(n, rng) -> (n, 3)`` local unit directions (the frame of
 :mod:`calozoo.conditions`) that draws only from the ``numpy.random.Generator`` it is given, so
-the same generator state gives the same directions.
+the same generator state gives the same directions. The commands draw them shower by shower
+(:func:`draw_per_shower`), each shower from its own conditions stream
+(:func:`calozoo.seeding.condition_rngs`).
 
 >>> import numpy as np
 >>> barrel_ip_directions(3, np.random.default_rng(1)).shape
@@ -15,7 +17,12 @@ import numpy as np
 
 from .conditions import direction_from_angles
 
-__all__ = ["barrel_ip_directions", "DIRECTION_DISTRIBUTIONS", "STAVE_INNER_RADIUS_MM"]
+__all__ = [
+    "barrel_ip_directions",
+    "draw_per_shower",
+    "DIRECTION_DISTRIBUTIONS",
+    "STAVE_INNER_RADIUS_MM",
+]
 
 #: Distance of the ILD ECAL top barrel stave's inner face from the beam, mm (specs/geometry.md).
 STAVE_INNER_RADIUS_MM = 1804.8
@@ -48,3 +55,41 @@ def barrel_ip_directions(n: int, rng: np.random.Generator) -> np.ndarray:
 
 #: ``--directions NAME`` -> the function (described for ``--help`` in :data:`calozoo.grammar.DIRECTIONS`).
 DIRECTION_DISTRIBUTIONS = {"barrel-ip": barrel_ip_directions}
+
+
+def draw_per_shower(rngs, energy=None, directions=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Drawn incident conditions, shower ``i``'s from ``rngs[i]`` alone (calozoo's convention,
+    :mod:`calozoo.seeding`): so they depend on neither the shard size nor the batch size.
+
+    Each shower's stream gives one energy first, ``energy(1, rng)`` (``None``: one uniform draw,
+    dropped: the energies are fixed and given elsewhere), then, if ``directions`` is given, its
+    direction ``directions(1, rng)``. So the directions do not depend on how the energies are
+    given (fixed, uniform or log-uniform: one draw each).
+
+    Args:
+        rngs: one ``numpy.random.Generator`` per shower.
+        energy: ``(n, rng) -> (n,)`` energies in GeV, or ``None``.
+        directions: ``(n, rng) -> (n, 3)`` unit directions (e.g. from
+            :data:`DIRECTION_DISTRIBUTIONS`), or ``None``.
+
+    Returns:
+        ``(n,)`` energies (``None`` when ``energy`` is ``None``) and ``(n, 3)`` directions
+        (``None`` when ``directions`` is ``None``).
+
+    >>> from calozoo.seeding import condition_rngs
+    >>> uniform = lambda n, rng: rng.uniform(1.0, 2.0, n)
+    >>> e, d = draw_per_shower(condition_rngs(1, 3), uniform, barrel_ip_directions)
+    >>> e.shape, d.shape
+    ((3,), (3, 3))
+    """
+    rngs = list(rngs)
+    energies = np.empty(len(rngs)) if energy is not None else None
+    units = np.empty((len(rngs), 3)) if directions is not None else None
+    for i, rng in enumerate(rngs):
+        if energy is not None:
+            energies[i] = energy(1, rng)[0]
+        else:
+            rng.random()  # the energy's draw, dropped
+        if directions is not None:
+            units[i] = directions(1, rng)[0]
+    return energies, units

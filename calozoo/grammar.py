@@ -44,8 +44,7 @@ __all__ = [
     "parse_energy",
     "parse_direction",
     "resolve_directions",
-    "energy_stream",
-    "direction_stream",
+    "draw_conditions",
     "ENERGY_FORMS",
     "DIRECTIONS",
     "n_showers_option",
@@ -67,23 +66,37 @@ DIRECTIONS = {
     "θ 30-150° and φ 80-110° (CaloClouds3's training directions)",
 }
 
-#: Salts of the seeded streams ``generate`` draws conditions from (the model's own stream is
-#: ``seed`` itself): the energies come from ``[seed, 2**31]``, the directions from ``[seed, 2**31 + 1]``.
-ENERGY_SALT, DIRECTION_SALT = 2**31, 2**31 + 1
 
+def draw_conditions(energy: EnergySpec, directions: DirectionSpec | None, seed: int, n: int, start: int = 0):
+    """The conditions ``generate`` and ``simulate`` give showers ``start .. start + n - 1`` of a
+    job seeded ``seed``: ``(n,)`` energies and ``(n, 3)`` directions (``None``: normal incidence).
 
-def energy_stream(seed: int):
-    """The generator ``generate`` draws a range's energies from: ``default_rng([seed, 2**31])``."""
+    Fixed energies are cycled in order; a fixed direction is repeated. Whatever is drawn comes
+    from each shower's own conditions stream (:func:`calozoo.seeding.condition_rngs`), one energy
+    first (one draw, dropped when the energies are fixed), then the direction
+    (:func:`calozoo.distributions.draw_per_shower`): independent of the model's stream, of the
+    shard size and of the batch size. Nothing is drawn when nothing is random.
+    """
     import numpy as np
 
-    return np.random.default_rng([seed, ENERGY_SALT])
+    fixed_energy = np.resize(np.asarray(energy.values, dtype=np.float64), n) if not energy.is_range else None
+    drawn_direction = directions is not None and directions.kind != "fixed"
+    if fixed_energy is not None and not drawn_direction:
+        unit = (
+            None if directions is None else np.tile(np.asarray(directions.vector, dtype=np.float64), (n, 1))
+        )
+        return fixed_energy, unit
+    from .distributions import DIRECTION_DISTRIBUTIONS, draw_per_shower
+    from .seeding import condition_rngs
 
-
-def direction_stream(seed: int):
-    """The generator ``generate`` draws a distribution's directions from: ``[seed, 2**31 + 1]``."""
-    import numpy as np
-
-    return np.random.default_rng([seed, DIRECTION_SALT])
+    energies, unit = draw_per_shower(
+        condition_rngs(seed, n, start=start),
+        energy.sample if energy.is_range else None,
+        DIRECTION_DISTRIBUTIONS[directions.kind] if drawn_direction else None,
+    )
+    if unit is None and directions is not None:
+        unit = directions.sample(n, None)  # fixed: repeated
+    return (fixed_energy if energies is None else energies), unit
 
 
 @dataclass(frozen=True)

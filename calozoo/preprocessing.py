@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .interfaces import Geometry
+from .seeding import root_sequence, sequence_rngs, shower_rngs
 from .showers import Showers, concatenate
 
 __all__ = ["preprocess", "PreprocessingReport", "trajectory_xy_mm", "layer_boundaries_mm"]
@@ -44,6 +45,8 @@ __all__ = ["preprocess", "PreprocessingReport", "trajectory_xy_mm", "layer_bound
 # Warn when more than this fraction of all hit energy is lost outside the layers or the box:
 # for hits in the local frame both are ~0, so a larger loss means the frame is wrong.
 _LOSS_WARNING_FRACTION = 0.01
+#: ``preprocess``'s ``seed`` when not given (``None`` is a valid seed: fresh entropy).
+_NO_SEED = object()
 
 
 @dataclass
@@ -133,7 +136,8 @@ def preprocess(
     raw_hits: Showers,
     geometry: Geometry,
     *,
-    seed: int | None,
+    seed: int | None = _NO_SEED,
+    seeds: np.ndarray | None = None,
     sub_cells: int = 5,
     trim_mm: float = 250.0,
     max_points: int | None = None,
@@ -147,11 +151,17 @@ def preprocess(
         raw_hits: raw hits, ``z_units="mm"``: ``x, y, z`` in mm in the local frame with the
             origin at the incident point on the front face, ``z`` the depth; ``e`` in MeV.
         geometry: gives the layer depths and the cell pitch ``cell_size_mm``.
-        seed: the randomness (grid offsets, depths inside the layers). Shower ``i`` always draws
-            from child ``i`` of ``numpy.random.SeedSequence(seed)``, so the output depends on
-            neither ``batch_size`` nor which other showers are processed with it; the same
-            seed gives the same points. That stream gives first the grid offset ``(x, y)``, then
-            one depth fraction per output point in output order. ``None`` draws fresh entropy.
+        seed: the randomness (grid offsets, depths inside the layers), calozoo's one convention
+            (:mod:`calozoo.seeding`): shower ``i`` always draws from child ``i`` of
+            ``numpy.random.SeedSequence(seed)`` (:func:`calozoo.seeding.sequence_rngs`), so the
+            output depends on neither ``batch_size`` nor which other showers are processed
+            with it; the same seed gives the same points. That stream gives first the grid
+            offset ``(x, y)``, then one depth fraction per output point in output order.
+            ``None`` draws fresh entropy.
+        seeds: instead of ``seed``, ``(N,)`` per-shower seeds: shower ``i`` draws from
+            ``numpy.random.default_rng(seeds[i])`` (:func:`calozoo.seeding.shower_rngs`), e.g.
+            a model preprocessing its own showers with seeds derived from its per-shower seeds.
+            Give exactly one of ``seed`` and ``seeds``.
         sub_cells: sub-cells per cell along ``x`` and along ``y`` (CaloClouds: 5).
         trim_mm: half-width of the transverse box kept around the trajectory, mm.
         max_points: keep at most this many points per shower, the most energetic ones
@@ -184,6 +194,14 @@ def preprocess(
     """
     if not isinstance(raw_hits, Showers):
         raise TypeError(f"raw_hits must be calozoo.showers.Showers, got {type(raw_hits).__name__}")
+    if (seed is _NO_SEED) == (seeds is None):
+        raise TypeError(
+            "preprocess() needs exactly one of seed= (an integer or None) and seeds= (one per shower)"
+        )
+    if seeds is not None:
+        seeds = np.asarray(seeds, dtype=np.uint64).reshape(-1)
+        if len(seeds) != len(raw_hits):
+            raise ValueError(f"seeds must hold one seed per shower ({len(raw_hits)}), got {len(seeds)}")
     if raw_hits.z_units != "mm":
         raise ValueError(
             f"preprocess() needs raw hits with z in mm (depth behind the front face), got z in "
@@ -216,16 +234,16 @@ def preprocess(
         trim=float(trim_mm),
         max_points=None if max_points is None else int(max_points),
     )
-    # Children of one root, addressed by the shower's index in the input: batch-size independent.
-    root = np.random.SeedSequence(seed)
+    # One stream per shower, addressed by its index in the input (calozoo.seeding): batch-size independent.
+    root = None if seeds is not None else root_sequence(seed)
     parts, reports = [], []
     with tqdm(total=len(raw_hits), unit="shower", disable=not progress, desc="preprocess") as bar:
         for start in range(0, len(raw_hits), int(batch_size)):
             batch = raw_hits[start : start + int(batch_size)]
-            rngs = [
-                np.random.default_rng(np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, i)))
-                for i in range(start, start + len(batch))
-            ]
+            if seeds is not None:
+                rngs = shower_rngs(seeds[start : start + len(batch)])
+            else:
+                rngs = sequence_rngs(root, len(batch), start=start)
             points, report = _preprocess_batch(batch, settings, rngs)
             parts.append(points)
             reports.append(report)

@@ -152,26 +152,29 @@ def test_generate_takes_each_energy_form(run, tmp_path, energy, check):
     assert read_showers(again) == showers  # same seed, same energies and showers
 
 
-def test_generate_log_uniform_energies_come_from_the_energy_stream(run, tmp_path):
-    from calozoo.grammar import energy_stream
+def test_generate_log_uniform_energies_come_from_each_showers_conditions_stream(run, tmp_path):
+    from calozoo.seeding import condition_rngs
 
     out = tmp_path / "showers.h5"
     assert run("generate", "blob", "-n", 5, "--energy", "log:1:100", "--seed", 3, "-o", out).exit_code == 0
-    want = np.exp(energy_stream(3).uniform(np.log(1), np.log(100), 5))
+    want = [np.exp(rng.uniform(np.log(1), np.log(100))) for rng in condition_rngs(3, 5)]
     np.testing.assert_allclose(read_showers(out).incident_energy_gev, want, rtol=1e-6)
 
 
 def test_generate_draws_barrel_ip_directions(run, tmp_path):
     from calozoo.conditions import angles_from_direction
     from calozoo.distributions import barrel_ip_directions
-    from calozoo.grammar import direction_stream
+    from calozoo.seeding import condition_rngs
 
     out, again = tmp_path / "showers.h5", tmp_path / "again.h5"
     options = ["-n", 6, "--energy", "10,20", "--directions", "barrel-ip", "--seed", 0]
     result = run("generate", "blob", *options, "-o", out)
     assert result.exit_code == 0, result.output
     showers = read_showers(out)
-    want = barrel_ip_directions(6, direction_stream(0))
+    want = []  # shower i's from its own conditions stream: an energy draw (dropped), then its direction
+    for rng in condition_rngs(0, 6):
+        rng.random()
+        want.append(barrel_ip_directions(1, rng)[0])
     np.testing.assert_allclose(showers.direction, want, atol=1e-6)
     theta, phi = angles_from_direction(showers.direction)
     assert theta.min() > 30 and theta.max() < 150 and phi.min() > 80 and phi.max() < 110

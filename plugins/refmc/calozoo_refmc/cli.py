@@ -103,10 +103,11 @@ def simulate_command(
 ):
     """Simulate reference-MC showers into OUT_DIR as CaloClouds point-cloud shards (resumable).
 
-    Drawn conditions (a preset, an energy range, --directions) come from each shard's own stream:
-    its energies first, then its directions, so --directions barrel-ip --energy 1:127 is the
-    cc3-training preset and --directions barrel-ip --energy 10,50 gives the directions of
-    --preset cc3-training --energy 10 --energy 50.
+    Every shower has its own seed stream, child i of --seed, whatever the shard size and the
+    workers. Drawn conditions (a preset, an energy range, --directions) come from it as in
+    `calozoo generate`: the shower's energy first, then its direction, so --directions barrel-ip
+    --energy 1:127 is the cc3-training preset and --directions barrel-ip --energy 10,50 gives
+    the directions of --preset cc3-training --energy 10 --energy 50.
 
     \b
     calozoo simulate data/cc3 -n 20000 --seed 1                  # the CaloClouds3 training set

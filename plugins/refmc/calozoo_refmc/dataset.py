@@ -1,9 +1,11 @@
 """Data sets of reference-MC showers: sharded, parallel over cores, reproducible and resumable.
 
-Shard ``i`` holds showers ``[i * shard_size, (i + 1) * shard_size)``; its incident conditions and
-showers come from child ``i`` of ``numpy.random.SeedSequence(seed)``, so the data set does not
-depend on the number of workers, and an interrupted run keeps its finished shards (each is
-written atomically) and makes only the missing ones when started again.
+Shard ``i`` holds showers ``[i * shard_size, (i + 1) * shard_size)``; shower ``j`` of the data set
+draws its incident conditions and its shower from child ``j`` of
+``numpy.random.SeedSequence(seed)`` (calozoo's convention, :mod:`calozoo.seeding`), so the
+showers depend on neither the shard size nor the number of workers, and an interrupted run
+keeps its finished shards (each is written atomically) and makes only the missing ones when
+started again.
 
 With ``like`` a data set copies the per-shower conditions of another one (its "twin"): shower
 ``i`` gets the incident energy, direction and particle of shower ``i`` of the given file or
@@ -39,6 +41,9 @@ __all__ = [
 PRESETS = ("cc3-training", "cc2-training")
 #: Each preset's energies (uniform, GeV) and directions (a ``--directions`` name; ``None``: normal).
 _PRESET_CONDITIONS = {"cc3-training": ((1.0, 127.0), "barrel-ip"), "cc2-training": ((10.0, 90.0), None)}
+#: How a data set's showers are seeded (recorded in the manifest): each shower from child ``i`` of
+#: the seed (:mod:`calozoo.seeding`). Data sets seeded per shard (manifests without it) differ.
+SEEDING = "per-shower"
 #: The kinds of ``energy_range``.
 ENERGY_RANGES = ("uniform", "log-uniform")
 
@@ -51,7 +56,8 @@ def cc3_training_conditions(n: int, rng: np.random.Generator) -> tuple[np.ndarra
     top barrel stave with a uniform density on its inner face (at 1804.8 mm) within
     30° < θ < 150° and 80° < φ < 110° (θ to the beam, φ the azimuth, θ = φ = 90° normal
     incidence). The face is not cut at the barrel's half-length: the angular window alone
-    defines the set.
+    defines the set. A data set draws them shower by shower: shower ``i``'s are
+    ``cc3_training_conditions(1, calozoo.seeding.condition_rngs(seed, 1, start=i)[0])``.
     """
     energy = rng.uniform(1.0, 127.0, n)
     return energy, barrel_ip_directions(n, rng)
@@ -62,24 +68,20 @@ def cc2_training_conditions(n: int, rng: np.random.Generator) -> tuple[np.ndarra
     return rng.uniform(10.0, 90.0, n), np.tile([0.0, 0.0, 1.0], (n, 1))
 
 
-def _draw_energies(energy_range, n: int, rng: np.random.Generator) -> np.ndarray:
-    kind, low, high = energy_range
-    if kind == "uniform":
-        return rng.uniform(low, high, n)
-    return np.exp(rng.uniform(np.log(low), np.log(high), n))
+def _shard_conditions(settings: dict[str, Any], n: int, start: int):
+    """The energies, directions and pdg of showers ``start .. start + n - 1`` of the data set.
 
-
-def _shard_conditions(settings: dict[str, Any], n: int, rng: np.random.Generator):
-    """A shard's energies, directions and pdg, from the shard's own stream ``rng``.
-
-    Nothing is drawn for fixed energies with a fixed direction. Otherwise (a preset, an energy
-    range, a distribution of directions) the stream gives ``n`` energies first (``n`` uniform
-    draws, dropped when the energies are fixed), then the directions: so the directions do not
-    depend on how the energies are given, ``energy_gev=[1, 2], directions="barrel-ip"`` draws
-    the same directions as ``preset="cc3-training"`` with the same seed, and
-    ``energy_range=("uniform", 1, 127), directions="barrel-ip"`` is the ``cc3-training`` preset.
+    Drawn by :func:`calozoo.grammar.draw_conditions`, as ``calozoo generate`` draws them: nothing
+    for fixed energies with a fixed direction; otherwise (a preset, an energy range, a
+    distribution of directions) shower ``i``'s own conditions stream
+    (:func:`calozoo.seeding.condition_rngs`) gives one energy first (one draw, dropped when the
+    energies are fixed), then its direction. So a shower's conditions depend on neither the
+    shard size nor the number of workers, the directions do not depend on how the energies are
+    given, ``energy_gev=[1, 2], directions="barrel-ip"`` draws the same directions as
+    ``preset="cc3-training"`` with the same seed, and ``energy_range=("uniform", 1, 127),
+    directions="barrel-ip"`` is the ``cc3-training`` preset.
     """
-    from calozoo.distributions import DIRECTION_DISTRIBUTIONS
+    from calozoo.grammar import DirectionSpec, EnergySpec, draw_conditions
 
     fixed = settings["energy_gev"]
     energy_range = settings.get("energy_range")
@@ -89,19 +91,16 @@ def _shard_conditions(settings: dict[str, Any], n: int, rng: np.random.Generator
         direction, pdg = (0.0, 0.0, 1.0), 22
     else:
         directions, direction, pdg = settings.get("directions"), settings["direction"], settings["pdg"]
-    if energy_range is None and directions is None:
-        # Several fixed energies take equal shares of every shard (a test set per energy, in one run).
-        energy = np.resize(np.asarray(fixed, dtype=np.float64).reshape(-1), n)
-        return energy, np.tile(np.asarray(direction, dtype=np.float64), (n, 1)), np.full(n, int(pdg))
-    # n draws for the energies whatever their form (dropped for fixed ones), then the directions
-    energy = _draw_energies(energy_range, n, rng) if energy_range is not None else rng.random(n)
     if fixed is not None:
-        energy = np.resize(np.asarray(fixed, dtype=np.float64), n)
-    if directions is not None:
-        direction = DIRECTION_DISTRIBUTIONS[directions](n, rng)
+        energy = EnergySpec("fixed", tuple(float(e) for e in np.atleast_1d(fixed)))
     else:
-        direction = np.tile(np.asarray(direction, dtype=np.float64), (n, 1))
-    return energy, direction, np.full(n, int(pdg))
+        energy = EnergySpec(energy_range[0], (float(energy_range[1]), float(energy_range[2])))
+    if directions is not None:
+        spec = DirectionSpec(directions)
+    else:
+        spec = DirectionSpec("fixed", tuple(float(v) for v in direction))
+    energies, unit = draw_conditions(energy, spec, settings["seed"], n, start=start)
+    return energies, unit, np.full(n, int(pdg))
 
 
 _MODEL = None
@@ -138,16 +137,18 @@ def _make_shard(job: tuple[int, int, dict[str, Any], str, tuple | None]) -> tupl
     ``shard-NNNNN.h5``: a shard file exists only once the manifest knows its checksum.
     """
     from calozoo.io import write_showers
-    from calozoo.preprocessing import preprocess
+    from calozoo.seeding import shower_seeds
 
     index, n, settings, out_dir, given = job
-    seed = np.random.SeedSequence(settings["seed"]).spawn(index + 1)[index]
-    rng = np.random.default_rng(seed)
+    # Shower i of the data set is child i of SeedSequence(seed), whichever shard holds it
+    # (calozoo.seeding): its conditions, transport and preprocessing do not depend on the shard size.
+    start = index * settings["shard_size"]
     model = _model(settings)
-    energy, direction, pdg = given if given is not None else _shard_conditions(settings, n, rng)
+    energy, direction, pdg = given if given is not None else _shard_conditions(settings, n, start)
     model.conditions.validate(energy, direction, pdg)
-    raw, _ = model.simulate_raw(energy, direction, pdg, rng)
-    points = preprocess(raw, model.geometry, seed=int(rng.integers(2**63)), max_points=settings["max_points"])
+    seeds = shower_seeds(settings["seed"], n, start=start)
+    raw, _ = model.simulate_raw(energy, direction, pdg, seeds)
+    points = model.points_from_raw(raw, seeds, max_points=settings["max_points"])
     out = Path(out_dir)
     if settings["raw"]:
         write_showers(out / f"raw-{index:05d}.h5", raw)
@@ -226,6 +227,12 @@ def _check_same_data_set(out: Path, manifest: Path, previous: dict, settings: di
             f"{out} holds a data set made with reference-MC physics version {made_with}; this "
             f"installation simulates version {PHYSICS_VERSION}, whose showers differ: finish it "
             "with the version that started it, or use another folder"
+        )
+    if previous.get("seeding") != settings["seeding"]:
+        raise ValueError(
+            f"{out} holds a data set seeded shard by shard (made before calozoo seeded every shower "
+            "from its own stream): this version gives other showers for the same seed, so it cannot "
+            "continue it: finish it with the version that started it, or use another folder"
         )
     if previous.get("like_sha256") != settings.get("like_sha256"):
         made = f"like {previous['like']}" if "like" in previous else "without like"
@@ -323,7 +330,9 @@ def simulate_dataset(
             ``None``), as must ``energy_gev``, ``direction`` and ``pdg``. The manifest records
             its path and :func:`conditions_sha256`; a folder started with other conditions is
             not resumed.
-        seed: the data set's seed; the same seed and ``shard_size`` give the same showers.
+        seed: the data set's seed; the same seed gives the same showers, whatever the
+            ``shard_size``, the workers and the scheduler: shower ``i`` draws its conditions and
+            its shower from child ``i`` of ``numpy.random.SeedSequence(seed)``.
         workers: processes (default: all cores); with ``scheduler="local"`` the local Dask
             cluster's worker processes; not used with a scheduler's address.
         shard_size: showers per file.
@@ -413,6 +422,7 @@ def simulate_dataset(
         "max_points": max_points,
         "geometry": geometry,
         "physics_version": PHYSICS_VERSION,
+        "seeding": SEEDING,
     }
     # only when given: the manifests of data sets made without them stay as they were
     if energy_range is not None:

@@ -10,15 +10,36 @@ import numpy as np
 
 from calozoo.conditions import Conditions
 from calozoo.interfaces import Geometry, ShowerModel
+from calozoo.seeding import sub_seeds
 from calozoo.showers import Showers
 
 from .materials import SlabStack, slab_stack_from_geometry
 from .physics import Cuts, Tables, build_tables
 
-__all__ = ["ReferenceMC", "load_reference_mc", "simulate_hits", "PARTICLES"]
+__all__ = [
+    "ReferenceMC",
+    "load_reference_mc",
+    "simulate_hits",
+    "transport_seeds",
+    "preprocessing_seeds",
+    "PARTICLES",
+]
 
 #: PDG id → the transport's particle kind (photon, electron, positron).
 PARTICLES = {22: 0, 11: 1, -11: 2}
+
+#: The two streams of a shower's seed (:func:`calozoo.seeding.sub_seeds`): transport, preprocessing.
+TRANSPORT_STREAM, PREPROCESSING_STREAM = 0, 1
+
+
+def transport_seeds(seeds) -> np.ndarray:
+    """``(N,)`` uint32 seeds of the transport (numba's generator) from the showers' own seeds."""
+    return sub_seeds(seeds, TRANSPORT_STREAM, np.uint32)
+
+
+def preprocessing_seeds(seeds) -> np.ndarray:
+    """``(N,)`` uint64 seeds of the showers' preprocessing (sub-cell offsets, depths)."""
+    return sub_seeds(seeds, PREPROCESSING_STREAM)
 
 
 def simulate_hits(
@@ -138,26 +159,32 @@ class ReferenceMC(ShowerModel):
             "max_points": self.max_points,
         }
 
-    def simulate_raw(
-        self, energy_gev, direction, pdg, rng: np.random.Generator
-    ) -> tuple[Showers, np.ndarray]:
-        """Raw hits of a batch plus its ``(N, 3)`` energy tallies (deposited, local, escaped; MeV)."""
-        seeds = rng.integers(0, 2**32 - 1, size=len(energy_gev))
+    def simulate_raw(self, energy_gev, direction, pdg, seeds) -> tuple[Showers, np.ndarray]:
+        """Raw hits of a batch plus its ``(N, 3)`` energy tallies (deposited, local, escaped; MeV).
+
+        ``seeds``: the ``(N,)`` per-shower seeds (:meth:`generate`'s); shower ``i``'s transport
+        is seeded with :func:`transport_seeds` of ``seeds[i]`` alone.
+        """
         hits, tallies = simulate_hits(
-            self.stack, self.tables, energy_gev, direction, pdg, seeds, self.field_tesla
+            self.stack, self.tables, energy_gev, direction, pdg, transport_seeds(seeds), self.field_tesla
         )
         # a deposit that rounds to zero in float32 would read as padding on disk
         kept = [h[h[:, 3].astype(np.float32) > 0, :4] for h in hits]
         raw = Showers.from_point_lists(kept, energy_gev, direction, pdg=np.asarray(pdg), z_units="mm")
         return raw, tallies
 
-    def generate(self, energy_gev, direction, pdg, rng):
-        raw, _ = self.simulate_raw(energy_gev, direction, pdg, rng)
-        if self.output == "raw":
-            return raw
+    def points_from_raw(self, raw: Showers, seeds, max_points: int | None = None) -> Showers:
+        """Training points of raw hits (:func:`calozoo.preprocessing.preprocess` with the geometry),
+        shower ``i``'s sub-cell offsets and depths from :func:`preprocessing_seeds` of ``seeds[i]``."""
         from calozoo.preprocessing import preprocess
 
-        return preprocess(raw, self.geometry, seed=int(rng.integers(2**63)), max_points=self.max_points)
+        return preprocess(raw, self.geometry, seeds=preprocessing_seeds(seeds), max_points=max_points)
+
+    def generate(self, energy_gev, direction, pdg, seeds):
+        raw, _ = self.simulate_raw(energy_gev, direction, pdg, seeds)
+        if self.output == "raw":
+            return raw
+        return self.points_from_raw(raw, seeds, max_points=self.max_points)
 
 
 def load_reference_mc(path: str | os.PathLike | None = None, **options) -> ReferenceMC:

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from calozoo.conditions import angles_from_direction, direction_from_angles
 from calozoo.io import read_conditions, read_showers, write_showers
+from calozoo.seeding import condition_rngs
 from calozoo.showers import Showers
 
 
@@ -248,9 +249,9 @@ def test_preset_with_fixed_energies_keeps_the_preset_directions(tmp_path):
     showers = read_showers(shards[0])
     assert showers.incident_energy_gev.tolist() == [1.0, 2.0, 1.0, 2.0, 1.0]
     assert showers.pdg.tolist() == [22] * 5
-    # the directions the plain preset draws for this shard, with the same seed
-    rng = np.random.default_rng(np.random.SeedSequence(7).spawn(1)[0])
-    np.testing.assert_array_equal(showers.direction, cc3_training_conditions(5, rng)[1])
+    # the directions the plain preset draws for these showers, each from its own stream, same seed
+    want = [cc3_training_conditions(1, rng)[1][0] for rng in condition_rngs(7, 5)]
+    np.testing.assert_array_equal(showers.direction, want)
     with pytest.raises(ValueError, match="energy out of range"):
         simulate_dataset(tmp_path / "x", 2, preset="cc2-training", energy_gev=[0.01], progress=False)
 
@@ -335,14 +336,14 @@ def test_simulate_directions_barrel_ip_is_the_cc3_preset(tmp_path):
         assert 1 <= a.incident_energy_gev.min() and a.incident_energy_gev.max() <= 3
     # the preset is --energy 1:127 --directions barrel-ip, shower for shower
     energies = np.concatenate([s.incident_energy_gev for s in log])
-    rng = np.random.default_rng(np.random.SeedSequence(7).spawn(1)[0])
-    np.testing.assert_allclose(energies[:3], np.exp(rng.uniform(0, np.log(3), 3)), rtol=1e-6)
+    want = [np.exp(rng.uniform(0, np.log(3))) for rng in condition_rngs(7, 4)]
+    np.testing.assert_allclose(energies, want, rtol=1e-6)
 
 
 def test_simulate_energy_ranges_with_fixed_directions(tmp_path):
     showers = _simulate(tmp_path, "u", "-n", 3, "--energy", "1:3", "--theta", 70, "--phi", 95, "--seed", 2)[0]
-    rng = np.random.default_rng(np.random.SeedSequence(2).spawn(1)[0])
-    np.testing.assert_allclose(showers.incident_energy_gev, rng.uniform(1, 3, 3), rtol=1e-6)
+    want = [rng.uniform(1, 3) for rng in condition_rngs(2, 3)]
+    np.testing.assert_allclose(showers.incident_energy_gev, want, rtol=1e-6)
     np.testing.assert_allclose(showers.direction, np.tile(direction_from_angles(70, 95), (3, 1)), atol=1e-6)
     options = ["-n", 3, "--energy", "1:3", "--theta", 70, "--phi", 95, "--seed", 2]
     again = _simulate(tmp_path, "again", *options, output_option=True)[0]
