@@ -191,3 +191,20 @@ def test_simulate_gives_the_same_showers_for_any_shard_size(tmp_path):
     assert len(made[5]) == 5 and made[5].z_units == "layer"
     fewer = simulate_dataset(tmp_path / "fewer", 3, shard_size=2, **options)
     assert concatenate([read_showers(f) for f in fewer]) == made[5][:3]
+
+
+def test_simulate_does_not_continue_a_data_set_seeded_shard_by_shard(tmp_path):
+    pytest.importorskip("calozoo_refmc")
+    import json
+
+    from calozoo_refmc.dataset import simulate_dataset
+
+    options = dict(preset=None, energy_gev=0.2, seed=1, shard_size=1, progress=False, workers=1)
+    simulate_dataset(tmp_path, 1, **options)
+    manifest = tmp_path / "reference-mc.json"
+    state = json.loads(manifest.read_text())
+    assert state["seeding"] == "per-shower"
+    del state["seeding"]  # as an earlier version wrote it
+    manifest.write_text(json.dumps(state))
+    with pytest.raises(ValueError, match="seeded shard by shard"):
+        simulate_dataset(tmp_path, 2, **options)
