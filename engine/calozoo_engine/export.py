@@ -73,7 +73,7 @@ from torch import Tensor, nn
 
 from . import points as chain
 from .flow import MAX_NEGATIVE_LAYERS
-from .pointnet import ROW_BLOCK, OneStep
+from .pointnet import OneStep
 
 __all__ = [
     "DDMLBase",
@@ -161,7 +161,6 @@ class DDMLBase(nn.Module):
         self.energy_stop = int(model.flow.energy_columns[1])
         self.max_negative_layers = int(MAX_NEGATIVE_LAYERS)
         self.max_rounds = int(max_rounds)
-        self.row_block = int(ROW_BLOCK)
         self.max_points = int((OUTPUT_LENGTH - self.n_layers) // 4)
         self.output_length = int(OUTPUT_LENGTH)
         if self.max_rounds < 0:
@@ -219,23 +218,13 @@ class DDMLBase(nn.Module):
         return self.flow_context(e, direction), direction
 
     @torch.jit.export
-    def flow_row(self, z: Tensor, cond: Tensor) -> Tensor:
-        """The flow for one ``(1, D)`` latent, as row 0 of a zero-padded block of
-        :data:`~.pointnet.ROW_BLOCK` rows: bit for bit what the Python model computes for it."""
-        zp = torch.zeros(self.row_block, self.n_features, dtype=z.dtype)
-        cp = torch.zeros(self.row_block, cond.shape[1], dtype=cond.dtype)
-        zp[0] = z[0]
-        cp[0] = cond[0]
-        return self.flow(zp, cp)[:1]
-
-    @torch.jit.export
     def sample_targets(self, cond: Tensor) -> Tensor:
         """ShowerFlow's ``(1, D)`` targets, redrawn while more than 7 layer energies are negative."""
-        out = self.flow_row(torch.randn(1, self.n_features), cond)
+        out = self.flow(torch.randn(1, self.n_features), cond)
         for _ in range(self.max_rounds):
             if int((out[:, self.energy_start : self.energy_stop] < 0).sum()) <= self.max_negative_layers:
                 break
-            out = self.flow_row(torch.randn(1, self.n_features), cond)
+            out = self.flow(torch.randn(1, self.n_features), cond)
         return out
 
     @torch.jit.export
@@ -384,8 +373,7 @@ def _check(traced: Any, eager: nn.Module, inputs: list[tuple[Tensor, ...]], what
 def _trace_flow(
     flow: nn.Module, example_context: Callable[[torch.Generator], Tensor]
 ) -> torch.jit.ScriptModule:
-    """Trace ShowerFlow's forward (latent ``(R, D)``, context ``(R, C)`` -> targets) for blocks of
-    ``R =`` :data:`~.pointnet.ROW_BLOCK` rows (:meth:`DDMLBase.flow_row`).
+    """Trace ShowerFlow's forward (latent ``(1, D)``, context ``(1, C)`` -> targets) for batch 1.
 
     ``example_context(generator)`` draws one conditioning row for the trace and its checks.
     """
@@ -393,8 +381,8 @@ def _trace_flow(
     features = int(flow.features)
 
     def example(scale: float) -> tuple[Tensor, Tensor]:
-        z = torch.randn(ROW_BLOCK, features, generator=gen) * scale
-        return z, torch.cat([example_context(gen) for _ in range(ROW_BLOCK)])
+        z = torch.randn(1, features, generator=gen) * scale
+        return z, example_context(gen)
 
     traced = torch.jit.trace(flow, example(1.0), check_trace=False)
     # Large latents push spline inputs outside [-3, 3] (the identity tails), small ones keep them in.

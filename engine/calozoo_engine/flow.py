@@ -194,16 +194,20 @@ class ShowerFlow(nn.Module):
         """Map latent normals ``z`` to targets (no rejection)."""
         return self.flow.forward(z, context)
 
-    def forward_rows(self, z: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        """:meth:`forward` in fixed blocks of :data:`~.pointnet.ROW_BLOCK` rows (the last zero-padded),
-        so each row's result is the same whatever else is in the batch."""
+    def forward_rows(
+        self, z: torch.Tensor, context: torch.Tensor, row_block: int = ROW_BLOCK
+    ) -> torch.Tensor:
+        """:meth:`forward` in fixed blocks of ``row_block`` rows (the last zero-padded), so each row's
+        result is the same bit for bit whatever else is in the batch; ``row_block = 0``: one call."""
+        if row_block <= 0:
+            return self.forward(z, context)
         n = len(z)
-        pad = (-n) % ROW_BLOCK
+        pad = (-n) % row_block
         z = torch.cat([z, z.new_zeros(pad, z.shape[1])])
         context = torch.cat([context, context.new_zeros(pad, context.shape[1])])
         parts = [
-            self.forward(z[i : i + ROW_BLOCK], context[i : i + ROW_BLOCK])
-            for i in range(0, n + pad, ROW_BLOCK)
+            self.forward(z[i : i + row_block], context[i : i + row_block])
+            for i in range(0, n + pad, row_block)
         ]
         return torch.cat(parts)[:n] if parts else z[:0]
 
@@ -222,6 +226,7 @@ class ShowerFlow(nn.Module):
         context: torch.Tensor,
         generator: torch.Generator | list[torch.Generator],
         max_rounds: int = 100,
+        row_block: int = 0,
     ) -> torch.Tensor:
         """``(N, D)`` targets for ``(N, C)`` contexts, redrawing unphysical showers.
 
@@ -230,6 +235,7 @@ class ShowerFlow(nn.Module):
         the batch). A shower whose layer energies (``energy_columns``) include more than seven
         negative values is drawn again (up to ``max_rounds`` times; the paper sees ~0.1 % of them
         near normal incidence). Negative values that remain are for the caller to clip.
+        ``row_block > 0`` evaluates the flow in blocks of that many rows (:meth:`forward_rows`).
         """
         self._check_context(context)
         per_row = isinstance(generator, (list, tuple))
@@ -243,11 +249,11 @@ class ShowerFlow(nn.Module):
                 return torch.randn(len(rows), self.features, generator=generator)
             return torch.stack([torch.randn(self.features, generator=generator[int(i)]) for i in rows])
 
-        out = self.forward_rows(latent(torch.arange(len(context))), context)
+        out = self.forward_rows(latent(torch.arange(len(context))), context, row_block)
         start, stop = self.energy_columns
         for _ in range(max_rounds):
             bad = ((out[:, start:stop] < 0).sum(-1) > MAX_NEGATIVE_LAYERS).nonzero()[:, 0]
             if len(bad) == 0:
                 break
-            out[bad] = self.forward_rows(latent(bad), context[bad])
+            out[bad] = self.forward_rows(latent(bad), context[bad], row_block)
         return out

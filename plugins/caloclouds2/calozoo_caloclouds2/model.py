@@ -312,7 +312,9 @@ class CaloClouds2(FlowPointModel):
     def generate(self, energy_gev, direction, pdg, seeds) -> Showers:
         gens = shower_generators(seeds)
         energy_gev = np.asarray(energy_gev, dtype=np.float64)
-        targets = self.flow.sample(torch.from_numpy(self.recipe.flow_context(energy_gev, direction)), gens)
+        targets = self.flow.sample(
+            torch.from_numpy(self.recipe.flow_context(energy_gev, direction)), gens, row_block=self.row_block
+        )
         counts, layer_energy = layer_targets(
             targets, torch.tensor(self.poly_real), torch.tensor(self.poly_fake)
         )
@@ -321,7 +323,7 @@ class CaloClouds2(FlowPointModel):
         noise = per_shower_normal(gens, per_shower, 4)
         within = per_shower_uniform(gens, per_shower)
         cond = torch.from_numpy(self.recipe.point_context(energy_gev, direction, counts.sum(1).numpy()))
-        features = OneStep(self.net)(noise, owner, cond)
+        features = OneStep(self.net, row_block=self.row_block)(noise, owner, cond)
         mean = torch.tensor(self.scaler.mean, dtype=torch.float32)
         std = torch.tensor(self.scaler.std, dtype=torch.float32)
         points = engine_chain.assemble_points(
@@ -343,16 +345,18 @@ class CaloClouds2(FlowPointModel):
 
     def with_occupancy(self, poly_real, poly_fake, **info: Any) -> CaloClouds2:
         """A copy sharing the networks, with new occupancy polynomials."""
-        return CaloClouds2(
-            self.flow,
-            self.net,
-            self.scaler,
-            self.recipe,
-            poly_real,
-            poly_fake,
-            info,
-            self.extrapolate,
-            self.training,
+        return self._same_settings(
+            CaloClouds2(
+                self.flow,
+                self.net,
+                self.scaler,
+                self.recipe,
+                poly_real,
+                poly_fake,
+                info,
+                self.extrapolate,
+                self.training,
+            )
         )
 
     # ------------------------------------------------------------------ saving
@@ -385,6 +389,8 @@ class CaloClouds2(FlowPointModel):
         return export_torchscript(self, path, **options)
 
 
-def load_pretrained(path: str | os.PathLike | None = None, extrapolate: bool = False) -> CaloClouds2:
+def load_pretrained(
+    path: str | os.PathLike | None = None, extrapolate: bool = False, batch_invariant: bool = False
+) -> CaloClouds2:
     """Factory registered as ``caloclouds2``: the shipped, calibrated weights or a saved folder."""
-    return CaloClouds2.load_pretrained(path, extrapolate)
+    return CaloClouds2.load_pretrained(path, extrapolate, batch_invariant)

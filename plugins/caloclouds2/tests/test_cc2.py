@@ -75,6 +75,15 @@ def test_same_seed_same_showers(model):
     assert first != model.sample([20.0, 70.0], seed=6)
 
 
+def test_batch_invariant_showers_do_not_depend_on_the_batch_size():
+    model = load_pretrained(batch_invariant=True)
+    energy = np.random.default_rng(2).uniform(10, 90, 40)
+    whole = model.sample(energy, seed=4, batch_size=40)
+    for batch_size in (1, 13):
+        assert model.sample(energy, seed=4, batch_size=batch_size) == whole
+    assert model.with_occupancy(model.poly_real, model.poly_fake).batch_invariant
+
+
 def test_showers_are_centred_on_the_flows_centre_of_gravity(model, monkeypatch):
     recorded = {}
     real_sample = model.flow.sample

@@ -219,7 +219,7 @@ class CaloClouds3(FlowPointModel):
     def generate(self, energy_gev, direction, pdg, seeds) -> Showers:
         gens = shower_generators(seeds)
         cond = torch.from_numpy(conditioning(energy_gev, direction))
-        targets = self.flow.sample(cond, gens)
+        targets = self.flow.sample(cond, gens, row_block=self.row_block)
         counts, layer_energy = layer_targets(targets, self.occupancy_factor)
         owner = chain.point_owner(counts)
         per_shower = counts.sum(1).tolist()
@@ -238,7 +238,7 @@ class CaloClouds3(FlowPointModel):
 
     def _points(self, cond, counts, layer_energy, owner, noise, within) -> torch.Tensor:
         """Steps 3-6 for given noise: flat ``(M, 4)`` points, shower-major."""
-        features = OneStep(self.net)(noise, owner, cond)
+        features = OneStep(self.net, row_block=self.row_block)(noise, owner, cond)
         mean = torch.tensor(self.scaler.mean, dtype=torch.float32)
         std = torch.tensor(self.scaler.std, dtype=torch.float32)
         return chain.assemble_points(
@@ -249,16 +249,18 @@ class CaloClouds3(FlowPointModel):
         self, occupancy_factor: float, widening: float, energy_factor: float, **info: Any
     ) -> CaloClouds3:
         """A copy sharing the networks, with new calibration factors."""
-        return CaloClouds3(
-            self.flow,
-            self.net,
-            self.scaler,
-            occupancy_factor,
-            widening,
-            energy_factor,
-            info,
-            self.extrapolate,
-            self.training,
+        return self._same_settings(
+            CaloClouds3(
+                self.flow,
+                self.net,
+                self.scaler,
+                occupancy_factor,
+                widening,
+                energy_factor,
+                info,
+                self.extrapolate,
+                self.training,
+            )
         )
 
     def calibration_config(self) -> dict[str, Any]:
@@ -294,6 +296,8 @@ class CaloClouds3(FlowPointModel):
         return export_torchscript(self, path, **options)
 
 
-def load_pretrained(path: str | os.PathLike | None = None, extrapolate: bool = False) -> CaloClouds3:
+def load_pretrained(
+    path: str | os.PathLike | None = None, extrapolate: bool = False, batch_invariant: bool = False
+) -> CaloClouds3:
     """Factory registered as ``caloclouds3``: the shipped, calibrated weights or a saved folder."""
-    return CaloClouds3.load_pretrained(path, extrapolate)
+    return CaloClouds3.load_pretrained(path, extrapolate, batch_invariant)

@@ -81,6 +81,30 @@ def test_same_seed_same_showers_other_seed_other_showers(model):
     assert a != model.sample([20.0, 80.0], seed=12)
 
 
+def test_batch_invariant_showers_do_not_depend_on_the_batch_size():
+    """Loaded batch invariant, shower i of a seed is the same bit for bit in any batch, and the
+    first showers of a longer job are a shorter job's (directions spread over the trained window)."""
+    model = load_pretrained(batch_invariant=True)
+    rng = np.random.default_rng(0)
+    energy = rng.uniform(5, 120, 70)
+    direction = direction_from_angles(rng.uniform(40, 140, 70), rng.uniform(82, 108, 70))
+    whole = model.sample(energy, direction, seed=3, batch_size=70)
+    for batch_size in (1, 9, 64):
+        assert model.sample(energy, direction, seed=3, batch_size=batch_size) == whole
+    assert model.sample(energy[:10], direction[:10], seed=3) == whole[:10]
+    assert model.with_calibration(1.0, 1.0, 1.0).batch_invariant
+
+
+def test_per_shower_streams_make_batches_agree_to_rounding(model):
+    """Without batch invariance, a shower's random numbers are still its own: the showers of
+    two batch sizes agree up to the rounding of the batched products."""
+    energy = np.linspace(10, 120, 40)
+    a = model.sample(energy, seed=8, batch_size=40)
+    b = model.sample(energy, seed=8, batch_size=7)
+    assert np.mean(a.num_points == b.num_points) > 0.8
+    np.testing.assert_allclose(a.visible_energy_mev, b.visible_energy_mev, rtol=1e-3)
+
+
 def test_energies_outside_the_training_range_need_an_explicit_opt_in(model):
     for energy in (0.5, 130.0):
         with pytest.raises(InvalidConditionError, match="extrapolate=True"):
