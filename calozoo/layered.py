@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .interfaces import CellHits, EnergyLosses, Geometry, check_training_points, warn_missing_layers
-from .showers import Showers
+from .showers import Showers, layer_index, tilt_xy_mm
 
 __all__ = ["PlanarGeometry", "cell_sums", "pad_cell_hits", "sum_per_shower"]
 
@@ -168,14 +168,12 @@ class PlanarGeometry(Geometry):
         """
         check_training_points(self, showers)
         origin = _incident_points(incident_point_mm, len(showers), self.name)
-        mask = showers.padding_mask
-        shower_index = np.broadcast_to(np.arange(len(showers))[:, None], mask.shape)[mask]
-        x, y, z, e = (showers.points[..., c][mask].astype(np.float64) for c in range(4))
+        points, shower_index = showers.flat()
+        x, y, z, e = points.astype(np.float64).T
         layer = np.floor(z).astype(np.int64)
-        depth = self._depth[np.clip(layer, 0, self.n_layers - 1)]
-        direction = showers.direction[shower_index]
-        x = x + depth * direction[:, 0] / direction[:, 2] + origin[shower_index, 0]
-        y = y + depth * direction[:, 1] / direction[:, 2] + origin[shower_index, 1]
+        axis = tilt_xy_mm(showers.direction[shower_index], self._depth[layer_index(z, self.n_layers)])
+        x = x + axis[:, 0] + origin[shower_index, 0]
+        y = y + axis[:, 1] + origin[shower_index, 1]
         ix = np.floor(x / self.cell_size_mm).astype(np.int64)
         iy = np.floor(y / self.cell_size_mm).astype(np.int64)
         in_layers = (layer >= 0) & (layer < self.n_layers)

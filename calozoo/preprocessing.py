@@ -38,7 +38,7 @@ import numpy as np
 
 from .interfaces import Geometry
 from .seeding import root_sequence, sequence_rngs, shower_rngs
-from .showers import Showers, concatenate
+from .showers import Showers, concatenate, tilt_xy_mm
 
 __all__ = ["preprocess", "PreprocessingReport", "trajectory_xy_mm", "layer_boundaries_mm"]
 
@@ -112,8 +112,7 @@ def trajectory_xy_mm(direction, depth_mm) -> np.ndarray:
     if direction.shape[-1:] != (3,):
         raise ValueError(f"direction must have shape (..., 3), got {direction.shape}")
     _check_directions(direction.reshape(-1, 3))
-    slope = direction[..., :2] / direction[..., 2:3]
-    return np.asarray(depth_mm, dtype=np.float64)[..., None] * slope
+    return tilt_xy_mm(direction, depth_mm)
 
 
 def layer_boundaries_mm(geometry: Geometry) -> np.ndarray:
@@ -340,10 +339,9 @@ def _preprocess_batch(
     )
 
     # 2. tilt removal at the layer centre's depth
-    slope = batch.direction[:, :2] / batch.direction[:, 2:3]  # (B, 2)
-    depth = s.depth[layer]
-    x = x - depth * slope[shower, 0]
-    y = y - depth * slope[shower, 1]
+    axis = tilt_xy_mm(batch.direction[shower], s.depth[layer])
+    x = x - axis[:, 0]
+    y = y - axis[:, 1]
 
     # 3. trim hits (see the module docstring for why hits, not points)
     energy_trimmed, hits_trimmed, (shower, layer, energy, x, y) = drop(

@@ -28,14 +28,9 @@ __all__ = ["scale_energies", "shift_points", "empty_layer", "thin_hits"]
 def _rebuild(showers: Showers, keep: np.ndarray) -> Showers:
     """Keep the points where ``keep`` ``(N, P)`` is True, packed to the front of each shower."""
     keep = keep & showers.padding_mask
-    counts = keep.sum(axis=1)
-    width = int(counts.max()) if len(counts) else 0
-    points = np.zeros((len(showers), width, 4), dtype=np.float32)
-    shower, column = np.nonzero(keep)
-    slot = np.arange(len(shower)) - np.repeat(np.cumsum(counts) - counts, counts)
-    points[shower, slot] = showers.points[shower, column]
-    return Showers(
-        points, counts, showers.incident_energy_gev, showers.direction, showers.pdg, showers.z_units
+    s = showers
+    return Showers.from_flat(
+        s.points[keep], np.nonzero(keep)[0], s.incident_energy_gev, s.direction, s.pdg, s.z_units
     )
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..interfaces import CellHits, Geometry
-from ..showers import Showers
+from ..showers import Showers, layer_index, tilt_xy_mm
 from .angles import angular_errors, energy_rank, principal_axis, top_energy_mask
 from .binning import BinningSettings, fixed_edges, flow_index
 from .checks import check_cell_hits, check_layer_column, check_points
@@ -178,14 +178,13 @@ def measure_cells(
     n = len(cells)
     n_layers = geometry.n_layers
     edges = {k: v for k, v in fixed_edges(geometry, settings).items() if k in _PROFILES}
-    mask = cells.padding_mask
-    shower = np.broadcast_to(np.arange(n)[:, None], mask.shape)[mask]
-    x, y, z, e = (cells.points[..., k][mask].astype(np.float64) for k in range(4))
-    layer = np.clip(np.floor(z).astype(np.int64), 0, n_layers - 1)
+    points, shower = cells.flat()
+    x, y, z, e = points.astype(np.float64).T
+    layer = layer_index(z, n_layers)
     depth = geometry.layer_depth_mm[layer]
-    slope = cells.direction[:, :2] / cells.direction[:, 2:3]
-    dx = x - depth * slope[shower, 0]
-    dy = y - depth * slope[shower, 1]
+    axis = tilt_xy_mm(cells.direction[shower], depth)
+    dx = x - axis[:, 0]
+    dy = y - axis[:, 1]
     radius = np.hypot(dx, dy)
 
     visible = np.bincount(shower, e, n)

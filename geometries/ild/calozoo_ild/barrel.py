@@ -50,7 +50,7 @@ import numpy as np
 from calozoo.conditions import UNIT_TOLERANCE
 from calozoo.interfaces import CellHits, EnergyLosses, Geometry, check_training_points, warn_missing_layers
 from calozoo.layered import cell_sums, pad_cell_hits, sum_per_shower
-from calozoo.showers import Showers
+from calozoo.showers import Showers, tilt_xy_mm
 
 from .facts import load_facts
 
@@ -489,9 +489,8 @@ class ILDBarrel(Geometry):
         stave, origin = self._on_face(point)
         self._check_local_direction(showers.direction, "shower direction")
 
-        mask = showers.padding_mask
-        shower_index = np.broadcast_to(np.arange(n)[:, None], mask.shape)[mask]
-        x, y, z, e = showers.points[mask].astype(np.float64).T
+        points, shower_index = showers.flat()
+        x, y, z, e = points.astype(np.float64).T
         if not (
             np.isfinite(x).all() and np.isfinite(y).all() and np.isfinite(z).all() and np.isfinite(e).all()
         ):
@@ -501,10 +500,9 @@ class ILDBarrel(Geometry):
         layer = np.clip(layer, 0, f.n_layers - 1)
 
         # Tilt back: at depth d the trajectory sits at d * (p_x, p_y) / p_z from the incident point.
-        slope = showers.direction[:, :2] / showers.direction[:, 2:3]
-        depth = self._depth[layer]
-        beam = x + depth * slope[shower_index, 0] + origin[shower_index, 0]
-        across = y + depth * slope[shower_index, 1] + origin[shower_index, 1]
+        axis = tilt_xy_mm(showers.direction[shower_index], self._depth[layer])
+        beam = x + axis[:, 0] + origin[shower_index, 0]
+        across = y + axis[:, 1] + origin[shower_index, 1]
 
         module, tower, wafer_x, cell_x, alive_x, inside_x = self._beam_cells(beam)
         wafer_y, cell_y, alive_y, inside_y = self._across_cells(across, layer // 2)

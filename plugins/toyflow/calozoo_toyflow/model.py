@@ -59,7 +59,7 @@ __all__ = [
 #: The trained toyflow inside the installed package (written by ``python -m calozoo_toyflow.train``).
 SHIPPED_WEIGHTS = Path(__file__).parent / "weights" / "toyflow"
 
-N_LAYERS = 30
+N_LAYERS = ShowerModel.n_layers
 #: Incident energies enter the flow as ``E / ENERGY_SCALE_GEV`` (the top of the toy range).
 ENERGY_SCALE_GEV = 127.0
 #: Quantiles per layer of the radial distance table (0%, 1%, ..., 100%).
@@ -353,9 +353,8 @@ class ToyFlow(ShowerModel):
         self.radius_quantiles_mm_ = table
 
         # How a layer's energy is shared: log of each point's energy over its layer's mean.
-        mask = showers.padding_mask
-        shower_index = np.nonzero(mask)[0]
-        point_energy = showers.points[mask][:, 3].astype(np.float64)
+        points, shower_index = showers.flat()
+        point_energy = points[:, 3].astype(np.float64)
         layer_mean = (energies / np.maximum(counts, 1))[shower_index, layer]
         good = (point_energy > 0) & (layer_mean > 0)
         log_ratio = np.log(point_energy[good] / layer_mean[good])

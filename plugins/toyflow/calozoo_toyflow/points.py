@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from calozoo.showers import Showers
+from calozoo.showers import Showers, layer_index
 
 __all__ = ["layer_summaries", "radial_distances_mm", "point_owners", "per_shower_draws", "build_showers"]
 
@@ -33,15 +33,7 @@ def layer_summaries(showers: Showers, n_layers: int) -> tuple[np.ndarray, np.nda
     """
     if showers.z_units != "layer":
         raise ValueError(f"showers must have z in layer units, got z in {showers.z_units}")
-    mask = showers.padding_mask
-    shower_index = np.nonzero(mask)[0]
-    real = showers.points[mask]
-    layer = np.clip(np.floor(real[:, 2]).astype(np.int64), 0, n_layers - 1)
-    cell = shower_index * n_layers + layer
-    size = len(showers) * n_layers
-    counts = np.bincount(cell, minlength=size).reshape(len(showers), n_layers)
-    energies = np.bincount(cell, weights=real[:, 3].astype(np.float64), minlength=size)
-    return counts.astype(np.int64), energies.reshape(len(showers), n_layers)
+    return showers.layer_sums(n_layers)
 
 
 def radial_distances_mm(showers: Showers, n_layers: int) -> tuple[np.ndarray, np.ndarray]:
@@ -51,9 +43,8 @@ def radial_distances_mm(showers: Showers, n_layers: int) -> tuple[np.ndarray, np
         ``layer`` ``(M,)`` int64 layer index and ``radius_mm`` ``(M,)`` float64 for the ``M`` real
         points of all showers.
     """
-    real = showers.points[showers.padding_mask].astype(np.float64)
-    layer = np.clip(np.floor(real[:, 2]).astype(np.int64), 0, n_layers - 1)
-    return layer, np.hypot(real[:, 0], real[:, 1])
+    real = showers.flat()[0].astype(np.float64)
+    return layer_index(real[:, 2], n_layers), np.hypot(real[:, 0], real[:, 1])
 
 
 def point_owners(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
