@@ -11,8 +11,13 @@ the conditions; ShowerFlow supplies the structure between layers).
 - :class:`Denoiser` (``D``): EDM preconditioning (Karras et al., arXiv:2206.00364) with
   ``sigma_data = 0.5``; with ``boundary=True`` the consistency-model scalings (Song et al.,
   arXiv:2303.01469) that make ``D(x; sigma_min) = x`` exactly.
-- :func:`karras_sigmas`, :func:`heun_sample` (the teacher, 18-20 steps) and
-  :class:`OneStep` (the distilled student, one step).
+- the EDM coefficients as named functions of ``sigma`` (floats or tensors): :func:`c_skip`,
+  :func:`c_out`, :func:`c_in`, :func:`c_noise` and the consistency-boundary :func:`c_skip_boundary`,
+  :func:`c_out_boundary`; :class:`Denoiser`, :class:`OneStep` and :class:`MultiStep` use them.
+- :func:`karras_sigmas`, :func:`heun_sample` (the teacher, 18-20 steps),
+  :class:`OneStep` (the distilled student, one step) and :class:`MultiStep` (the student at a
+  few noise levels, the consistency models' multistep sampler). :mod:`.sampling` has the same
+  noise levels and the teacher's sampler through diffusers' schedulers.
 
 Shapes: points ``(B, N, 4)``, context ``(B, C)``, ``sigma`` ``(B,)``. Everything that depends on
 the context only (the time embedding, each layer's gate and context bias) is computed once per
@@ -35,7 +40,15 @@ __all__ = [
     "PointwiseNet",
     "Denoiser",
     "OneStep",
+    "MultiStep",
+    "c_skip",
+    "c_out",
+    "c_in",
+    "c_noise",
+    "c_skip_boundary",
+    "c_out_boundary",
     "karras_sigmas",
+    "heun_step",
     "heun_sample",
 ]
 
@@ -43,12 +56,61 @@ SIGMA_DATA = 0.5
 SIGMA_MIN = 0.002
 SIGMA_MAX = 80.0
 RHO = 7.0
-#: Per-shower quantities are computed in blocks of this many rows, the last one zero-padded: a
-#: matrix product rounds differently for different numbers of rows, and a shower's numbers must
-#: not depend on how many others share its batch (:mod:`calozoo.seeding`).
+#: Batch invariance: a matrix product rounds a row differently for different numbers of rows
+#: (about 1e-7 relative), so a shower's numbers depend, at that level, on how many others share
+#: its batch. A model loaded with ``batch_invariant=True`` computes every per-shower quantity in
+#: blocks of this many rows, the last one zero-padded, and its showers are then bit-identical for
+#: any batch size.
 ROW_BLOCK = 64
 #: CaloClouds3 widths (input, hidden..., output).
 CC3_WIDTHS = (4, 32, 64, 128, 64, 32, 4)
+
+
+# ------------------------------------------------------------------ EDM coefficients
+# Each works on a float (math) or a tensor (torch, elementwise), and each is written exactly as
+# the expressions it replaced, so the shipped models' numbers did not move by a bit.
+def _sqrt(x):
+    return torch.sqrt(x) if isinstance(x, torch.Tensor) else math.sqrt(x)
+
+
+def c_skip(sigma, sigma_data: float = SIGMA_DATA):
+    """EDM's skip weight ``sigma_data^2 / (sigma^2 + sigma_data^2)`` (Karras et al., Table 1)."""
+    sd2 = sigma_data**2
+    return sd2 / (sigma**2 + sd2)
+
+
+def c_out(sigma, sigma_data: float = SIGMA_DATA):
+    """EDM's output weight ``sigma sigma_data / sqrt(sigma^2 + sigma_data^2)``."""
+    return sigma * sigma_data / _sqrt(sigma**2 + sigma_data**2)
+
+
+def c_in(sigma, sigma_data: float = SIGMA_DATA):
+    """EDM's input weight ``1 / sqrt(sigma^2 + sigma_data^2)``: the network sees unit variance."""
+    return 1 / _sqrt(sigma**2 + sigma_data**2)
+
+
+def c_noise(sigma):
+    """EDM's noise input of the network, ``ln(sigma) / 4``."""
+    return (torch.log(sigma) if isinstance(sigma, torch.Tensor) else math.log(sigma)) / 4
+
+
+def c_skip_boundary(sigma, sigma_data: float = SIGMA_DATA, sigma_min: float = SIGMA_MIN):
+    """The consistency models' skip weight ``sigma_data^2 / ((sigma - sigma_min)^2 + sigma_data^2)``.
+
+    Song et al. (arXiv:2303.01469, appendix C): 1 at ``sigma_min``, so with
+    :func:`c_out_boundary` (0 there) the model is the identity at ``sigma_min``.
+    """
+    sd2 = sigma_data**2
+    return sd2 / ((sigma - sigma_min) ** 2 + sd2)
+
+
+def c_out_boundary(sigma, sigma_data: float = SIGMA_DATA, sigma_min: float = SIGMA_MIN):
+    """The consistency models' output weight.
+
+    ``(sigma - sigma_min) sigma_data / sqrt(sigma^2 + sigma_data^2)``: 0 at ``sigma_min`` (Song et al.,
+    appendix C).
+    """
+    return (sigma - sigma_min) * sigma_data / _sqrt(sigma**2 + sigma_data**2)
 
 
 class FourierFeatures(nn.Module):
@@ -104,7 +166,6 @@ class PointwiseNet(nn.Module):
         generator = torch.Generator().manual_seed(seed)
         self.widths = tuple(int(w) for w in widths)
         self.context_features = int(context_features)
-        self.row_block = int(ROW_BLOCK)
         self.timestep_embed = nn.Sequential(
             FourierFeatures(embed_features, generator=generator),
             nn.Linear(embed_features, embed_features),
@@ -140,21 +201,27 @@ class PointwiseNet(nn.Module):
         return torch.cat(parts, 1)
 
     def forward_flat(
-        self, x: torch.Tensor, c_noise: torch.Tensor, cond: torch.Tensor, owner: torch.Tensor
+        self,
+        x: torch.Tensor,
+        c_noise: torch.Tensor,
+        cond: torch.Tensor,
+        owner: torch.Tensor,
+        row_block: int = 0,
     ) -> torch.Tensor:
         """Like :meth:`forward` for flat points: ``x`` ``(M, 4)``, ``owner`` ``(M,)`` the shower of each.
 
         The points must be shower-major (``owner`` sorted, as :func:`~.points.point_owner` makes
         it). Inference path: per shower, each layer's gate and context bias fold into its weights,
         ``(W h + b) * g + H c = (g W) h + (g b + H c)``, so a layer is one matrix product per shower
-        and showers of any sizes share a batch without padding.
+        and showers of any sizes share a batch without padding. ``row_block > 0`` computes the
+        per-shower modulations in blocks of that many rows (batch invariance, :data:`ROW_BLOCK`).
         """
         n = cond.shape[0]
         if n == 0:
             return x.new_zeros((0, self.widths[-1]))
-        # the per-shower numbers in fixed blocks of rows (the last zero-padded): a shower's
-        # modulation is then the same whatever else shares its batch
-        block = self.row_block
+        # row_block > 0: the per-shower numbers in fixed blocks of rows (the last zero-padded),
+        # so a shower's modulation is the same bit for bit whatever else shares its batch
+        block = row_block if row_block > 0 else n
         pad = (block - n % block) % block
         c_noise_p = torch.cat([c_noise, torch.zeros(pad, dtype=c_noise.dtype)])
         cond_p = torch.cat([cond, torch.zeros(pad, cond.shape[1], dtype=cond.dtype)])
@@ -201,20 +268,15 @@ class Denoiser(nn.Module):
 
     def scalings(self, sigma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``c_skip, c_out, c_in`` for ``(B,)`` noise levels, each ``(B, 1, 1)``."""
-        sd2 = self.sigma_data**2
         s = sigma[:, None, None]
-        c_in = 1 / torch.sqrt(s**2 + sd2)
+        sd = self.sigma_data
         if self.boundary:
-            c_skip = sd2 / ((s - SIGMA_MIN) ** 2 + sd2)
-            c_out = (s - SIGMA_MIN) * self.sigma_data / torch.sqrt(s**2 + sd2)
-        else:
-            c_skip = sd2 / (s**2 + sd2)
-            c_out = s * self.sigma_data / torch.sqrt(s**2 + sd2)
-        return c_skip, c_out, c_in
+            return c_skip_boundary(s, sd), c_out_boundary(s, sd), c_in(s, sd)
+        return c_skip(s, sd), c_out(s, sd), c_in(s, sd)
 
     def forward(self, x: torch.Tensor, sigma: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        c_skip, c_out, c_in = self.scalings(sigma)
-        return c_skip * x + c_out * self.net(c_in * x, torch.log(sigma) / 4, cond)
+        skip, out, inp = self.scalings(sigma)
+        return skip * x + out * self.net(inp * x, c_noise(sigma), cond)
 
     def loss(
         self, x: torch.Tensor, cond: torch.Tensor, mask: torch.Tensor, generator: torch.Generator
@@ -228,9 +290,9 @@ class Denoiser(nn.Module):
         sigma = torch.exp(-1.2 + 1.2 * torch.randn(len(x), generator=generator)).to(x.device)
         noise = torch.randn(x.shape, generator=generator).to(x.device)
         noisy = x + sigma[:, None, None] * noise
-        c_skip, c_out, c_in = self.scalings(sigma)
-        target = (x - c_skip * noisy) / c_out
-        out = self.net(c_in * noisy, torch.log(sigma) / 4, cond)
+        skip, out_weight, inp = self.scalings(sigma)
+        target = (x - skip * noisy) / out_weight
+        out = self.net(inp * noisy, c_noise(sigma), cond)
         return masked_mean(((out - target) ** 2).mean(-1), mask)
 
 
@@ -243,20 +305,89 @@ class OneStep(nn.Module):
     ``cond`` ``(B, C)``.
     """
 
-    def __init__(self, net: PointwiseNet, sigma: float = SIGMA_MAX, sigma_data: float = SIGMA_DATA):
+    def __init__(
+        self, net: PointwiseNet, sigma: float = SIGMA_MAX, sigma_data: float = SIGMA_DATA, row_block: int = 0
+    ):
         super().__init__()
         self.net = net
-        sd2 = sigma_data**2
+        self.row_block = int(row_block)
         self.sigma = float(sigma)
-        self.c_skip = sd2 / ((sigma - SIGMA_MIN) ** 2 + sd2)
-        self.c_out = (sigma - SIGMA_MIN) * sigma_data / math.sqrt(sigma**2 + sd2)
-        self.c_in = 1.0 / math.sqrt(sigma**2 + sd2)
-        self.c_noise = math.log(sigma) / 4
+        self.c_skip = c_skip_boundary(self.sigma, sigma_data)
+        self.c_out = c_out_boundary(self.sigma, sigma_data)
+        self.c_in = c_in(self.sigma, sigma_data)
+        self.c_noise = c_noise(self.sigma)
 
     def forward(self, noise: torch.Tensor, owner: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         x = noise * self.sigma
         c_noise = torch.full((cond.shape[0],), self.c_noise)
-        return self.c_skip * x + self.c_out * self.net.forward_flat(self.c_in * x, c_noise, cond, owner)
+        features = self.net.forward_flat(self.c_in * x, c_noise, cond, owner, self.row_block)
+        return self.c_skip * x + self.c_out * features
+
+
+class MultiStep(nn.Module):
+    """The distilled student at a few noise levels: the consistency models' multistep sampler.
+
+    Song et al. (arXiv:2303.01469, Algorithm 1): ``x_0 = f(sigma_0 eps_0; sigma_0)``, then for each
+    further level ``x = x_0 + sqrt(sigma_k^2 - sigma_min^2) eps_k`` and ``x_0 = f(x; sigma_k)``, with
+    ``f`` the student (:class:`Denoiser` with the boundary scalings). With one level it is
+    :class:`OneStep`, bit for bit. Like it, every constant is computed here, the noise comes in
+    (the module draws nothing), and it is TorchScript-compatible.
+
+    Args:
+        net: the student's :class:`PointwiseNet`.
+        sigmas: the noise levels, strictly decreasing, each above ``sigma_min``; the first is
+            where the sample starts (``SIGMA_MAX`` for the distilled students).
+        row_block: as for :class:`OneStep` (``> 0``: bit-identical showers for any batch).
+
+    Inputs: ``noise`` ``(M, 4)`` standard normal, ``owner`` ``(M,)`` sorted shower index, ``cond``
+    ``(B, C)``, and ``extra`` ``(L - 1, M, 4)`` standard normals for the levels after the first
+    (``None`` with one level). :func:`.sampling.multistep_sample` draws them per shower.
+    """
+
+    def __init__(
+        self,
+        net: PointwiseNet,
+        sigmas: tuple[float, ...] = (SIGMA_MAX, 0.8),
+        sigma_data: float = SIGMA_DATA,
+        row_block: int = 0,
+    ):
+        super().__init__()
+        levels = [float(s) for s in sigmas]
+        if len(levels) == 0:
+            raise ValueError("MultiStep needs at least one noise level")
+        if any(s <= SIGMA_MIN for s in levels):
+            raise ValueError(f"every noise level must be above sigma_min = {SIGMA_MIN}, got {levels}")
+        if any(b >= a for a, b in zip(levels[:-1], levels[1:])):
+            raise ValueError(f"the noise levels must be strictly decreasing, got {levels}")
+        self.net = net
+        self.row_block = int(row_block)
+        self.sigmas = levels
+        self.c_skip = [c_skip_boundary(s, sigma_data) for s in levels]
+        self.c_out = [c_out_boundary(s, sigma_data) for s in levels]
+        self.c_in = [c_in(s, sigma_data) for s in levels]
+        self.c_noise = [c_noise(s) for s in levels]
+        # the standard deviation of the noise added before each level (the first starts from noise)
+        self.renoise = [math.sqrt(s**2 - SIGMA_MIN**2) for s in levels]
+
+    def denoise(self, x: torch.Tensor, level: int, owner: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """The student ``f(x; sigma_level)`` on flat points."""
+        noise_input = torch.full((cond.shape[0],), self.c_noise[level])
+        features = self.net.forward_flat(self.c_in[level] * x, noise_input, cond, owner, self.row_block)
+        return self.c_skip[level] * x + self.c_out[level] * features
+
+    def forward(
+        self,
+        noise: torch.Tensor,
+        owner: torch.Tensor,
+        cond: torch.Tensor,
+        extra: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        x = self.denoise(noise * self.sigmas[0], 0, owner, cond)
+        for level in range(1, len(self.sigmas)):
+            if extra is None:
+                raise ValueError("MultiStep with more than one level needs the extra noise")
+            x = self.denoise(x + self.renoise[level] * extra[level - 1], level, owner, cond)
+        return x
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
