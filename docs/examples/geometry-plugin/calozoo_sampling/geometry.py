@@ -16,7 +16,7 @@ import numpy as np
 
 from calozoo.interfaces import CellHits, EnergyLosses, Geometry, check_training_points, warn_missing_layers
 from calozoo.layered import PlanarGeometry, cell_sums, pad_cell_hits, sum_per_shower
-from calozoo.showers import Showers
+from calozoo.showers import Showers, layer_index, tilt_xy_mm
 
 __all__ = ["SamplingCalorimeter", "flat", "layer_depths"]
 
@@ -110,16 +110,14 @@ class SamplingCalorimeter(Geometry):
         check_training_points(self, showers)  # Showers of training points, or a clear error
         n = len(showers)
         origin = self._incident_points(incident_point_mm, n)
-        mask = showers.padding_mask
-        owner = np.broadcast_to(np.arange(n)[:, None], mask.shape)[mask]  # shower of each point
-        x, y, z, e = (showers.points[..., c][mask].astype(np.float64) for c in range(4))
+        points, owner = showers.flat()  # all real points, and the shower of each
+        x, y, z, e = points.astype(np.float64).T
 
         # the tilt: training points are relative to the incident axis at their layer's depth
         layer = np.floor(z).astype(np.int64)
-        depth = self._depth[np.clip(layer, 0, self.n_layers - 1)]
-        direction = showers.direction[owner]
-        x = x + depth * direction[:, 0] / direction[:, 2] + origin[owner, 0]
-        y = y + depth * direction[:, 1] / direction[:, 2] + origin[owner, 1]
+        axis = tilt_xy_mm(showers.direction[owner], self._depth[layer_index(z, self.n_layers)])
+        x = x + axis[:, 0] + origin[owner, 0]
+        y = y + axis[:, 1] + origin[owner, 1]
 
         # which module, and where across it; then the causes of loss, each point counted once
         pitch = self.module_mm + self.gap_mm
