@@ -8,7 +8,9 @@ Calorimeter Pyramid next) reads only what it uses:
 - :mod:`.flow` — ShowerFlow, the conditional normalising flow on normflows;
 - :mod:`.pointnet` — the per-point network, EDM preconditioning with its coefficients as named
   functions, the teacher's sampler and the one-step student;
-- :mod:`.sampling` — the same noise levels and samplers through diffusers' schedulers;
+- :mod:`.sampling` — the Karras noise levels and the teacher's Heun sampler through diffusers'
+  schedulers (checked equal to :mod:`.pointnet`'s), and the per-shower multistep consistency
+  sampler (diffusers' scheduler cannot draw noise per shower: docs/engine.md);
 - :mod:`.features` — per-shower summaries and the point normalisation;
 - :mod:`.data` — the training set in memory and size-bucketed batches;
 - :mod:`.training` — the three resumable stages (flow, teacher, consistency distillation):
