@@ -78,6 +78,14 @@ def _scheduler_for(
 )
 @click.option("--raw", is_flag=True, help="Also write the raw hits (z in mm) next to the point clouds.")
 @click.option("--max-points", type=click.IntRange(min=1), default=None, help="Points kept per shower.")
+@click.option(
+    "--physics-version",
+    type=click.Choice(["2", "3"]),
+    default="3",
+    show_default=True,
+    help="The reference MC's physics (docs/reference-mc.md, 'Physics versions'); 2 makes the data "
+    "the shipped models were trained on.",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.pass_context
 def simulate_command(
@@ -99,6 +107,7 @@ def simulate_command(
     shard_size,
     raw,
     max_points,
+    physics_version,
     no_progress,
 ):
     """Simulate reference-MC showers into OUT_DIR as CaloClouds point-cloud shards (resumable).
@@ -185,6 +194,7 @@ def simulate_command(
             max_points=max_points,
             progress=not no_progress,
             scheduler=_scheduler_for(scheduler, workers, n_showers, shard_size),
+            physics_version=int(physics_version),
         )
     except (ValueError, CalozooError) as err:  # CalozooError: e.g. a shard another run is writing
         raise click.ClickException(str(err)) from err

@@ -25,7 +25,7 @@ import numpy as np
 
 from calozoo.distributions import STAVE_INNER_RADIUS_MM, barrel_ip_directions
 
-from .physics import PHYSICS_VERSION
+from .physics import PHYSICS_VERSION, PHYSICS_VERSIONS, check_physics_version
 
 __all__ = [
     "simulate_dataset",
@@ -111,7 +111,12 @@ def _model(settings: dict[str, Any]):
     if _MODEL is None:
         from .model import ReferenceMC
 
-        _MODEL = ReferenceMC(output="raw", geometry=settings["geometry"], max_points=settings["max_points"])
+        _MODEL = ReferenceMC(
+            output="raw",
+            geometry=settings["geometry"],
+            max_points=settings["max_points"],
+            physics_version=settings["physics_version"],
+        )
     return _MODEL
 
 
@@ -222,11 +227,12 @@ _MAY_DIFFER = ("n_showers", "like", "shards")
 def _check_same_data_set(out: Path, manifest: Path, previous: dict, settings: dict, like) -> None:
     """Refuse to continue a data set made with other settings, saying which setting differs."""
     made_with = previous.get("physics_version", 1)
-    if made_with != PHYSICS_VERSION:
+    if made_with != settings["physics_version"]:
         raise ValueError(
             f"{out} holds a data set made with reference-MC physics version {made_with}; this "
-            f"installation simulates version {PHYSICS_VERSION}, whose showers differ: finish it "
-            "with the version that started it, or use another folder"
+            f"installation simulates version {settings['physics_version']} here, whose showers "
+            f"differ: finish it with the version that started it (--physics-version {made_with}, "
+            f"if it is one of {list(PHYSICS_VERSIONS)}), or use another folder"
         )
     if previous.get("seeding") != settings["seeding"]:
         raise ValueError(
@@ -301,6 +307,7 @@ def simulate_dataset(
     geometry: str = "ild-ecal-regular",
     progress: bool = True,
     scheduler: str | None = None,
+    physics_version: int = PHYSICS_VERSION,
 ) -> list[Path]:
     """Write ``n_showers`` reference-MC showers as CaloClouds point-cloud shards into ``out_dir``.
 
@@ -345,6 +352,9 @@ def simulate_dataset(
             Dask scheduler's address ``tcp://HOST:PORT``, whose workers must see ``out_dir`` under
             the same path (a shared file system; checked before any shard is submitted). One
             task per shard; the files are the same whatever the scheduler.
+        physics_version: the reference MC's physics (:data:`~calozoo_refmc.physics.PHYSICS_VERSIONS`;
+            2 reproduces the data sets the shipped models were trained on); recorded in the
+            manifest, and a data set is only continued with the version that started it.
 
     Returns:
         The paths of all point-cloud shards.
@@ -421,7 +431,7 @@ def simulate_dataset(
         "raw": bool(raw),
         "max_points": max_points,
         "geometry": geometry,
-        "physics_version": PHYSICS_VERSION,
+        "physics_version": check_physics_version(physics_version),
         "seeding": SEEDING,
     }
     # only when given: the manifests of data sets made without them stay as they were

@@ -14,7 +14,7 @@ from calozoo.seeding import sub_seeds
 from calozoo.showers import Showers
 
 from .materials import SlabStack, slab_stack_from_geometry
-from .physics import Cuts, Tables, build_tables
+from .physics import PHYSICS_VERSION, Cuts, Tables, build_tables, check_physics_version
 
 __all__ = [
     "ReferenceMC",
@@ -79,6 +79,7 @@ def simulate_hits(
             tables.photon,
             tables.electron,
             float(field_tesla),
+            int(tables.version),
         )
         hits.append(h)
     return hits, tallies
@@ -102,6 +103,8 @@ class ReferenceMC(ShowerModel):
         max_angle_deg: accepted directions: at most this angle to the layer normal.
         cuts: overrides of :class:`~calozoo_refmc.physics.Cuts` (MeV, mm).
         max_points: training points kept per shower (the most energetic), ``None`` for all.
+        physics_version: which physics (docs/reference-mc.md, "Physics versions"); 2 reproduces
+            the data the shipped models were trained on.
 
     Example:
         >>> model = ReferenceMC(output="raw")
@@ -122,6 +125,7 @@ class ReferenceMC(ShowerModel):
         max_angle_deg: float = 89.0,
         cuts: dict[str, float] | None = None,
         max_points: int | None = None,
+        physics_version: int = PHYSICS_VERSION,
     ) -> None:
         if output not in ("points", "raw"):
             raise ValueError(f"output must be 'points' or 'raw', got {output!r}")
@@ -135,13 +139,14 @@ class ReferenceMC(ShowerModel):
         self.field_tesla = float(field_tesla)
         self.energy_range_gev = (lo, hi)
         self.max_angle_deg = float(max_angle_deg)
+        self.physics_version = check_physics_version(physics_version)
         self.cuts = Cuts(**(cuts or {}))
         self.max_points = max_points
         import calozoo
 
         self.geometry = calozoo.geometry(geometry) if isinstance(geometry, str) else geometry
         self.stack = slab_stack_from_geometry(self.geometry)
-        self.tables = build_tables(self.stack, self.cuts)
+        self.tables = build_tables(self.stack, self.cuts, self.physics_version)
         self.n_layers = self.stack.n_layers
 
     @property
@@ -157,7 +162,13 @@ class ReferenceMC(ShowerModel):
             "max_angle_deg": self.max_angle_deg,
             "cuts": asdict(self.cuts),
             "max_points": self.max_points,
+            "physics_version": self.physics_version,
         }
+
+    @classmethod
+    def from_saved(cls, config: dict[str, Any], tensors: dict[str, np.ndarray]) -> ReferenceMC:
+        # a folder saved before physics versions were recorded was made with version 2
+        return cls(**{"physics_version": 2, **config})
 
     def simulate_raw(self, energy_gev, direction, pdg, seeds) -> tuple[Showers, np.ndarray]:
         """Raw hits of a batch plus its ``(N, 3)`` energy tallies (deposited, local, escaped; MeV).

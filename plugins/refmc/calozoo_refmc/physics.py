@@ -39,7 +39,15 @@ from .materials import (
     photoelectric_w_cm2_g,
 )
 
-__all__ = ["ELECTRON_MASS_MEV", "PHYSICS_VERSION", "Cuts", "Tables", "build_tables"]
+__all__ = [
+    "ELECTRON_MASS_MEV",
+    "PHYSICS_VERSION",
+    "PHYSICS_VERSIONS",
+    "check_physics_version",
+    "Cuts",
+    "Tables",
+    "build_tables",
+]
 
 ELECTRON_MASS_MEV = 0.51099895
 FINE_STRUCTURE = 1 / 137.035999
@@ -52,8 +60,27 @@ K_SHELL_BINDING_MEV = {"W": 0.069525, "Cu": 0.008979}
 
 #: Raised whenever a change of the physics changes the showers a seed gives. Data sets record it,
 #: and a data set folder made with another version is not resumed. 1: the first release;
-#: 2: pair cross section from the Hubbell–Gimm–Øverbø data below 0.5 GeV.
-PHYSICS_VERSION = 2
+#: 2: pair cross section from the Hubbell–Gimm–Øverbø data below 0.5 GeV; 3: the low-energy
+#: photon and electron physics and the material stack of docs/reference-mc.md, "Physics versions".
+PHYSICS_VERSION = 3
+#: The versions this installation can simulate (``ReferenceMC(physics_version=...)``): 2 makes
+#: the showers the shipped models were trained on.
+PHYSICS_VERSIONS = (2, 3)
+
+
+def check_physics_version(version) -> int:
+    """``version`` as an int, or a ValueError saying which versions exist."""
+    if (
+        isinstance(version, bool)
+        or not isinstance(version, (int, np.integer))
+        or version not in PHYSICS_VERSIONS
+    ):
+        raise ValueError(
+            f"physics_version must be one of {list(PHYSICS_VERSIONS)} (default {PHYSICS_VERSION}), "
+            f"got {version!r}"
+        )
+    return int(version)
+
 
 #: Energy grids (natural log of MeV) shared by all tables.
 LN_E_MIN, LN_E_MAX, N_GRID = np.log(1e-3), np.log(2e6), 600
@@ -121,6 +148,8 @@ class Tables:
     photon: np.ndarray
     electron: np.ndarray
     slab_medium: np.ndarray
+    #: the physics version the tables and the transport follow (:data:`PHYSICS_VERSIONS`)
+    version: int = PHYSICS_VERSION
 
 
 # ---------------------------------------------------------------- helpers
@@ -316,8 +345,9 @@ def electron_cut_from_range(
     return float(max(np.interp(range_mm, ranges, t_mev), floor_mev))
 
 
-def build_tables(stack: SlabStack, cuts: Cuts = Cuts()) -> Tables:
-    """Tables for every medium (material × sensitive) of ``stack`` with ``cuts``."""
+def build_tables(stack: SlabStack, cuts: Cuts = Cuts(), physics_version: int = PHYSICS_VERSION) -> Tables:
+    """Tables for every medium (material × sensitive) of ``stack`` with ``cuts``, for ``physics_version``."""
+    version = check_physics_version(physics_version)
     media: list[tuple[str, bool]] = []
     slab_medium = np.empty(len(stack.materials), dtype=np.int32)
     for i, (name, layer) in enumerate(zip(stack.materials, stack.layer)):
@@ -360,4 +390,4 @@ def build_tables(stack: SlabStack, cuts: Cuts = Cuts()) -> Tables:
         electron[m, 0] = restricted_dedx(mat, energies, delta_cut, positron=False) + rad_loss
         electron[m, 1] = restricted_dedx(mat, energies, delta_cut, positron=True) + rad_loss
         electron[m, 2] = sigma_b
-    return Tables(params, photon, electron, slab_medium)
+    return Tables(params, photon, electron, slab_medium, version)

@@ -290,6 +290,7 @@ def simulate_shower(
     photon,
     electron,
     field_tesla,
+    version,
 ):
     """Transport one incident particle; return ``(hits (n, 5): x, y, z [mm], e [MeV], layer; tallies (3,))``.
 
@@ -299,6 +300,8 @@ def simulate_shower(
         bounds, slab_medium, slab_layer: the stack (``SlabStack`` + ``Tables.slab_medium``).
         params, photon, electron: the :class:`~calozoo_refmc.physics.Tables` arrays.
         field_tesla: magnetic field along local ``x``.
+        version: the physics version (:data:`~calozoo_refmc.physics.PHYSICS_VERSIONS`); what a
+            later version adds is switched on by ``version >= N``.
 
     The tallies are ``(deposited, local, escaped)`` in MeV (see the module docstring).
     """

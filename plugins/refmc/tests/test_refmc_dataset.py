@@ -410,3 +410,32 @@ def test_preprocess_reads_the_raw_hits_of_a_simulate_raw_folder(tmp_path):
     assert result.exit_code == 0, result.output
     points = read_showers(out)
     assert len(points) == 3 and points.z_units == "layer"
+
+
+def test_the_physics_version_is_chosen_recorded_and_kept(tmp_path):
+    import json
+
+    from calozoo_refmc.model import ReferenceMC
+
+    with pytest.raises(ValueError, match=r"physics_version must be one of \[2, 3\]"):
+        ReferenceMC(physics_version=4)
+    assert ReferenceMC().physics_version == PHYSICS_VERSION == 3
+    options = dict(preset=None, energy_gev=[1.0], seed=5, shard_size=2, progress=False, workers=1)
+    simulate_dataset(tmp_path, 2, physics_version=2, **options)
+    assert json.loads((tmp_path / "reference-mc.json").read_text())["physics_version"] == 2
+    with pytest.raises(ValueError, match="physics version 2; this installation simulates version 3"):
+        simulate_dataset(tmp_path, 4, **options)  # growing it with version 3 is refused
+    simulate_dataset(tmp_path, 4, physics_version=2, **options)  # with its own version it grows
+
+
+def test_a_saved_reference_mc_without_a_physics_version_is_version_2(tmp_path):
+    import json
+
+    from calozoo_refmc.model import ReferenceMC
+
+    folder = ReferenceMC(physics_version=3).save(tmp_path / "mc")
+    config = json.loads((folder / "config.json").read_text())
+    assert config["config"]["physics_version"] == 3
+    del config["config"]["physics_version"]
+    (folder / "config.json").write_text(json.dumps(config))
+    assert ReferenceMC.load(folder).physics_version == 2
