@@ -14,8 +14,9 @@ def calozoo_register_models(register):
         "calozoo_caloclouds2.model:load_pretrained",
         summary="CaloClouds2 (arXiv:2309.05704): ShowerFlow + one-step point model, normal incidence",
         trainable=True,
-        weights="shipped (trained on the reference MC's 10-90 GeV normal-incidence set, "
-        "calibrated for ild-ecal-barrel)",
+        weights="shipped (trained on the reference MC's 10-90 GeV normal-incidence set made with its "
+        "physics version 2, calibrated for ild-ecal-barrel; reproduce the data with calozoo simulate "
+        "--physics-version 2)",
         energy_gev=(10, 90),
         pdg=(22,),
         max_angle_deg=0,

@@ -14,7 +14,8 @@ def calozoo_register_models(register):
         "calozoo_caloclouds3.model:load_pretrained",
         summary="CaloClouds3 (arXiv:2511.01460): ShowerFlow + one-step consistency-distilled point model",
         trainable=True,
-        weights="shipped (trained on the reference MC's CaloClouds3 set, calibrated for ild-ecal-barrel)",
+        weights="shipped (trained on the reference MC's CaloClouds3 set made with its physics version 2, "
+        "calibrated for ild-ecal-barrel; reproduce the data with calozoo simulate --physics-version 2)",
         energy_gev=(1, 127),
         pdg=(22,),
         max_angle_deg=61.5,
