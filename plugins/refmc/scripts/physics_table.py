@@ -389,8 +389,19 @@ def layer_profile(f: dict, idx=None) -> dict[str, float]:
 
 
 def run(
-    versions: list[int], n: int, seed: int, workers: int, n_boot: int, chunk: int = 50, energy: str = "10:100"
+    versions: list[int],
+    n: int,
+    seed: int,
+    workers: int,
+    n_boot: int,
+    chunk: int = 50,
+    energy: str = "10:100",
+    save=None,
 ) -> dict:
+    """Simulate and summarise every version; ``save(results)`` is called after each one (the numbers
+    so far survive a later version's failure). A version whose simulation raises is recorded with
+    its error and left out of the ratios. The git state is recorded as each version starts: its
+    worker processes import the plugin's code then."""
     boot = bootstrap_indices(n, n_boot)
     results: dict = {
         "showers": n,
@@ -407,8 +418,20 @@ def run(
     }
     reps_by_version, layer_reps = {}, {}
     for v in versions:
+        state = {
+            "git_commit": _git("log", "-1", "--format=%h"),
+            "git_status_refmc": _git("status", "--short", "plugins/refmc"),
+            "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        }
         t0 = time.perf_counter()
-        f = simulate_features(v, n, seed, workers, chunk, energy)
+        try:
+            f = simulate_features(v, n, seed, workers, chunk, energy)
+        except Exception as error:  # noqa: BLE001 - another version may still run; recorded
+            results[str(v)] = {**state, "error": f"{type(error).__name__}: {error}"}
+            print(f"physics version {v} failed: {results[str(v)]['error']}", file=sys.stderr)
+            if save:
+                save(results)
+            continue
         wall = time.perf_counter() - t0
         central, reps = summarise(f, boot)
         lp = layer_profile(f)
@@ -416,10 +439,20 @@ def run(
         lreps = {k: np.array([r[k] for r in lreps]) for k in lp}
         reps_by_version[v], layer_reps[v] = (central, reps), (lp, lreps)
         results[str(v)] = {
+            **state,
             "wall_s": wall,
             "quantities": _with_errors(central, reps),
             "layer_profile": _with_errors(lp, lreps),
         }
+        _ratios(results, [u for u in versions if u in reps_by_version], reps_by_version, layer_reps)
+        if save:
+            save(results)
+    return results
+
+
+def _ratios(results: dict, versions: list[int], reps_by_version: dict, layer_reps: dict) -> None:
+    if not versions:
+        return
     base = versions[0]
     for v in versions[1:]:
         for store, src in (("ratios", reps_by_version), ("layer_ratios", layer_reps)):
@@ -431,7 +464,6 @@ def run(
                 }
                 for k in c0
             }
-    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -443,28 +475,57 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples (errors)")
     parser.add_argument("--energy", default="10:100", help="GeV: LOW:HIGH (uniform) or one energy")
     parser.add_argument("--chunk", type=int, default=50, help="showers per task")
-    parser.add_argument("--json", type=Path, help="write the numbers here")
+    parser.add_argument(
+        "--json", type=Path, help="write the numbers here (a path with {version}: one file per version)"
+    )
     parser.add_argument("--plots", type=Path, help="write the radial and layer profile plots here")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
+
+    def save(results: dict) -> None:
+        if args.json:
+            write_json(results, args.json)
+
     results = run(
-        args.versions, args.showers, args.seed, args.workers, args.bootstrap, args.chunk, args.energy
+        args.versions, args.showers, args.seed, args.workers, args.bootstrap, args.chunk, args.energy, save
     )
     results["wall_s"] = time.perf_counter() - t0
     results["workers"] = args.workers
-    print(markdown_table(results, args.versions))
+    save(results)
+    ok = [v for v in args.versions if "quantities" in results[str(v)]]
+    print(markdown_table(results, ok))
     print(
-        f"\n{args.showers} showers per version, seed {args.seed}, {args.workers} workers, "
-        f"commit {results['git_commit']}, wall time {results['wall_s']:.0f} s ("
-        + ", ".join(f"v{v}: {results[str(v)]['wall_s']:.0f} s" for v in args.versions)
+        f"\n{args.showers} showers per version, seed {args.seed}, {args.workers} workers, wall time "
+        f"{results['wall_s']:.0f} s ("
+        + ", ".join(
+            f"v{v}: {results[str(v)]['wall_s']:.0f} s, commit {results[str(v)]['git_commit']}"
+            if v in ok
+            else f"v{v}: FAILED ({results[str(v)]['error']})"
+            for v in args.versions
+        )
         + ")"
     )
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=1))
-    if args.plots:
-        make_plots(results, args.versions, args.plots)
-    return 0
+    if args.plots and ok:
+        make_plots(results, ok, args.plots)
+    return 0 if len(ok) == len(args.versions) else 1
+
+
+def write_json(results: dict, path: Path) -> None:
+    """All numbers into ``path``; a path with ``{version}`` gets one file per version (the common
+    settings, that version's numbers and its ratios to the first version)."""
+    path = Path(path)
+    if "{version}" not in str(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(results, indent=1))
+        return
+    common = {k: v for k, v in results.items() if not k.isdigit() and k not in ("ratios", "layer_ratios")}
+    for key in (k for k in results if k.isdigit()):
+        one = {**common, "version": int(key), key: results[key]}
+        for store in ("ratios", "layer_ratios"):
+            one[store] = {r: v for r, v in results[store].items() if r.startswith(f"v{key}/")}
+        target = Path(str(path).replace("{version}", key))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(one, indent=1))
 
 
 if __name__ == "__main__":

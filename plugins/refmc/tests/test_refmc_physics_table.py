@@ -98,12 +98,13 @@ def test_quantities_and_bootstrap_of_synthetic_showers(pt):
 
 
 def test_end_to_end_small_run(pt, tmp_path, capsys):
-    out = tmp_path / "table.json"
+    out = tmp_path / "table_v{version}.json"
     pt.main(["--showers", "20", "--seed", "3", "--versions", "2", "--workers", "1", "--bootstrap", "20",
              "--chunk", "10", "--energy", "10", "--json", str(out)])  # fmt: skip
     table = capsys.readouterr().out
     assert "| visible / incident energy [%] |" in table and "≈ 84.0" in table
-    results = json.loads(out.read_text())
+    results = json.loads((tmp_path / "table_v2.json").read_text())
+    assert results["version"] == 2 and results["2"]["git_commit"] is not None
     q = results["2"]["quantities"]
     assert 1.5 < q["visible_pct"]["value"] < 3.0 and 0 < q["visible_pct"]["error"] < 0.5
     assert 60 < q["core_raw_pct"]["value"] < 98 and q["halo_raw_pct"]["value"] < 10
@@ -126,3 +127,34 @@ def test_same_seed_same_showers_as_the_model(pt):
 
     raw = calozoo.load("reference-mc", physics_version=2, output="raw").sample(energy[:4], unit[:4], seed=1)
     np.testing.assert_allclose(feats["vis_raw"], raw.visible_energy_mev[2:4], rtol=1e-6)
+
+
+def test_a_failing_version_keeps_the_others(pt, monkeypatch, tmp_path):
+    def fake(version, n, seed, workers, chunk, energy):
+        if version == 3:
+            raise TypeError("simulate_shower() takes 14 positional arguments")
+        rng = np.random.default_rng(version)
+        return {
+            "energy_gev": np.full(n, 10.0),
+            "vis_raw": rng.uniform(200, 220, n),
+            "core_raw": np.full(n, 170.0),
+            "halo_raw": np.full(n, 3.0),
+            "radial_raw": np.tile(np.eye(pt.N_R_BINS)[0] * 200.0, (n, 1)),
+            "cog_raw": rng.normal(size=(n, 2)),
+            "layers": rng.uniform(1, 2, (n, 30)),
+            "decades": np.tile([0, 1, 2, 3, 4, 0], (n, 1)),
+        }
+
+    monkeypatch.setattr(pt, "simulate_features", lambda *a: _with_points(fake(*a)))
+    saved = []
+    results = pt.run([2, 3], 8, 1, 1, 10, save=lambda r: saved.append(json.dumps(r)))
+    assert "quantities" in results["2"] and "TypeError" in results["3"]["error"]
+    assert results["ratios"] == {} and len(saved) == 2
+    pt.write_json(results, tmp_path / "t_v{version}.json")
+    assert json.loads((tmp_path / "t_v3.json").read_text())["3"]["error"].startswith("TypeError")
+
+
+def _with_points(f):
+    for key in ("vis", "core", "halo", "radial", "cog"):
+        f[f"{key}_pts"] = f[f"{key}_raw"]
+    return f
