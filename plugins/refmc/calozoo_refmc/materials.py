@@ -19,6 +19,7 @@ import numpy as np
 __all__ = [
     "Material",
     "MATERIALS",
+    "COMPOSITION",
     "SlabStack",
     "slab_stack_from_geometry",
     "homogeneous_block",
@@ -140,6 +141,22 @@ MATERIALS: dict[str, Material] = {
             84.2,
         ),
     )
+}
+
+#: Element composition of every material, ``(Z, mass fraction)``, for the per-element photon data
+#: of physics version 3 (xraylib, :mod:`calozoo_refmc.photons`). PDG "Atomic and nuclear
+#: properties" compositions: polystyrene C8H8; dry air near sea level (C, N, O, Ar); the carbon
+#: fibre as carbon (as its ``Material``); the "ground/HV mix" foils as polyimide film (kapton,
+#: C22H10N2O5), as their ``Material`` is (its glue and thin metal film are not resolved).
+COMPOSITION: dict[str, tuple[tuple[int, float], ...]] = {
+    "W": ((74, 1.0),),
+    "Si": ((14, 1.0),),
+    "Cu": ((29, 1.0),),
+    "Al": ((13, 1.0),),
+    "polystyrene": ((1, 0.077418), (6, 0.922582)),
+    "carbon fibre": ((6, 1.0),),
+    "air": ((6, 0.000124), (7, 0.755268), (8, 0.231781), (18, 0.012827)),
+    "ground/HV mix": ((1, 0.026362), (6, 0.691133), (7, 0.073270), (8, 0.209235)),
 }
 
 # ---------------------------------------------------------------- photon attenuation of tungsten
