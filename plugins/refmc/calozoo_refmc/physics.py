@@ -26,7 +26,7 @@ and interpolated by the compiled transport (:mod:`calozoo_refmc.transport`). Sou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -95,9 +95,12 @@ class Cuts:
     fast where it is not (the tungsten):
 
     Attributes:
-        photon_cut_mev: photons below this are absorbed on the spot. 70 keV: just above the
-            tungsten K edge (the photoelectric parametrisation is valid there); such a photon
-            travels 0.1 mm in tungsten.
+        photon_cut_mev: photons below this are absorbed on the spot; ``None``: the physics
+            version's default (:func:`photon_cut_mev`). Version 2: 70 keV, just above the
+            tungsten K edge (its photoelectric parametrisation is valid there; no lower cut is
+            allowed); such a photon travels 0.1 mm in tungsten. Version 3: 1 keV (the start of
+            its xraylib tables, GEANT4's lowest production threshold 990 eV), so that
+            fluorescence and Compton/Rayleigh-scattered photons of 1–70 keV are transported.
         brems_cut_mev: bremsstrahlung photons below this are part of the continuous loss.
         electron_range_cut_mm: electrons whose CSDA range is below this are stopped on the spot;
             0.1 mm gives about 0.25 MeV in tungsten and 0.1 MeV in silicon: such electrons
@@ -108,16 +111,17 @@ class Cuts:
             Landau tail, the restricted loss below the cut (with Bohr straggling) the peak.
     """
 
-    photon_cut_mev: float = 0.07
+    photon_cut_mev: float | None = None
     brems_cut_mev: float = 0.1
     electron_range_cut_mm: float = 0.1
     min_electron_cut_mev: float = 0.01
     delta_cut_sensitive_mev: float = 0.01
 
     def __post_init__(self) -> None:
-        if self.photon_cut_mev < 0.07:
+        if self.photon_cut_mev is not None and not self.photon_cut_mev >= PHOTON_CUT_MIN_MEV[3]:
             raise ValueError(
-                "photon_cut_mev must be >= 0.07 MeV (the photoelectric model stops at the W K edge)"
+                f"photon_cut_mev must be >= {PHOTON_CUT_MIN_MEV[3]} MeV (the photon tables start there), "
+                f"got {self.photon_cut_mev}"
             )
         for name in (
             "brems_cut_mev",
@@ -127,6 +131,29 @@ class Cuts:
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+
+#: Photon tracking cut (MeV) of each physics version by default, and the lowest one allowed.
+PHOTON_CUT_DEFAULT_MEV = {2: 0.07, 3: 0.001}
+PHOTON_CUT_MIN_MEV = {2: 0.07, 3: 0.001}
+
+
+def photon_cut_mev(cuts: Cuts, version: int) -> float:
+    """The photon tracking cut of ``cuts`` for physics ``version`` (its default where ``None``).
+
+    Raises:
+        ValueError: below what the version's photoabsorption model covers (70 keV in version 2,
+            whose parametrisation stops at the W K edge).
+    """
+    if cuts.photon_cut_mev is None:
+        return PHOTON_CUT_DEFAULT_MEV[version]
+    if cuts.photon_cut_mev < PHOTON_CUT_MIN_MEV[version]:
+        raise ValueError(
+            f"photon_cut_mev must be >= {PHOTON_CUT_MIN_MEV[version]} MeV in physics version {version} "
+            f"(got {cuts.photon_cut_mev})"
+            + (": its photoelectric model stops at the W K edge" if version == 2 else "")
+        )
+    return float(cuts.photon_cut_mev)
 
 
 @dataclass(frozen=True)
@@ -150,6 +177,11 @@ class Tables:
     slab_medium: np.ndarray
     #: the physics version the tables and the transport follow (:data:`PHYSICS_VERSIONS`)
     version: int = PHYSICS_VERSION
+    #: version 3's low-energy photon tables (:func:`calozoo_refmc.photons.build_photon_tables`:
+    #: ``lowe``, ``shells``, ``formf``); placeholders of the right rank in version 2.
+    photon_low: np.ndarray = field(default_factory=lambda: np.zeros((1, 4, 2)))
+    photon_shells: np.ndarray = field(default_factory=lambda: np.zeros((1, 1, 4)))
+    photon_formf: np.ndarray = field(default_factory=lambda: np.zeros((1, 3, 2)))
 
 
 # ---------------------------------------------------------------- helpers
@@ -375,7 +407,7 @@ def build_tables(stack: SlabStack, cuts: Cuts = Cuts(), physics_version: int = P
             delta_cut,
             e_cut,
             cuts.brems_cut_mev,
-            cuts.photon_cut_mev,
+            photon_cut_mev(cuts, version),
             float(sensitive),
             bmax,
             c,
@@ -390,4 +422,9 @@ def build_tables(stack: SlabStack, cuts: Cuts = Cuts(), physics_version: int = P
         electron[m, 0] = restricted_dedx(mat, energies, delta_cut, positron=False) + rad_loss
         electron[m, 1] = restricted_dedx(mat, energies, delta_cut, positron=True) + rad_loss
         electron[m, 2] = sigma_b
-    return Tables(params, photon, electron, slab_medium, version)
+    if version < 3:
+        return Tables(params, photon, electron, slab_medium, version)
+    from .photons import build_photon_tables
+
+    low, shells, formf = build_photon_tables([name for name, _ in media])
+    return Tables(params, photon, electron, slab_medium, version, low, shells, formf)

@@ -23,6 +23,7 @@ import math
 import numpy as np
 from numba import njit
 
+from .photons import E_XRAYLIB_MEV, HC_MEV_ANGSTROM, LN_LOW_MAX, LN_LOW_MIN, N_LINES, N_LOW
 from .physics import ELECTRON_MASS_MEV, LN_E_MAX, LN_E_MIN, N_GRID, TWO_PI_MC2_RE2_MEV_MM2
 
 __all__ = ["PHOTON", "ELECTRON", "POSITRON", "simulate_shower"]
@@ -31,6 +32,7 @@ PHOTON, ELECTRON, POSITRON = 0, 1, 2
 ME = ELECTRON_MASS_MEV
 _INV_DLN = (N_GRID - 1) / (LN_E_MAX - LN_E_MIN)
 _LN_MIN = LN_E_MIN
+_INV_DLN_LOW = (N_LOW - 1) / (LN_LOW_MAX - LN_LOW_MIN)
 _STACK_SIZE = 200_000
 #: Particles further than this from the axis (mm) are counted as escaped (the stack is
 #: transversely unbounded; only low-energy electrons drifting along air gaps get that far).
@@ -55,6 +57,91 @@ def _lookup(table, m, j, ln_e):
         return table[m, j, N_GRID - 1]
     w = f - i
     return table[m, j, i] * (1.0 - w) + table[m, j, i + 1] * w
+
+
+@njit(cache=True, inline="always")
+def _lookup_low(table, m, j, ln_e):
+    """Linear interpolation in the low-energy photon table (1 keV–0.8 MeV log grid of photons.py)."""
+    f = (ln_e - LN_LOW_MIN) * _INV_DLN_LOW
+    if f <= 0.0:
+        return table[m, j, 0]
+    i = int(f)
+    if i >= N_LOW - 1:
+        return table[m, j, N_LOW - 1]
+    w = f - i
+    return table[m, j, i] * (1.0 - w) + table[m, j, i + 1] * w
+
+
+@njit(cache=True)
+def _search(values, v):
+    """Index ``i`` with ``values[i] <= v < values[i + 1]`` (increasing ``values``; clamped to the ends)."""
+    lo, hi = 0, values.shape[0] - 1
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if values[mid] <= v:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True)
+def _interp_q2(formf, m, j, q2):
+    """Row ``j`` of the medium's form-factor table at momentum transfer squared ``q2`` (1/Å²)."""
+    grid = formf[m, 0]
+    n = grid.shape[0]
+    if q2 >= grid[n - 1]:
+        return formf[m, j, n - 1]
+    i = _search(grid, q2)
+    w = (q2 - grid[i]) / (grid[i + 1] - grid[i])
+    return formf[m, j, i] * (1.0 - w) + formf[m, j, i + 1] * w
+
+
+@njit(cache=True)
+def _sample_rayleigh(k, formf, m):
+    """cos θ of Rayleigh scattering: q² from the medium's F²(q) by its tabulated inverse CDF, accepted
+    with the Thomson factor (1 + cos²θ)/2 (PENELOPE 2008 manual, section 2.1; the distribution of
+    GEANT4's G4LivermoreRayleighModel: F²(q) (1 + cos²θ)/2 with EPDL97/Hubbell form factors)."""
+    q2max = (k / HC_MEV_ANGSTROM) ** 2
+    a_max = _interp_q2(formf, m, 1, q2max)
+    cum = formf[m, 1]
+    grid = formf[m, 0]
+    for _ in range(1000):
+        a = np.random.random() * a_max
+        i = _search(cum, a)
+        da = cum[i + 1] - cum[i]
+        w = (a - cum[i]) / da if da > 0.0 else 0.0
+        q2 = grid[i] + w * (grid[i + 1] - grid[i])
+        cost = 1.0 - 2.0 * q2 / q2max
+        if cost < -1.0:
+            cost = -1.0
+        if 2.0 * np.random.random() <= 1.0 + cost * cost:
+            return cost
+    return cost
+
+
+@njit(cache=True)
+def _sample_sauter(t):
+    """cos θ of a K-shell photo-electron of kinetic energy ``t``: Sauter (Ann. Phys. 11 (1931) 454),
+    sampled as GEANT4's G4SauterGavrilaAngularDistribution (PENELOPE 2008, section 2.2); along the
+    photon above 50 m_e c²."""
+    tau = t / ME
+    if tau > 50.0:
+        return 1.0
+    gamma = tau + 1.0
+    beta = math.sqrt(tau * (tau + 2.0)) / gamma
+    a = (1.0 - beta) / beta
+    ap2 = a + 2.0
+    b = 0.5 * beta * gamma * (gamma - 1.0) * (gamma - 2.0)
+    grej = 2.0 * (1.0 + a * b) / a
+    z = 0.0
+    for _ in range(1000):
+        q = np.random.random()
+        z = 2.0 * a * (2.0 * q + ap2 * math.sqrt(q)) / (ap2 * ap2 - 4.0 * q)
+        g = (2.0 - z) * (1.0 / (a + z) + b)
+        if g >= np.random.random() * grej:
+            break
+    return 1.0 - z
 
 
 @njit(cache=True)
@@ -144,6 +231,22 @@ def _sample_compton(k):
         if 1.0 - eps * sint2 / (1.0 + epssq) >= np.random.random():
             return eps, 1.0 - onecost
     return eps, 1.0 - onecost
+
+
+@njit(cache=True)
+def _sample_compton_bound(k, formf, m):
+    """Compton scattering off bound electrons: Klein–Nishina times the incoherent scattering
+    function S(q, Z)/Z (Hubbell et al. 1975, xraylib SF_Compt), by rejection of Klein–Nishina
+    samples (GEANT4's G4LivermoreComptonModel / PENELOPE's impulse approximation without the
+    Doppler broadening, which is ignored here). Above 0.8 MeV: Klein–Nishina."""
+    for _ in range(1000):
+        eps, cost = _sample_compton(k)
+        if k >= E_XRAYLIB_MEV:
+            return eps, cost
+        q2 = (k / HC_MEV_ANGSTROM) ** 2 * 0.5 * (1.0 - cost)
+        if np.random.random() <= _interp_q2(formf, m, 2, q2):
+            return eps, cost
+    return eps, cost
 
 
 @njit(cache=True)
@@ -276,6 +379,117 @@ def _add_hit(hits, n, x, y, z, e, layer):
 
 
 @njit(cache=True)
+def _photoabsorb(
+    t,
+    x,
+    y,
+    z,
+    dx,
+    dy,
+    dz,
+    s,
+    m,
+    layer,
+    ln_e,
+    photon_low,
+    photon_shells,
+    hits,
+    n_hits,
+    st_kind,
+    st_e,
+    st_pos,
+    st_dir,
+    st_slab,
+    top,
+    local,
+):
+    """Version 3 photoabsorption of a photon of energy ``t`` at ``(x, y, z)``.
+
+    The (element, shell) is chosen by its share of the medium's photoabsorption cross section
+    (xraylib CS_Photo_Partial, Kissel's per-shell data; K, L1, L2, L3, the rest). The vacancy
+    relaxes radiatively with the shell's fluorescence yield (xraylib FluorYield; Krause 1979):
+    one photon of a line of that shell, chosen by radiative rate (RadRate, LineEnergy; Elam et
+    al. 2002), emitted isotropically, as GEANT4's G4UAtomicDeexcitation does with fluorescence
+    on; the rest of the binding energy (Auger electrons, range of µm, and the cascade of the
+    secondary vacancies) is put down on the spot. Simplifications: only the first radiative
+    transition is followed (no cascade of the secondary vacancy, no Coster–Kronig transfer
+    between L subshells, no Auger electrons tracked). The photo-electron takes ``t`` minus the
+    binding, in the Sauter direction. Returns ``(hits, n_hits, top, local)``.
+    """
+    ln_c = ln_e if ln_e < LN_LOW_MAX else LN_LOW_MAX  # above xraylib's range: its shares at 0.8 MeV
+    u = np.random.random()
+    n_channels = photon_shells.shape[1]
+    c = 0
+    while c < n_channels - 1 and _lookup_low(photon_low, m, 3 + c, ln_c) < u:
+        c += 1
+    binding = photon_shells[m, c, 0]
+    if binding > t:  # an edge smeared by the table's interpolation (within 0.6 % of it)
+        binding = t
+    fluorescence = 0.0
+    if photon_shells[m, c, 1] > 0.0 and np.random.random() < photon_shells[m, c, 1]:
+        v = np.random.random()
+        j = 0
+        while j < N_LINES - 1 and photon_shells[m, c, 3 + 2 * j] < v:
+            j += 1
+        fluorescence = photon_shells[m, c, 2 + 2 * j]
+        if fluorescence > binding:
+            fluorescence = 0.0
+        if fluorescence > 0.0:
+            cost = 2.0 * np.random.random() - 1.0
+            sint = math.sqrt(max(0.0, 1.0 - cost * cost))
+            phi = 2.0 * math.pi * np.random.random()
+            top = _push(
+                st_kind,
+                st_e,
+                st_pos,
+                st_dir,
+                st_slab,
+                top,
+                PHOTON,
+                fluorescence,
+                x,
+                y,
+                z,
+                sint * math.cos(phi),
+                sint * math.sin(phi),
+                cost,
+                s,
+            )
+    kept = binding - fluorescence
+    if kept > 0.0:
+        local += kept
+        if layer >= 0:
+            hits = _add_hit(hits, n_hits, x, y, z, kept, layer)
+            n_hits += 1
+    electron_energy = t - binding
+    if electron_energy > 0.0:
+        cost = _sample_sauter(electron_energy)
+        ex, ey, ez = _rotate(dx, dy, dz, cost, 2.0 * math.pi * np.random.random())
+        top = _push(
+            st_kind, st_e, st_pos, st_dir, st_slab, top, ELECTRON, electron_energy, x, y, z, ex, ey, ez, s
+        )
+    return hits, n_hits, top, local
+
+
+# ---------------------------------------------------------------- version 3 electron physics
+#: Bohr radius and ħc in mm, MeV mm; classical electron radius in mm.
+_BOHR_MM = 5.29177210903e-8
+_HBARC_MEV_MM = 1.97326980e-10
+_RE_MM = 2.8179403262e-12
+_ALPHA = 1.0 / 137.035999
+#: Hard single scatterings are sampled above this multiple of the Highland width θ0: the Gaussian
+#: describes the central ~98 % of Molière's distribution (Highland 1975; Lynch & Dahl, NIM B58
+#: (1991) 6), beyond a few θ0 the distribution is the single-scattering (Rutherford) tail.
+_MSC_TAIL_THETA0 = 2.5
+#: GEANT4 Urban-model step limitation near boundaries ("UseSafety", GEANT4 Physics Reference
+#: Manual, "Multiple scattering", step limitation): where the e± could leave the slab, steps are
+#: at most max(facrange · range, facsafety · safety), facrange = 0.04, facsafety = 0.6.
+_MSC_FACRANGE = 0.04
+_MSC_FACSAFETY = 0.6
+_MSC_MIN_STEP_MM = 1e-5
+
+
+@njit(cache=True)
 def simulate_shower(
     kinetic_mev,
     ux,
@@ -291,6 +505,9 @@ def simulate_shower(
     electron,
     field_tesla,
     version,
+    photon_low,
+    photon_shells,
+    photon_formf,
 ):
     """Transport one incident particle; return ``(hits (n, 5): x, y, z [mm], e [MeV], layer; tallies (3,))``.
 
@@ -302,6 +519,8 @@ def simulate_shower(
         field_tesla: magnetic field along local ``x``.
         version: the physics version (:data:`~calozoo_refmc.physics.PHYSICS_VERSIONS`); what a
             later version adds is switched on by ``version >= N``.
+        photon_low, photon_shells, photon_formf: version 3's low-energy photon tables
+            (:mod:`calozoo_refmc.photons`; unused in version 2).
 
     The tallies are ``(deposited, local, escaped)`` in MeV (see the module docstring).
     """
@@ -349,10 +568,21 @@ def simulate_shower(
                         n_hits += 1
                     break
                 ln_e = math.log(t)
-                mu_pe = _lookup(photon, m, 0, ln_e)
-                mu_c = _lookup(photon, m, 1, ln_e)
-                mu_p = _lookup(photon, m, 2, ln_e)
+                mu_r = 0.0
+                if version >= 3 and t < E_XRAYLIB_MEV:  # xraylib: Rayleigh, bound Compton, photo
+                    mu_r = _lookup_low(photon_low, m, 0, ln_e)
+                    mu_c = _lookup_low(photon_low, m, 1, ln_e)
+                    mu_pe = _lookup_low(photon_low, m, 2, ln_e)
+                    mu_p = 0.0  # below the pair threshold
+                else:
+                    mu_pe = _lookup(photon, m, 0, ln_e)
+                    mu_c = _lookup(photon, m, 1, ln_e)
+                    mu_p = _lookup(photon, m, 2, ln_e)
+                    if version >= 3:  # Rayleigh above xraylib's range: σ ∝ 1/E²
+                        mu_r = photon_low[m, 0, N_LOW - 1] * (E_XRAYLIB_MEV / t) ** 2
                 mu = mu_pe + mu_c + mu_p
+                if version >= 3:
+                    mu += mu_r
                 if dz > 0.0:
                     d_b = (bounds[s + 1] - z) / dz
                 elif dz < 0.0:
@@ -406,7 +636,10 @@ def simulate_shower(
                             s,
                         )
                 elif r < mu_p + mu_c:  # Compton scattering
-                    eps, cost = _sample_compton(t)
+                    if version >= 3:
+                        eps, cost = _sample_compton_bound(t, photon_formf, m)
+                    else:
+                        eps, cost = _sample_compton(t)
                     k1 = eps * t
                     phi = 2.0 * math.pi * np.random.random()
                     gx, gy, gz = _rotate(dx, dy, dz, cost, phi)
@@ -419,6 +652,37 @@ def simulate_shower(
                     ux, uy, uz = (px / pn, py / pn, pz / pn) if pn > 0.0 else (dx, dy, dz)
                     top = _push(
                         st_kind, st_e, st_pos, st_dir, st_slab, top, ELECTRON, t - k1, x, y, z, ux, uy, uz, s
+                    )
+                elif version >= 3 and r >= mu_p + mu_c + mu_pe:  # Rayleigh: new direction, same energy
+                    cost = _sample_rayleigh(t, photon_formf, m)
+                    gx, gy, gz = _rotate(dx, dy, dz, cost, 2.0 * math.pi * np.random.random())
+                    top = _push(
+                        st_kind, st_e, st_pos, st_dir, st_slab, top, PHOTON, t, x, y, z, gx, gy, gz, s
+                    )
+                elif version >= 3:  # photoabsorption by element and shell, fluorescence, Sauter
+                    hits, n_hits, top, local = _photoabsorb(
+                        t,
+                        x,
+                        y,
+                        z,
+                        dx,
+                        dy,
+                        dz,
+                        s,
+                        m,
+                        slab_layer[s],
+                        ln_e,
+                        photon_low,
+                        photon_shells,
+                        hits,
+                        n_hits,
+                        st_kind,
+                        st_e,
+                        st_pos,
+                        st_dir,
+                        st_slab,
+                        top,
+                        local,
                     )
                 else:  # photoelectric absorption: the K-shell binding stays here, an isotropic photo-electron
                     binding = params[m, 10] if t > params[m, 10] else 0.0
