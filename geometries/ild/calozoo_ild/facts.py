@@ -24,10 +24,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["Slice", "ILDEcalFacts", "load_facts", "MATERIALS"]
+__all__ = ["Slice", "ILDEcalFacts", "load_facts", "MATERIALS", "SURROUNDING_MATERIALS"]
 
 #: Material names used in the stack (the reference Monte Carlo maps them to its own tables).
 MATERIALS = ("W", "Si", "Cu", "Al", "air", "polystyrene", "carbon fibre", "ground/HV mix")
+#: Further materials of the passive surroundings (:meth:`ILDEcalFacts.surroundings_stack`).
+SURROUNDING_MATERIALS = ("steel", "glass")
 
 #: The thickness placeholder in the JSON for "this slab's tungsten plate".
 _ABSORBER = "absorber"
@@ -85,10 +87,16 @@ class ILDEcalFacts:
     between_slabs: tuple[tuple[str, Any, str], ...]
     back: tuple[tuple[str, Any, str], ...]
     silicon_layer_bottoms_mm: tuple[float, ...]
+    # passive surroundings at normal incidence (the JSON's "surroundings"; see surroundings_stack)
+    surroundings_front: tuple[tuple[str, Any, str], ...] = ()
+    surroundings_back: tuple[tuple[str, Any, str], ...] = ()
+    hcal_layer: tuple[tuple[str, Any, str], ...] = ()
+    hcal_layers_kept: int = 0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ILDEcalFacts:
         stack = data["stack"]
+        sur = data.get("surroundings", {})
         return cls(
             **data["barrel"],
             **data["cells"],
@@ -98,6 +106,10 @@ class ILDEcalFacts:
             absorber_thick_mm=stack["absorber_mm"]["thick"],
             **{part: tuple(map(tuple, stack[part])) for part in ("front", "slab", "between_slabs", "back")},
             silicon_layer_bottoms_mm=tuple(data["silicon_layer_bottoms_mm"]),
+            surroundings_front=tuple(map(tuple, sur.get("front", ()))),
+            surroundings_back=tuple(map(tuple, sur.get("back", ()))),
+            hcal_layer=tuple(map(tuple, sur.get("hcal_layer", ()))),
+            hcal_layers_kept=int(sur.get("hcal_layers_kept", 0)),
         )
 
     @property
@@ -131,6 +143,26 @@ class ILDEcalFacts:
             add(self.slab, absorber)
         add(self.back, self.absorber_thin_mm)
         return tuple(stack)
+
+    def surroundings_stack(
+        self, hcal_layers: int | None = None
+    ) -> tuple[tuple[Slice, ...], tuple[Slice, ...]]:
+        """The passive material in front of the ECAL's front face and behind its back, at normal incidence.
+
+        ``(front, back)``, each front to back (``front`` ends at the ECAL's inner face, ``back``
+        starts at its back face), no slice sensitive (``layer`` is ``None``, the SET's silicon
+        included). In front: the TPC's outer field cage and the 35 mm gap with the SET's two
+        sensors; behind: the 30 mm ECAL-HCAL gap and the first ``hcal_layers`` (default
+        ``hcal_layers_kept``) layers of the HCAL barrel, 20 mm steel and a 6.5 mm chamber each.
+        Sources and assumptions: the ``surroundings.about`` text of ``ild_ecal.json``.
+        """
+        n = self.hcal_layers_kept if hcal_layers is None else int(hcal_layers)
+        if n < 0:
+            raise ValueError(f"hcal_layers must be >= 0, got {n}")
+        front = tuple(Slice(m, float(t), None) for m, t, _ in self.surroundings_front)
+        back = [Slice(m, float(t), None) for m, t, _ in self.surroundings_back]
+        back += [Slice(m, float(t), None) for _ in range(n) for m, t, _ in self.hcal_layer]
+        return front, tuple(back)
 
     def _slice_starts(self) -> tuple[tuple[Slice, ...], np.ndarray]:
         stack = self.material_stack()

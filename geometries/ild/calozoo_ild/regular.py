@@ -30,6 +30,11 @@ class ILDRegular(PlanarGeometry):
         material_stack: every slice from the front face to the back as
             ``(material, thickness_mm, layer or None)`` (:class:`~calozoo_ild.facts.Slice`), for
             the reference Monte Carlo: 84 mm of tungsten (24 X0), 223.2 mm in all.
+        surroundings: ``(front, back)`` passive slices (layer ``None``) before the front face
+            and after the back at normal incidence: the TPC's outer field cage, the SET and the
+            gap (35 mm), then the ECAL-HCAL gap and the first HCAL layers
+            (:meth:`~calozoo_ild.facts.ILDEcalFacts.surroundings_stack`). Not part of
+            ``material_stack``; ``ReferenceMC(physics_version=3, surroundings=True)`` adds them.
 
     Example:
         >>> geo = ILDRegular(threshold_mev=0)
@@ -47,6 +52,9 @@ class ILDRegular(PlanarGeometry):
             facts.layer_depth_mm(), cell_size_mm=facts.cell_size_mm, threshold_mev=threshold_mev, name=name
         )
         self.material_stack: tuple[Slice, ...] = facts.material_stack()
+        # passive material in front of and behind the ECAL (TPC field cage, SET, HCAL); only the
+        # reference MC's physics version 3 with ``surroundings=True`` transports it
+        self.surroundings: tuple[tuple[Slice, ...], tuple[Slice, ...]] = facts.surroundings_stack()
 
     def get_config(self) -> dict[str, Any]:
         # The depths and cell size are facts of the package, not settings: only these are saved.

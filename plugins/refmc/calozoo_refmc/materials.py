@@ -140,6 +140,18 @@ MATERIALS: dict[str, Material] = {
             (3.3497, 0.1509, 2.5631, 0.1597, 3.1921, 0.0),
             84.2,
         ),
+        # The surroundings of physics version 3 (calozoo_ild facts, "surroundings"): the HCAL's
+        # Steel235 radiator as iron (PDG "iron", its density-effect set) at Steel235's 7.85 g/cm³.
+        Material(
+            "steel", 26, 0.46557, 7.85, 13.84, 286.0, (4.2911, -0.0012, 3.1531, 0.1468, 2.9632, 0.12), 21.68
+        ),
+        # Soda-lime float glass of the HCAL's RPCs (and the TPC field cage's g10 by mass), 2.5 g/cm³,
+        # composition as in COMPOSITION; Z/A, the electron-weighted effective Z (Σ w Z²/A / Σ w Z/A)
+        # and X0 (1/X0 = Σ w/X0_i, PDG elements) computed from it; I and the density-effect set of
+        # PDG "glass, plate"; critical energy from the PDG fit 610 MeV/(Z + 1.24) (documentation).
+        Material(
+            "glass", 11.59, 0.49733, 2.5, 25.66, 145.4, (4.0602, 0.1237, 3.0649, 0.0708, 3.5381, 0.0), 47.5
+        ),
     )
 }
 
@@ -157,6 +169,9 @@ COMPOSITION: dict[str, tuple[tuple[int, float], ...]] = {
     "carbon fibre": ((6, 1.0),),
     "air": ((6, 0.000124), (7, 0.755268), (8, 0.231781), (18, 0.012827)),
     "ground/HV mix": ((1, 0.026362), (6, 0.691133), (7, 0.073270), (8, 0.209235)),
+    # Steel235 as iron; float glass: PDG "glass, plate" mass fractions (O, Na, Si, Ca).
+    "steel": ((26, 1.0),),
+    "glass": ((8, 0.4598), (11, 0.0964), (14, 0.3366), (20, 0.1072)),
 }
 
 # ---------------------------------------------------------------- photon attenuation of tungsten

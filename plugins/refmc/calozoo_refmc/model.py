@@ -23,6 +23,7 @@ __all__ = [
     "transport_seeds",
     "preprocessing_seeds",
     "PARTICLES",
+    "stack_with_surroundings",
 ]
 
 #: PDG id → the transport's particle kind (photon, electron, positron).
@@ -40,6 +41,34 @@ def transport_seeds(seeds) -> np.ndarray:
 def preprocessing_seeds(seeds) -> np.ndarray:
     """``(N,)`` uint64 seeds of the showers' preprocessing (sub-cell offsets, depths)."""
     return sub_seeds(seeds, PREPROCESSING_STREAM)
+
+
+def stack_with_surroundings(geometry, front=None, back=None) -> SlabStack:
+    """The geometry's slab stack with its passive ``surroundings`` before the front face and after the back.
+
+    ``front`` / ``back`` (lists of ``(material, thickness_mm, layer)``) override the geometry's
+    ``surroundings`` (e.g. ``ILDRegular.surroundings``). The front face stays at depth 0: the
+    slabs in front lie at negative depths and the transport starts at the first of them. A
+    particle leaving the back of the last slab counts as escaped (for the ILD HCAL: behind the
+    layers kept, ``ild_ecal.json`` ``surroundings.hcal_layers_kept``).
+    """
+    ecal = slab_stack_from_geometry(geometry)
+    if front is None or back is None:
+        sur = getattr(geometry, "surroundings", None)
+        if sur is None:
+            raise ValueError(f"geometry {getattr(geometry, 'name', geometry)!r} has no surroundings")
+        front = sur[0] if front is None else front
+        back = sur[1] if back is None else back
+    if any(s[2] is not None for s in (*front, *back)):
+        raise ValueError("surroundings must be passive (layer None)")
+    t_front = np.array([float(s[1]) for s in front])
+    t_back = np.array([float(s[1]) for s in back])
+    bounds = np.concatenate(
+        [-np.cumsum(t_front[::-1])[::-1], ecal.boundaries_mm, ecal.depth_mm + np.cumsum(t_back)]
+    )
+    materials = tuple(str(s[0]) for s in front) + ecal.materials + tuple(str(s[0]) for s in back)
+    layer = np.concatenate([np.full(len(front), -1), ecal.layer, np.full(len(back), -1)]).astype(np.int32)
+    return SlabStack(bounds, materials, layer)
 
 
 def simulate_hits(
@@ -84,6 +113,11 @@ def simulate_hits(
             tables.photon_shells,
             tables.photon_formf,
         )
+        if stack.boundaries_mm[0] < 0 and len(h):
+            # slabs in front of the face (surroundings): the transport starts at their front, so
+            # shift a tilted shower back to entering the front face at x = y = 0
+            h[:, 0] += stack.boundaries_mm[0] * d[0] / d[2]
+            h[:, 1] += stack.boundaries_mm[0] * d[1] / d[2]
         hits.append(h)
     return hits, tallies
 
@@ -108,6 +142,9 @@ class ReferenceMC(ShowerModel):
         max_points: training points kept per shower (the most energetic), ``None`` for all.
         physics_version: which physics (docs/reference-mc.md, "Physics versions"); 2 reproduces
             the data the shipped models were trained on.
+        surroundings: physics version 3 only: also transport the geometry's passive
+            ``surroundings`` (``ild-ecal-regular``: TPC field cage, SET, the first HCAL layers;
+            :func:`stack_with_surroundings`). Version 2 always transports the bare stack.
 
     Example:
         >>> model = ReferenceMC(output="raw")
@@ -129,6 +166,7 @@ class ReferenceMC(ShowerModel):
         cuts: dict[str, float] | None = None,
         max_points: int | None = None,
         physics_version: int = PHYSICS_VERSION,
+        surroundings: bool = False,
     ) -> None:
         if output not in ("points", "raw"):
             raise ValueError(f"output must be 'points' or 'raw', got {output!r}")
@@ -143,12 +181,20 @@ class ReferenceMC(ShowerModel):
         self.energy_range_gev = (lo, hi)
         self.max_angle_deg = float(max_angle_deg)
         self.physics_version = check_physics_version(physics_version)
+        if surroundings and self.physics_version < 3:
+            raise ValueError(
+                "surroundings=True needs physics_version >= 3 (version 2 transports the bare stack)"
+            )
+        self.surroundings = bool(surroundings)
         self.cuts = Cuts(**(cuts or {}))
         self.max_points = max_points
         import calozoo
 
         self.geometry = calozoo.geometry(geometry) if isinstance(geometry, str) else geometry
-        self.stack = slab_stack_from_geometry(self.geometry)
+        if self.surroundings:
+            self.stack = stack_with_surroundings(self.geometry)
+        else:
+            self.stack = slab_stack_from_geometry(self.geometry)
         self.tables = build_tables(self.stack, self.cuts, self.physics_version)
         self.n_layers = self.stack.n_layers
 
@@ -157,7 +203,8 @@ class ReferenceMC(ShowerModel):
         return Conditions(*self.energy_range_gev, pdg=(22, 11), max_angle_deg=self.max_angle_deg)
 
     def get_config(self) -> dict[str, Any]:
-        return {
+        extra = {"surroundings": True} if self.surroundings else {}
+        return extra | {
             "output": self.output,
             "geometry": self.geometry_name,
             "field_tesla": self.field_tesla,
