@@ -64,8 +64,8 @@ N_LAYERS = ShowerModel.n_layers
 ENERGY_SCALE_GEV = 127.0
 #: Quantiles per layer of the radial distance table (0%, 1%, ..., 100%).
 N_RADIAL_QUANTILES = 101
-#: The flow runs on a multiple of this many rows (padded), so each row rounds the same whatever
-#: the batch size (see :meth:`ToyFlow._flow_rows`).
+#: Loaded with ``batch_invariant=True`` the flow runs on blocks of this many rows (the last one
+#: zero-padded), so each row rounds the same whatever the batch size (see :meth:`ToyFlow._flow_rows`).
 FLOW_ROW_BLOCK = 64
 
 
@@ -251,6 +251,8 @@ class ToyFlow(ShowerModel):
         self.max_angle_deg = float(max_angle_deg)
         self.flow_: nf.ConditionalNormalizingFlow | None = None
         self.training_: dict[str, Any] = {}
+        #: evaluate the flow in fixed blocks of rows: bit-identical showers for any batch size
+        self.batch_invariant = False
 
     @property
     def conditions(self) -> Conditions:
@@ -390,22 +392,32 @@ class ToyFlow(ShowerModel):
         return layers_from_features(x)
 
     def _flow_rows(self, z: np.ndarray, context: torch.Tensor) -> np.ndarray:
-        """The flow on ``(B, 60)`` latent rows, each row's result independent of the others.
+        """The flow on ``(B, 60)`` latent rows.
 
         A CPU matrix product can round a row differently depending on how many rows it is given
-        (a batch of 3 and a batch of 1000 give different last bits). Padding the rows to a
-        multiple of :data:`FLOW_ROW_BLOCK` keeps every row on the same kernels, so a shower does
-        not change with the batch size.
+        (a batch of 3 and a batch of 1000 give different last bits). With ``batch_invariant`` the
+        rows go through the flow in blocks of :data:`FLOW_ROW_BLOCK` (the last one padded), one
+        call per block of the same shape, so a shower does not change with the batch size; by
+        default the whole batch is one call (faster; showers agree between batch sizes to the
+        rounding).
         """
         n = len(z)
-        padded = -(-max(n, 1) // FLOW_ROW_BLOCK) * FLOW_ROW_BLOCK
-        z_rows = torch.zeros(padded, z.shape[1], dtype=torch.float32)
-        z_rows[:n] = torch.as_tensor(z)
-        c_rows = torch.zeros(padded, context.shape[1], dtype=torch.float32)
-        c_rows[:, 3] = 1.0  # padding rows at normal incidence
-        c_rows[:n] = context
+        z_rows = torch.as_tensor(z, dtype=torch.float32)
+        c_rows = torch.as_tensor(context, dtype=torch.float32)
         with torch.no_grad():
-            return self.flow_(z_rows, c_rows)[:n].numpy().astype(np.float64)
+            if not self.batch_invariant:
+                return self.flow_(z_rows, c_rows).numpy().astype(np.float64)
+            padded = -(-max(n, 1) // FLOW_ROW_BLOCK) * FLOW_ROW_BLOCK
+            z_pad = torch.zeros(padded, z.shape[1], dtype=torch.float32)
+            z_pad[:n] = z_rows
+            c_pad = torch.zeros(padded, context.shape[1], dtype=torch.float32)
+            c_pad[:, 3] = 1.0  # padding rows at normal incidence
+            c_pad[:n] = c_rows
+            blocks = [
+                self.flow_(z_pad[i : i + FLOW_ROW_BLOCK], c_pad[i : i + FLOW_ROW_BLOCK])
+                for i in range(0, padded, FLOW_ROW_BLOCK)
+            ]
+            return torch.cat(blocks)[:n].numpy().astype(np.float64)
 
     def radius_mm(self, layer: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Distances from the axis, mm: inverse-CDF sampling of each layer's fitted quantiles
@@ -486,10 +498,14 @@ class ToyFlow(ShowerModel):
         return model
 
 
-def load_pretrained(path: str | os.PathLike | None = None) -> ToyFlow:
+def load_pretrained(path: str | os.PathLike | None = None, batch_invariant: bool = False) -> ToyFlow:
     """Factory registered as ``toyflow``: the weights shipped in the package, or a saved folder.
+
+    ``batch_invariant=True``: showers bit-identical for any batch size (the flow in fixed blocks).
 
     Raises:
         calozoo.ModelFolderError: ``path`` is not a saved toyflow (e.g. a toy-gamma folder).
     """
-    return ToyFlow.load(SHIPPED_WEIGHTS if path is None else path)
+    model = ToyFlow.load(SHIPPED_WEIGHTS if path is None else path)
+    model.batch_invariant = bool(batch_invariant)
+    return model
