@@ -12,7 +12,11 @@ stack_with_surroundings``, the surroundings of ``ILDRegular.surroundings``):
 - ``full``: with the surroundings in front and behind (``surroundings=True``; 8 HCAL layers);
 - ``front``: only the material in front (field cage, SET, gap);
 - ``back``: only the material behind (gap, 8 HCAL layers);
-- ``hcalN``: front and the gap plus N HCAL layers (how many layers matter).
+- ``hcalN``: front and the gap plus N HCAL layers (how many layers matter);
+- ``ip``: a bound, not a model: as ``full`` but the photon starts at the interaction point and
+  crosses a crude inner detector first (:data:`INNER_DETECTOR`: ~2 % X0 of silicon for the VXD
+  and SIT, the TPC inner field cage as its outer one, the TPC gas as 1.2 % X0 of aluminium in ten
+  sheets), for the case that the GEANT4 photons were shot from the IP.
 
 Errors: bootstrap over showers; the difference to ``bare`` uses the same resampled showers
 (the variants share conditions and seeds).
@@ -42,6 +46,17 @@ from physics_table import (  # noqa: E402
 
 _MODEL = None
 
+#: The ``ip`` variant's crude inner detector at 90 degrees, IP outwards (assumptions, see the
+#: docstring), followed by the TPC outer field cage, SET and gap of ``ILDRegular.surroundings``.
+INNER_DETECTOR = (
+    [("air", 16.0, None), ("Si", 0.5, None), ("air", 44.0, None), ("Si", 0.5, None)]
+    + [("air", 92.5, None), ("Si", 0.45, None), ("air", 146.5, None), ("Si", 0.45, None)]
+    + [("air", 28.1, None), ("Al", 0.01, None), ("ground/HV mix", 0.05, None), ("glass", 0.22, None)]
+    + [("air", 24.22, None), ("glass", 0.22, None), ("ground/HV mix", 0.05, None), ("Cu", 0.07, None)]
+    + [("air", 135.5, None), ("Al", 0.107, None)] * 10
+    + [("air", 0.05, None)]
+)
+
 
 def make_model(variant: str):
     from calozoo_ild.facts import load_facts
@@ -59,6 +74,8 @@ def make_model(variant: str):
         back = ()
     elif variant == "back":
         front = ()
+    elif variant == "ip":
+        front = INNER_DETECTOR + list(front)
     elif variant.startswith("hcal"):
         back = facts.surroundings_stack(int(variant[4:]))[1]
     elif variant != "full":
