@@ -80,6 +80,9 @@ def simulate_hits(
             tables.electron,
             float(field_tesla),
             int(tables.version),
+            tables.photon_low,
+            tables.photon_shells,
+            tables.photon_formf,
         )
         hits.append(h)
     return hits, tallies

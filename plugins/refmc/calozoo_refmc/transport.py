@@ -23,6 +23,7 @@ import math
 import numpy as np
 from numba import njit
 
+from .photons import E_XRAYLIB_MEV, HC_MEV_ANGSTROM, LN_LOW_MAX, LN_LOW_MIN, N_LINES, N_LOW
 from .physics import ELECTRON_MASS_MEV, LN_E_MAX, LN_E_MIN, N_GRID, TWO_PI_MC2_RE2_MEV_MM2
 
 __all__ = ["PHOTON", "ELECTRON", "POSITRON", "simulate_shower"]
@@ -31,6 +32,7 @@ PHOTON, ELECTRON, POSITRON = 0, 1, 2
 ME = ELECTRON_MASS_MEV
 _INV_DLN = (N_GRID - 1) / (LN_E_MAX - LN_E_MIN)
 _LN_MIN = LN_E_MIN
+_INV_DLN_LOW = (N_LOW - 1) / (LN_LOW_MAX - LN_LOW_MIN)
 _STACK_SIZE = 200_000
 #: Particles further than this from the axis (mm) are counted as escaped (the stack is
 #: transversely unbounded; only low-energy electrons drifting along air gaps get that far).
@@ -55,6 +57,91 @@ def _lookup(table, m, j, ln_e):
         return table[m, j, N_GRID - 1]
     w = f - i
     return table[m, j, i] * (1.0 - w) + table[m, j, i + 1] * w
+
+
+@njit(cache=True, inline="always")
+def _lookup_low(table, m, j, ln_e):
+    """Linear interpolation in the low-energy photon table (1 keV–0.8 MeV log grid of photons.py)."""
+    f = (ln_e - LN_LOW_MIN) * _INV_DLN_LOW
+    if f <= 0.0:
+        return table[m, j, 0]
+    i = int(f)
+    if i >= N_LOW - 1:
+        return table[m, j, N_LOW - 1]
+    w = f - i
+    return table[m, j, i] * (1.0 - w) + table[m, j, i + 1] * w
+
+
+@njit(cache=True)
+def _search(values, v):
+    """Index ``i`` with ``values[i] <= v < values[i + 1]`` (increasing ``values``; clamped to the ends)."""
+    lo, hi = 0, values.shape[0] - 1
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if values[mid] <= v:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True)
+def _interp_q2(formf, m, j, q2):
+    """Row ``j`` of the medium's form-factor table at momentum transfer squared ``q2`` (1/Å²)."""
+    grid = formf[m, 0]
+    n = grid.shape[0]
+    if q2 >= grid[n - 1]:
+        return formf[m, j, n - 1]
+    i = _search(grid, q2)
+    w = (q2 - grid[i]) / (grid[i + 1] - grid[i])
+    return formf[m, j, i] * (1.0 - w) + formf[m, j, i + 1] * w
+
+
+@njit(cache=True)
+def _sample_rayleigh(k, formf, m):
+    """cos θ of Rayleigh scattering: q² from the medium's F²(q) by its tabulated inverse CDF, accepted
+    with the Thomson factor (1 + cos²θ)/2 (PENELOPE 2008 manual, section 2.1; the distribution of
+    GEANT4's G4LivermoreRayleighModel: F²(q) (1 + cos²θ)/2 with EPDL97/Hubbell form factors)."""
+    q2max = (k / HC_MEV_ANGSTROM) ** 2
+    a_max = _interp_q2(formf, m, 1, q2max)
+    cum = formf[m, 1]
+    grid = formf[m, 0]
+    for _ in range(1000):
+        a = np.random.random() * a_max
+        i = _search(cum, a)
+        da = cum[i + 1] - cum[i]
+        w = (a - cum[i]) / da if da > 0.0 else 0.0
+        q2 = grid[i] + w * (grid[i + 1] - grid[i])
+        cost = 1.0 - 2.0 * q2 / q2max
+        if cost < -1.0:
+            cost = -1.0
+        if 2.0 * np.random.random() <= 1.0 + cost * cost:
+            return cost
+    return cost
+
+
+@njit(cache=True)
+def _sample_sauter(t):
+    """cos θ of a K-shell photo-electron of kinetic energy ``t``: Sauter (Ann. Phys. 11 (1931) 454),
+    sampled as GEANT4's G4SauterGavrilaAngularDistribution (PENELOPE 2008, section 2.2); along the
+    photon above 50 m_e c²."""
+    tau = t / ME
+    if tau > 50.0:
+        return 1.0
+    gamma = tau + 1.0
+    beta = math.sqrt(tau * (tau + 2.0)) / gamma
+    a = (1.0 - beta) / beta
+    ap2 = a + 2.0
+    b = 0.5 * beta * gamma * (gamma - 1.0) * (gamma - 2.0)
+    grej = 2.0 * (1.0 + a * b) / a
+    z = 0.0
+    for _ in range(1000):
+        q = np.random.random()
+        z = 2.0 * a * (2.0 * q + ap2 * math.sqrt(q)) / (ap2 * ap2 - 4.0 * q)
+        g = (2.0 - z) * (1.0 / (a + z) + b)
+        if g >= np.random.random() * grej:
+            break
+    return 1.0 - z
 
 
 @njit(cache=True)
@@ -144,6 +231,22 @@ def _sample_compton(k):
         if 1.0 - eps * sint2 / (1.0 + epssq) >= np.random.random():
             return eps, 1.0 - onecost
     return eps, 1.0 - onecost
+
+
+@njit(cache=True)
+def _sample_compton_bound(k, formf, m):
+    """Compton scattering off bound electrons: Klein–Nishina times the incoherent scattering
+    function S(q, Z)/Z (Hubbell et al. 1975, xraylib SF_Compt), by rejection of Klein–Nishina
+    samples (GEANT4's G4LivermoreComptonModel / PENELOPE's impulse approximation without the
+    Doppler broadening, which is ignored here). Above 0.8 MeV: Klein–Nishina."""
+    for _ in range(1000):
+        eps, cost = _sample_compton(k)
+        if k >= E_XRAYLIB_MEV:
+            return eps, cost
+        q2 = (k / HC_MEV_ANGSTROM) ** 2 * 0.5 * (1.0 - cost)
+        if np.random.random() <= _interp_q2(formf, m, 2, q2):
+            return eps, cost
+    return eps, cost
 
 
 @njit(cache=True)
@@ -276,6 +379,275 @@ def _add_hit(hits, n, x, y, z, e, layer):
 
 
 @njit(cache=True)
+def _photoabsorb(
+    t,
+    x,
+    y,
+    z,
+    dx,
+    dy,
+    dz,
+    s,
+    m,
+    layer,
+    ln_e,
+    photon_low,
+    photon_shells,
+    hits,
+    n_hits,
+    st_kind,
+    st_e,
+    st_pos,
+    st_dir,
+    st_slab,
+    top,
+    local,
+):
+    """Version 3 photoabsorption of a photon of energy ``t`` at ``(x, y, z)``.
+
+    The (element, shell) is chosen by its share of the medium's photoabsorption cross section
+    (xraylib CS_Photo_Partial, Kissel's per-shell data; K, L1, L2, L3, the rest). The vacancy
+    relaxes radiatively with the shell's fluorescence yield (xraylib FluorYield; Krause 1979):
+    one photon of a line of that shell, chosen by radiative rate (RadRate, LineEnergy; Elam et
+    al. 2002), emitted isotropically, as GEANT4's G4UAtomicDeexcitation does with fluorescence
+    on; the rest of the binding energy (Auger electrons, range of µm, and the cascade of the
+    secondary vacancies) is put down on the spot. Simplifications: only the first radiative
+    transition is followed (no cascade of the secondary vacancy, no Coster–Kronig transfer
+    between L subshells, no Auger electrons tracked). The photo-electron takes ``t`` minus the
+    binding, in the Sauter direction. Returns ``(hits, n_hits, top, local)``.
+    """
+    ln_c = ln_e if ln_e < LN_LOW_MAX else LN_LOW_MAX  # above xraylib's range: its shares at 0.8 MeV
+    u = np.random.random()
+    n_channels = photon_shells.shape[1]
+    c = 0
+    while c < n_channels - 1 and _lookup_low(photon_low, m, 3 + c, ln_c) < u:
+        c += 1
+    binding = photon_shells[m, c, 0]
+    if binding > t:  # an edge smeared by the table's interpolation (within 0.6 % of it)
+        binding = t
+    fluorescence = 0.0
+    if photon_shells[m, c, 1] > 0.0 and np.random.random() < photon_shells[m, c, 1]:
+        v = np.random.random()
+        j = 0
+        while j < N_LINES - 1 and photon_shells[m, c, 3 + 2 * j] < v:
+            j += 1
+        fluorescence = photon_shells[m, c, 2 + 2 * j]
+        if fluorescence > binding:
+            fluorescence = 0.0
+        if fluorescence > 0.0:
+            cost = 2.0 * np.random.random() - 1.0
+            sint = math.sqrt(max(0.0, 1.0 - cost * cost))
+            phi = 2.0 * math.pi * np.random.random()
+            top = _push(
+                st_kind,
+                st_e,
+                st_pos,
+                st_dir,
+                st_slab,
+                top,
+                PHOTON,
+                fluorescence,
+                x,
+                y,
+                z,
+                sint * math.cos(phi),
+                sint * math.sin(phi),
+                cost,
+                s,
+            )
+    kept = binding - fluorescence
+    if kept > 0.0:
+        local += kept
+        if layer >= 0:
+            hits = _add_hit(hits, n_hits, x, y, z, kept, layer)
+            n_hits += 1
+    electron_energy = t - binding
+    if electron_energy > 0.0:
+        cost = _sample_sauter(electron_energy)
+        ex, ey, ez = _rotate(dx, dy, dz, cost, 2.0 * math.pi * np.random.random())
+        top = _push(
+            st_kind, st_e, st_pos, st_dir, st_slab, top, ELECTRON, electron_energy, x, y, z, ex, ey, ez, s
+        )
+    return hits, n_hits, top, local
+
+
+# ---------------------------------------------------------------- version 3 electron physics
+#: Bohr radius and ħc in mm, MeV mm; classical electron radius in mm.
+_BOHR_MM = 5.29177210903e-8
+_HBARC_MEV_MM = 1.97326980e-10
+_RE_MM = 2.8179403262e-12
+_ALPHA = 1.0 / 137.035999
+#: Hard single scatterings are sampled above this multiple of the Highland width θ0: the Gaussian
+#: describes the central ~98 % of Molière's distribution (Highland 1975; Lynch & Dahl, NIM B58
+#: (1991) 6), beyond a few θ0 the distribution is the single-scattering (Rutherford) tail.
+_MSC_TAIL_THETA0 = 2.5
+#: GEANT4 Urban-model step limitation near boundaries ("UseSafety", GEANT4 Physics Reference
+#: Manual, "Multiple scattering", step limitation): where the e± could leave the slab, steps are
+#: at most max(facrange · range, facsafety · safety), facrange = 0.04, facsafety = 0.6.
+_MSC_FACRANGE = 0.04
+_MSC_FACSAFETY = 0.6
+_MSC_MIN_STEP_MM = 1e-5
+
+
+@njit(cache=True)
+def _wentzel(t, z):
+    """Screened-Rutherford (Wentzel) constants for an e± of kinetic energy ``t`` on nuclei ``z``.
+
+    ``dσ/dμ = K / (μ + A)²`` with ``μ = (1 − cos θ)/2``, ``K = π Z(Z+1) r_e² (m_e c²/(pβc))²``
+    (the Z+1 for the atomic electrons) and Molière's screening parameter
+    ``A = (ħc / (2 p a_TF))² (1.13 + 3.76 (αZ/β)²)``, ``a_TF = 0.88534 a0 Z^-1/3``
+    (Molière 1947; as in GEANT4's ``G4WentzelOKandVIxSection``). Returns ``(K [mm²], A)``.
+    """
+    p = math.sqrt(t * (t + 2.0 * ME))
+    beta = p / (t + ME)
+    k = math.pi * z * (z + 1.0) * _RE_MM * _RE_MM * (ME / (p * beta)) ** 2
+    a_tf = 0.88534 * _BOHR_MM / z ** (1.0 / 3.0)
+    chi = _HBARC_MEV_MM / (2.0 * p * a_tf)
+    a = chi * chi * (1.13 + 3.76 * (_ALPHA * z / beta) ** 2)
+    return k, a
+
+
+@njit(cache=True)
+def _single_scattering_tail(t, z, n_atoms, step, theta_c):
+    """Mean number of single scatterings above ``theta_c`` in ``step`` and the constants to sample them."""
+    k, a = _wentzel(t, z)
+    mu_c = math.sin(0.5 * theta_c) ** 2
+    inv_c = 1.0 / (mu_c + a)
+    inv_1 = 1.0 / (1.0 + a)
+    return step * n_atoms * k * (inv_c - inv_1), inv_c, inv_1, a
+
+
+@njit(cache=True)
+def _sample_single_scattering(inv_c, inv_1, a):
+    """cos θ of one screened-Rutherford scattering with μ above the cut: ``1/(μ+A)`` is uniform."""
+    mu = 1.0 / (inv_c - np.random.random() * (inv_c - inv_1)) - a
+    if mu < 0.0:
+        mu = 0.0
+    elif mu > 1.0:
+        mu = 1.0
+    return 1.0 - 2.0 * mu
+
+
+@njit(cache=True)
+def _urban_fluctuation(mean_loss, tcut, i_mev):
+    """Energy loss of a step with mean ``mean_loss`` below ``tcut``: GEANT4's Urban model.
+
+    ``G4UniversalFluctuation`` (GEANT4 11; Physics Reference Manual, "Fluctuations in energy
+    loss", K. Lassila-Perini & L. Urban, NIM A362 (1995) 416): one excitation level (energy I·fw,
+    Poisson number, 44 % of the loss) and ionisations with a 1/E² spectrum from 10 eV to the cut
+    (56 %), the many-collision parts replaced by Gaussians. Gives the Landau–Vavilov shape of thin
+    layers with a delta-ray cut far above the most probable loss.
+    """
+    e0 = 1e-5
+    if mean_loss < 1e-5 or tcut <= e0:
+        return mean_loss
+    rate, fw, a0, ncont = 0.56, 4.0, 42.0, 8.0
+    scaling = min(1.0 + 0.0005 / tcut, 1.5)
+    mean = mean_loss / scaling
+    loss = 0.0
+    a1 = 0.0
+    e1 = i_mev
+    if tcut > e1:
+        a1 = mean * (1.0 - rate) / e1
+        if a1 < a0:
+            fwnow = 0.1 + (fw - 0.1) * math.sqrt(a1 / a0)
+            a1 /= fwnow
+            e1 *= fwnow
+        else:
+            a1 /= fw
+            e1 *= fw
+    w1 = tcut / e0
+    a3 = rate * mean * (tcut - e0) / (e0 * tcut * math.log(w1))
+    if a1 <= 0.0:
+        a3 /= rate
+    if a1 > 0.0:
+        if a1 > ncont:
+            loss += _gauss_positive(a1 * e1, a1 * e1 * e1)
+        else:
+            n = np.random.poisson(a1)
+            if n > 0:
+                loss += ((n + 1) - 2.0 * np.random.random()) * e1
+    if a3 > 0.0:
+        emean = 0.0
+        sig2e = 0.0
+        p3 = a3
+        alfa = 1.0
+        if a3 > ncont:
+            alfa = w1 * (ncont + a3) / (w1 * ncont + a3)
+            alfa1 = alfa * math.log(alfa) / (alfa - 1.0)
+            namean = a3 * w1 * (alfa - 1.0) / ((w1 - 1.0) * alfa)
+            emean += namean * e0 * alfa1
+            sig2e += e0 * e0 * namean * (alfa - alfa1 * alfa1)
+            p3 = a3 - namean
+        w3 = alfa * e0
+        if tcut > w3:
+            w = (tcut - w3) / tcut
+            n = np.random.poisson(p3)
+            for _ in range(n):
+                loss += w3 / (1.0 - w * np.random.random())
+        if sig2e > 0.0:
+            loss += _gauss_positive(emean, sig2e)
+    return loss * scaling
+
+
+@njit(cache=True)
+def _gauss_positive(mean, var):
+    """GEANT4's ``SampleGauss`` of the Urban model: a Gaussian kept in [0, 2·mean]."""
+    sig = math.sqrt(var)
+    if mean < 0.25 * sig:
+        return mean + (2.0 * np.random.random() - 1.0) * mean
+    for _ in range(1000):
+        x = mean + sig * np.random.normal()
+        if 0.0 <= x <= 2.0 * mean:
+            return x
+    return mean
+
+
+@njit(cache=True)
+def _annihilation_cross_section(t, n_e):
+    """Two-photon annihilation of a positron in flight (1/mm): Heitler's formula per electron.
+
+    ``σ = π r_e² / (γ+1) [ (γ²+4γ+1)/(γ²−1) ln(γ+√(γ²−1)) − (γ+3)/√(γ²−1) ]`` (Heitler, *The
+    Quantum Theory of Radiation*, 1954; GEANT4 ``G4eeToTwoGammaModel``).
+    """
+    gam = t / ME + 1.0
+    g2 = gam * gam - 1.0
+    if g2 <= 0.0:
+        return 0.0
+    sq = math.sqrt(g2)
+    return (
+        math.pi
+        * _RE_MM
+        * _RE_MM
+        / (gam + 1.0)
+        * ((gam * gam + 4.0 * gam + 1.0) / g2 * math.log(gam + sq) - (gam + 3.0) / sq)
+        * n_e
+    )
+
+
+@njit(cache=True)
+def _sample_annihilation(t):
+    """Energy fraction ε of the first photon (of T + 2 m_e) and its cos θ: Heitler's spectrum,
+    sampled as in GEANT4's ``G4eeToTwoGammaModel`` (1/ε proposal between the kinematic limits)."""
+    tau = t / ME
+    gam = tau + 1.0
+    tau2 = tau + 2.0
+    sqgrate = math.sqrt(tau / tau2) * 0.5
+    sqg2m1 = math.sqrt(tau * tau2)
+    emin = 0.5 - sqgrate
+    emax = 0.5 + sqgrate
+    lq = math.log(emax / emin)
+    eps = 0.5
+    for _ in range(1000):
+        eps = emin * math.exp(lq * np.random.random())
+        grej = 1.0 - eps + (2.0 * gam * eps - 1.0) / (eps * tau2 * tau2)
+        if grej >= np.random.random():
+            break
+    cost = (eps * tau2 - 1.0) / (eps * sqg2m1)
+    return eps, min(1.0, max(-1.0, cost))
+
+
+@njit(cache=True)
 def simulate_shower(
     kinetic_mev,
     ux,
@@ -291,6 +663,9 @@ def simulate_shower(
     electron,
     field_tesla,
     version,
+    photon_low,
+    photon_shells,
+    photon_formf,
 ):
     """Transport one incident particle; return ``(hits (n, 5): x, y, z [mm], e [MeV], layer; tallies (3,))``.
 
@@ -302,6 +677,8 @@ def simulate_shower(
         field_tesla: magnetic field along local ``x``.
         version: the physics version (:data:`~calozoo_refmc.physics.PHYSICS_VERSIONS`); what a
             later version adds is switched on by ``version >= N``.
+        photon_low, photon_shells, photon_formf: version 3's low-energy photon tables
+            (:mod:`calozoo_refmc.photons`; unused in version 2).
 
     The tallies are ``(deposited, local, escaped)`` in MeV (see the module docstring).
     """
@@ -349,10 +726,21 @@ def simulate_shower(
                         n_hits += 1
                     break
                 ln_e = math.log(t)
-                mu_pe = _lookup(photon, m, 0, ln_e)
-                mu_c = _lookup(photon, m, 1, ln_e)
-                mu_p = _lookup(photon, m, 2, ln_e)
+                mu_r = 0.0
+                if version >= 3 and t < E_XRAYLIB_MEV:  # xraylib: Rayleigh, bound Compton, photo
+                    mu_r = _lookup_low(photon_low, m, 0, ln_e)
+                    mu_c = _lookup_low(photon_low, m, 1, ln_e)
+                    mu_pe = _lookup_low(photon_low, m, 2, ln_e)
+                    mu_p = 0.0  # below the pair threshold
+                else:
+                    mu_pe = _lookup(photon, m, 0, ln_e)
+                    mu_c = _lookup(photon, m, 1, ln_e)
+                    mu_p = _lookup(photon, m, 2, ln_e)
+                    if version >= 3:  # Rayleigh above xraylib's range: σ ∝ 1/E²
+                        mu_r = photon_low[m, 0, N_LOW - 1] * (E_XRAYLIB_MEV / t) ** 2
                 mu = mu_pe + mu_c + mu_p
+                if version >= 3:
+                    mu += mu_r
                 if dz > 0.0:
                     d_b = (bounds[s + 1] - z) / dz
                 elif dz < 0.0:
@@ -406,7 +794,10 @@ def simulate_shower(
                             s,
                         )
                 elif r < mu_p + mu_c:  # Compton scattering
-                    eps, cost = _sample_compton(t)
+                    if version >= 3:
+                        eps, cost = _sample_compton_bound(t, photon_formf, m)
+                    else:
+                        eps, cost = _sample_compton(t)
                     k1 = eps * t
                     phi = 2.0 * math.pi * np.random.random()
                     gx, gy, gz = _rotate(dx, dy, dz, cost, phi)
@@ -419,6 +810,37 @@ def simulate_shower(
                     ux, uy, uz = (px / pn, py / pn, pz / pn) if pn > 0.0 else (dx, dy, dz)
                     top = _push(
                         st_kind, st_e, st_pos, st_dir, st_slab, top, ELECTRON, t - k1, x, y, z, ux, uy, uz, s
+                    )
+                elif version >= 3 and r >= mu_p + mu_c + mu_pe:  # Rayleigh: new direction, same energy
+                    cost = _sample_rayleigh(t, photon_formf, m)
+                    gx, gy, gz = _rotate(dx, dy, dz, cost, 2.0 * math.pi * np.random.random())
+                    top = _push(
+                        st_kind, st_e, st_pos, st_dir, st_slab, top, PHOTON, t, x, y, z, gx, gy, gz, s
+                    )
+                elif version >= 3:  # photoabsorption by element and shell, fluorescence, Sauter
+                    hits, n_hits, top, local = _photoabsorb(
+                        t,
+                        x,
+                        y,
+                        z,
+                        dx,
+                        dy,
+                        dz,
+                        s,
+                        m,
+                        slab_layer[s],
+                        ln_e,
+                        photon_low,
+                        photon_shells,
+                        hits,
+                        n_hits,
+                        st_kind,
+                        st_e,
+                        st_pos,
+                        st_dir,
+                        st_slab,
+                        top,
+                        local,
                     )
                 else:  # photoelectric absorption: the K-shell binding stays here, an isotropic photo-electron
                     binding = params[m, 10] if t > params[m, 10] else 0.0
@@ -458,7 +880,13 @@ def simulate_shower(
         while alive:
             m = slab_medium[s]
             layer = slab_layer[s]
-            if t <= params[m, 4]:  # below the tracking cut: stop here
+            stop = t <= params[m, 4]  # below the tracking cut: stop here
+            if version >= 3 and not stop:
+                # range-out (version 3): an e± whose CSDA range cannot reach either face of its
+                # slab ends in it; GEANT4 would track it to rest there, within that range
+                safety = min(z - bounds[s], bounds[s + 1] - z)
+                stop = _lookup(electron, m, 4 if positron else 3, math.log(t)) < safety
+            if stop:
                 local += t
                 if layer >= 0:
                     hits = _add_hit(hits, n_hits, x, y, z, t, layer)
@@ -482,7 +910,8 @@ def simulate_shower(
             dedx = _lookup(electron, m, 1 if positron else 0, ln_e)
             sig_b = _lookup(electron, m, 2, ln_e) if t > kcut else 0.0
             sig_d = _delta_cross_section(t, delta_cut, positron, n_e)
-            sig = sig_b + sig_d
+            sig_a = _annihilation_cross_section(t, n_e) if positron and version >= 3 else 0.0
+            sig = sig_b + sig_d + sig_a
             step = 1e30
             interact = False
             if sig > 0.0:
@@ -496,6 +925,17 @@ def simulate_shower(
                 if limit < step:
                     step = limit
                     interact = False
+            if version >= 3:
+                # GEANT4 Urban-model step limitation (UseSafety): where the e± could leave the
+                # slab, short steps, so that multiple scattering near a face (back-scattering out
+                # of the tungsten, into and out of the silicon) is resolved
+                safety = min(z - bounds[s], bounds[s + 1] - z)
+                rng = _lookup(electron, m, 4 if positron else 3, ln_e)
+                if rng > safety:
+                    s_msc = max(_MSC_FACRANGE * rng, _MSC_FACSAFETY * safety, _MSC_MIN_STEP_MM)
+                    if s_msc < step:
+                        step = s_msc
+                        interact = False
             if dz > 0.0:
                 d_b = (bounds[s + 1] - z) / dz
             elif dz < 0.0:
@@ -515,7 +955,9 @@ def simulate_shower(
             tc = min(delta_cut, t if positron else 0.5 * t)
             var = TWO_PI_MC2_RE2_MEV_MM2 * n_e / beta2 * tc * step * (1.0 - 0.5 * beta2)
             loss = mean_loss
-            if var > 0.0 and mean_loss > 0.0:
+            if version >= 3:  # GEANT4's Urban fluctuation model (the delta cut is GEANT4's too)
+                loss = _urban_fluctuation(mean_loss, tc, params[m, 11])
+            elif var > 0.0 and mean_loss > 0.0:
                 sigma = math.sqrt(var)
                 if sigma < 0.5 * mean_loss:
                     loss = mean_loss + sigma * np.random.normal()
@@ -615,6 +1057,26 @@ def simulate_shower(
                     dz = ct * dz + st * (cp * e1z + sp * e2z)
                     norm = 1.0 / math.sqrt(dx * dx + dy * dy + dz * dz)
                     dx, dy, dz = dx * norm, dy * norm, dz * norm
+                    if version >= 3:
+                        # the single-scattering tail (version 3): screened-Rutherford scatterings
+                        # above 2.5 θ0, Poisson in number, each at a uniform point of the step,
+                        # displacing the end point by (1 − u) s (new − old direction)
+                        z_atom = params[m, 1]
+                        n_mean, inv_c, inv_1, a_scr = _single_scattering_tail(
+                            t_avg, z_atom, n_e / z_atom, step, min(_MSC_TAIL_THETA0 * theta0, math.pi)
+                        )
+                        n_hard = np.random.poisson(n_mean) if n_mean > 0.0 else 0
+                        for _ in range(n_hard):
+                            rest = (1.0 - np.random.random()) * step
+                            cth = _sample_single_scattering(inv_c, inv_1, a_scr)
+                            nx, ny, nz = _rotate(dx, dy, dz, cth, 2.0 * math.pi * np.random.random())
+                            if next_slab == s:
+                                x += rest * (nx - dx)
+                                y += rest * (ny - dy)
+                                z_new = z + rest * (nz - dz)
+                                if lo < z_new < hi:
+                                    z = z_new
+                            dx, dy, dz = nx, ny, nz
 
             if next_slab != s:
                 s = next_slab
@@ -631,10 +1093,41 @@ def simulate_shower(
                 # the cross sections at the step's start: a discrete interaction now
                 sig_b = _lookup(electron, m, 2, math.log(t)) if t > kcut else 0.0
                 sig_d = _delta_cross_section(t, delta_cut, positron, n_e)
-                if sig_b + sig_d <= 0.0:
+                sig_a = _annihilation_cross_section(t, n_e) if positron and version >= 3 else 0.0
+                if sig_b + sig_d + sig_a <= 0.0:
                     continue
                 e_tot = t + ME
-                if np.random.random() * (sig_b + sig_d) < sig_b:
+                r = np.random.random() * (sig_b + sig_d + sig_a)
+                if sig_a > 0.0 and r >= sig_b + sig_d:
+                    # annihilation in flight (version 3): two photons sharing T + 2 m_e (Heitler)
+                    eps, cost = _sample_annihilation(t)
+                    k1 = eps * (t + 2.0 * ME)
+                    gx, gy, gz = _rotate(dx, dy, dz, cost, 2.0 * math.pi * np.random.random())
+                    p0 = math.sqrt(t * (t + 2.0 * ME))
+                    px, py, pz = p0 * dx - k1 * gx, p0 * dy - k1 * gy, p0 * dz - k1 * gz
+                    pn = math.sqrt(px * px + py * py + pz * pz)
+                    top = _push(
+                        st_kind, st_e, st_pos, st_dir, st_slab, top, PHOTON, k1, x, y, z, gx, gy, gz, s
+                    )
+                    top = _push(
+                        st_kind,
+                        st_e,
+                        st_pos,
+                        st_dir,
+                        st_slab,
+                        top,
+                        PHOTON,
+                        t + 2.0 * ME - k1,
+                        x,
+                        y,
+                        z,
+                        px / pn,
+                        py / pn,
+                        pz / pn,
+                        s,
+                    )
+                    break
+                if r < sig_b:
                     k = _sample_brems(t, kcut, params[m, 1], params[m, 9], params[m, 8])
                     ex, ey, ez = _rotate(
                         dx, dy, dz, math.cos(_tsai_angle(e_tot)), 2.0 * math.pi * np.random.random()
