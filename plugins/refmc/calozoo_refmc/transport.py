@@ -483,7 +483,7 @@ _ALPHA = 1.0 / 137.035999
 _MSC_TAIL_THETA0 = 2.5
 #: GEANT4 Urban-model step limitation near boundaries ("UseSafety", GEANT4 Physics Reference
 #: Manual, "Multiple scattering", step limitation): where the e± could leave the slab, steps are
-#: at most max(facrange · range, facsafety · safety), facrange = 0.04, facsafety = 0.6.
+#: at most max(facrange · range at entry, facsafety · safety), facrange = 0.04, facsafety = 0.6.
 _MSC_FACRANGE = 0.04
 _MSC_FACSAFETY = 0.6
 _MSC_MIN_STEP_MM = 1e-5
@@ -876,6 +876,7 @@ def simulate_shower(
         # ------------------------------------------------------------ electrons and positrons
         positron = p == POSITRON
         charge = 1.0 if positron else -1.0
+        range_init = -1.0  # version 3: the CSDA range on entering the current slab (step limit)
         alive = True
         while alive:
             m = slab_medium[s]
@@ -929,10 +930,15 @@ def simulate_shower(
                 # GEANT4 Urban-model step limitation (UseSafety): where the e± could leave the
                 # slab, short steps, so that multiple scattering near a face (back-scattering out
                 # of the tungsten, into and out of the silicon) is resolved
+                # (G4UrbanMscModel, fUseSafety: facrange times the range the e± had on entering
+                # the volume, or at its first step, not the current range, which would shrink the
+                # steps geometrically as it slows down)
                 safety = min(z - bounds[s], bounds[s + 1] - z)
                 rng = _lookup(electron, m, 4 if positron else 3, ln_e)
+                if range_init < 0.0:
+                    range_init = rng
                 if rng > safety:
-                    s_msc = max(_MSC_FACRANGE * rng, _MSC_FACSAFETY * safety, _MSC_MIN_STEP_MM)
+                    s_msc = max(_MSC_FACRANGE * range_init, _MSC_FACSAFETY * safety, _MSC_MIN_STEP_MM)
                     if s_msc < step:
                         step = s_msc
                         interact = False
@@ -1079,6 +1085,7 @@ def simulate_shower(
                             dx, dy, dz = nx, ny, nz
 
             if next_slab != s:
+                range_init = -1.0
                 s = next_slab
                 if s < 0 or s >= n_slabs or abs(x) > _MAX_LATERAL_MM or abs(y) > _MAX_LATERAL_MM:
                     escaped += t + (2.0 * ME if positron else 0.0)
