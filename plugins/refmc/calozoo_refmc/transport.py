@@ -529,6 +529,28 @@ def _sample_single_scattering(inv_c, inv_1, a):
 
 
 @njit(cache=True)
+def _hinge(x, y, z, ox, oy, oz, dx, dy, dz, step, lo, hi, s):
+    """Version 3's random hinge: the step's deflection happens at a uniform point of it.
+
+    The e± was moved the whole ``step`` along its old direction ``o``; the hinge puts the last
+    ``(1 − u) step`` on the new direction ``d`` instead (EGSnrc, PENELOPE). Its lateral moments
+    are PDG's (rms ``step θ0/√3``, correlation √3/2 with the angle, eqs. 34.16-34.17), and unlike
+    straight-then-deflect it shortens the step's advance along ``o`` by ``(1 − u) step (1 − cos θ)``
+    (the true versus geometric path length), which straight steps overestimate by the order of
+    ``step/λ1`` (most for MeV e± in tungsten). Where the second part leaves the slab the e± stops
+    on that face and goes on in the next slab. Returns ``x, y, z, next_slab``.
+    """
+    seg = np.random.random() * step
+    xh, yh, zh = x - seg * ox, y - seg * oy, z - seg * oz
+    z_new = zh + seg * dz
+    if lo < z_new < hi or dz == 0.0:
+        return xh + seg * dx, yh + seg * dy, z_new, s
+    b = hi if dz > 0.0 else lo
+    f = (b - zh) / dz
+    return xh + f * dx, yh + f * dy, b, (s + 1 if dz > 0.0 else s - 1)
+
+
+@njit(cache=True)
 def _urban_fluctuation(mean_loss, tcut, i_mev):
     """Energy loss of a step with mean ``mean_loss`` below ``tcut``: GEANT4's Urban model.
 
@@ -1032,9 +1054,12 @@ def simulate_shower(
                 if corr < 0.3:
                     corr = 0.3
                 theta0 = 13.6 / (beta * p_avg) * math.sqrt(xr) * corr
+                ox, oy, oz = dx, dy, dz
                 if theta0 > 1.0:  # fully randomised direction
                     cost = 2.0 * np.random.random() - 1.0
                     dx, dy, dz = _rotate(dx, dy, dz, cost, 2.0 * math.pi * np.random.random())
+                    if version >= 3 and next_slab == s:
+                        x, y, z, next_slab = _hinge(x, y, z, ox, oy, oz, dx, dy, dz, step, lo, hi, s)
                 else:
                     # two projected planes around the direction (PDG eqs. 34.16-34.17): the
                     # angle z2 θ0 and the correlated lateral displacement s θ0 (z1/√12 + z2/2)
@@ -1047,14 +1072,15 @@ def simulate_shower(
                     e2x, e2y, e2z = dy * e1z - dz * e1y, dz * e1x - dx * e1z, dx * e1y - dy * e1x
                     za, zb = np.random.normal(), np.random.normal()
                     ta, tb = theta0 * za, theta0 * zb
-                    la = step * theta0 * (np.random.normal() / math.sqrt(12.0) + 0.5 * za)
-                    lb = step * theta0 * (np.random.normal() / math.sqrt(12.0) + 0.5 * zb)
-                    if next_slab == s:  # a step ending on a boundary stays on it
-                        x += la * e1x + lb * e2x
-                        y += la * e1y + lb * e2y
-                        z_new = z + la * e1z + lb * e2z
-                        if lo < z_new < hi:  # never displaced across a boundary
-                            z = z_new
+                    if version < 3:
+                        la = step * theta0 * (np.random.normal() / math.sqrt(12.0) + 0.5 * za)
+                        lb = step * theta0 * (np.random.normal() / math.sqrt(12.0) + 0.5 * zb)
+                        if next_slab == s:  # a step ending on a boundary stays on it
+                            x += la * e1x + lb * e2x
+                            y += la * e1y + lb * e2y
+                            z_new = z + la * e1z + lb * e2z
+                            if lo < z_new < hi:  # never displaced across a boundary
+                                z = z_new
                     theta = min(math.sqrt(ta * ta + tb * tb), math.pi)
                     st, ct = math.sin(theta), math.cos(theta)
                     cp, sp = (ta / theta, tb / theta) if theta > 0.0 else (1.0, 0.0)
@@ -1063,6 +1089,8 @@ def simulate_shower(
                     dz = ct * dz + st * (cp * e1z + sp * e2z)
                     norm = 1.0 / math.sqrt(dx * dx + dy * dy + dz * dz)
                     dx, dy, dz = dx * norm, dy * norm, dz * norm
+                    if version >= 3 and next_slab == s:
+                        x, y, z, next_slab = _hinge(x, y, z, ox, oy, oz, dx, dy, dz, step, lo, hi, s)
                     if version >= 3:
                         # the single-scattering tail (version 3): screened-Rutherford scatterings
                         # above 2.5 θ0, Poisson in number, each at a uniform point of the step,
