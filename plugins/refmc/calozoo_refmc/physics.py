@@ -82,6 +82,9 @@ def check_physics_version(version) -> int:
     return int(version)
 
 
+#: GEANT4's default production cut (a range, mm, the same in every material): version 3's cuts.
+GEANT4_RANGE_CUT_MM_DEFAULT = 0.7
+
 #: Energy grids (natural log of MeV) shared by all tables.
 LN_E_MIN, LN_E_MAX, N_GRID = np.log(1e-3), np.log(2e6), 600
 
@@ -109,6 +112,13 @@ class Cuts:
         delta_cut_sensitive_mev: Møller/Bhabha production cut in sensitive slabs. 10 keV is about
             one Landau width ξ of a 0.525 mm silicon sensor: explicit delta rays make the
             Landau tail, the restricted loss below the cut (with Bohr straggling) the peak.
+        range_cut_mm: version 3 only, where it replaces ``brems_cut_mev``, ``electron_range_cut_mm``,
+            ``min_electron_cut_mev`` and ``delta_cut_sensitive_mev``: GEANT4's production cut, one
+            range for every material (0.7 mm, GEANT4's default), converted per material into the
+            bremsstrahlung-photon and delta-ray thresholds as GEANT4 does
+            (:func:`geant4_production_cut_mev`); e± are then tracked to 1 keV (GEANT4's lowest
+            electron energy), or stopped at once where their CSDA range cannot reach the slab's
+            boundary.
     """
 
     photon_cut_mev: float | None = None
@@ -116,6 +126,7 @@ class Cuts:
     electron_range_cut_mm: float = 0.1
     min_electron_cut_mev: float = 0.01
     delta_cut_sensitive_mev: float = 0.01
+    range_cut_mm: float = GEANT4_RANGE_CUT_MM_DEFAULT
 
     def __post_init__(self) -> None:
         if self.photon_cut_mev is not None and not self.photon_cut_mev >= PHOTON_CUT_MIN_MEV[3]:
@@ -128,6 +139,7 @@ class Cuts:
             "electron_range_cut_mm",
             "min_electron_cut_mev",
             "delta_cut_sensitive_mev",
+            "range_cut_mm",
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
@@ -161,13 +173,14 @@ class Tables:
     """Everything the compiled transport needs, as plain arrays (one row per medium).
 
     Attributes:
-        params: ``(M, 11)`` per medium: X0 [mm], Z, electron density [1/mm³], delta cut,
+        params: ``(M, 12)`` per medium: X0 [mm], Z, electron density [1/mm³], delta cut,
             electron tracking cut, brems cut, photon cut [MeV], sensitive flag, Bmax (brems
             rejection bound), Coulomb/screening constant ``ln Z / 3 + f_c``, K-shell binding
-            energy [MeV] (left on the spot by photoelectric absorption).
+            energy [MeV] (left on the spot by photoelectric absorption), mean excitation energy
+            I [MeV] (version 3's Urban fluctuations).
         photon: ``(M, 3, N)`` attenuation per mm of photoelectric, Compton, pair on the grid.
-        electron: ``(M, 3, N)`` restricted dE/dx (MeV/mm) of e−, of e+, brems cross section
-            above the cut (1/mm).
+        electron: ``(M, 5, N)`` restricted dE/dx (MeV/mm) of e−, of e+, brems cross section
+            above the cut (1/mm), CSDA range (mm) of e−, of e+ (version 3's range-out stop).
         slab_medium: ``(S,)`` medium of each slab of the stack.
     """
 
@@ -390,14 +403,19 @@ def build_tables(stack: SlabStack, cuts: Cuts = Cuts(), physics_version: int = P
 
     energies = grid()
     fine = np.exp(np.linspace(np.log(1e-3), np.log(20.0), 400))
-    params = np.zeros((len(media), 11))
+    params = np.zeros((len(media), 12))
     photon = np.zeros((len(media), 3, N_GRID))
-    electron = np.zeros((len(media), 3, N_GRID))
+    electron = np.zeros((len(media), 5, N_GRID))
     w = MATERIALS["W"]
     for m, (name, sensitive) in enumerate(media):
         mat = MATERIALS[name]
         e_cut = electron_cut_from_range(mat, cuts.electron_range_cut_mm, cuts.min_electron_cut_mev, fine)
         delta_cut = cuts.delta_cut_sensitive_mev if sensitive else e_cut
+        brems_cut = cuts.brems_cut_mev
+        if version >= 3:  # GEANT4's production thresholds from one range cut; tracked down to 1 keV
+            delta_cut = geant4_production_cut_mev(mat, "e-", cuts.range_cut_mm)
+            brems_cut = geant4_production_cut_mev(mat, "gamma", cuts.range_cut_mm)
+            e_cut = GEANT4_LOWEST_ELECTRON_MEV
         c = np.log(mat.z) / 3 + coulomb_correction(mat.z)
         bmax = 2 * (20.867 / 4 - c) - 2 / 3 * (20.029 / 4 - c)
         params[m] = [
@@ -406,25 +424,136 @@ def build_tables(stack: SlabStack, cuts: Cuts = Cuts(), physics_version: int = P
             mat.electron_density_per_mm3,
             delta_cut,
             e_cut,
-            cuts.brems_cut_mev,
+            brems_cut,
             photon_cut_mev(cuts, version),
             float(sensitive),
             bmax,
             c,
             K_SHELL_BINDING_MEV.get(name, 0.0),
+            mat.i_ev * 1e-6,
         ]
         # photons: photoelectric per atom scaled from tungsten as Z^4.5
         pe_per_atom_mm2 = photoelectric_w_cm2_g(energies) * 100 * (183.84 / AVOGADRO) * (mat.z / w.z) ** 4.5
         photon[m, 0] = pe_per_atom_mm2 * mat.atom_density_per_mm3
         photon[m, 1] = klein_nishina_cm2_per_electron(energies) * 100 * mat.electron_density_per_mm3
         photon[m, 2] = pair_attenuation_per_mm(mat, energies)
-        sigma_b, rad_loss = brems_tables(mat, cuts.brems_cut_mev, energies)
+        sigma_b, rad_loss = brems_tables(mat, brems_cut, energies)
         electron[m, 0] = restricted_dedx(mat, energies, delta_cut, positron=False) + rad_loss
         electron[m, 1] = restricted_dedx(mat, energies, delta_cut, positron=True) + rad_loss
         electron[m, 2] = sigma_b
+        electron[m, 3] = csda_range_mm(mat, energies, positron=False)
+        electron[m, 4] = csda_range_mm(mat, energies, positron=True)
     if version < 3:
         return Tables(params, photon, electron, slab_medium, version)
     from .photons import build_photon_tables
 
     low, shells, formf = build_photon_tables([name for name, _ in media])
     return Tables(params, photon, electron, slab_medium, version, low, shells, formf)
+
+
+# ---------------------------------------------------------------- GEANT4 production cuts (version 3)
+#: GEANT4's default production cut, a range (mm), the same for every material.
+GEANT4_RANGE_CUT_MM = GEANT4_RANGE_CUT_MM_DEFAULT
+#: GEANT4's lowest production threshold (``G4ProductionCutsTable`` energy range, 990 eV), MeV.
+GEANT4_LOWEST_CUT_MEV = 990e-6
+#: GEANT4's lowest electron energy (``G4EmParameters::LowestElectronEnergy``, 1 keV): e± below
+#: it are stopped; above it they are tracked to the end of their range.
+GEANT4_LOWEST_ELECTRON_MEV = 1e-3
+
+
+def _g4_cut_grid() -> np.ndarray:
+    """``G4VRangeToEnergyConverter``'s energy grid: 1 keV–10 GeV, 50 bins per decade (MeV)."""
+    n = 50 * 7
+    return 1e-3 * np.exp(np.arange(n + 1) * np.log(1e7) / n)
+
+
+def _g4_electron_loss(z: float, t_mev: np.ndarray, positron: bool) -> np.ndarray:
+    """Per-atom approximate dE/dx (MeV mm², times the atom density) of ``G4RToEConvForElectron``
+    / ``G4RToEConvForPositron`` ``ComputeValue``: Berger–Seltzer form with I = 16 Z^0.9 eV, a
+    crude bremsstrahlung term above 10 keV, ∝ 1/√T below it."""
+    taul = 0.01 / ELECTRON_MASS_MEV
+    ionpotlog = np.log(1.6e-5 * z**0.9 / ELECTRON_MASS_MEV)
+    tau = np.maximum(t_mev / ELECTRON_MASS_MEV, taul)
+    t1, t2, tsq = tau + 1, tau + 2, tau * tau
+    beta2 = tau * t2 / (t1 * t1)
+    if positron:
+        num = 6 * tau + 1.5 * tsq - tau * (1 - tsq / 3) / t2 - tsq * (0.5 - tsq / 12) / (t2 * t2)
+        f = 2 * np.log(tau) - num / (t1 * t1)
+    else:
+        f = 1 - beta2 + np.log(tsq / 2) + (0.5 + 0.25 * tsq + (1 + 2 * tau) * np.log(0.5)) / (t1 * t1)
+    dedx = TWO_PI_MC2_RE2_MEV_MM2 * z * (np.log(2 * tau + 4) - 2 * ionpotlog + f) / beta2
+    cbrem = (0.02 - 5.7e-5 * z) * (1 + 0.072 * np.log(np.maximum(t_mev, 0.01) / 1000.0))
+    brem = TWO_PI_MC2_RE2_MEV_MM2 * 0.1 * z * (z + 1) * cbrem * tau / beta2
+    low = t_mev / ELECTRON_MASS_MEV < taul
+    return np.where(low, dedx * np.sqrt(taul / (t_mev / ELECTRON_MASS_MEV)), dedx + brem)
+
+
+def _g4_gamma_cross_section_mm2(z: float, k_mev: np.ndarray) -> np.ndarray:
+    """``G4RToEConvForGamma::ComputeValue``: GEANT4's empirical per-atom "absorption" cross section
+    (pair + Compton + photoelectric), mm²."""
+    zlog = np.log(z)
+    s200 = (0.2651 - 0.1501 * zlog + 0.02283 * zlog**2) * z * z
+    tmin = 0.552 + 218.5 / z + 557.17 / z**2
+    smin = (0.01239 + 0.005585 * zlog - 0.000923 * zlog**2) * np.exp(1.5 * zlog)
+    cmin = np.log(s200 / smin) / np.log(tmin / 0.2) ** 2
+    tlow = 0.2 * np.exp(-7.355 / np.sqrt(z))
+    slow = s200 * np.exp(0.042 * z * np.log(0.2 / tlow) ** 2)
+    clow = np.log(300 * z * z / slow) / np.log(tlow / 0.001)
+    chigh = (7.55e-5 - 0.0542e-5 * z) * z**3 / np.log(100.0 / tmin)
+    k = np.asarray(k_mev, dtype=np.float64)
+    s = np.where(
+        k < tlow,
+        slow * np.exp(clow * np.log(tlow / np.maximum(k, 0.001))),
+        np.where(
+            k < 0.2,
+            s200 * np.exp(0.042 * z * np.log(0.2 / k) ** 2),
+            np.where(k < tmin, smin * np.exp(cmin * np.log(tmin / k) ** 2), smin + chigh * np.log(k / tmin)),
+        ),
+    )
+    return s * 1e-22  # barn → mm²
+
+
+def _interpolate_cut(e, r, range_mm):
+    """The first grid energy whose range reaches ``range_mm``, linearly interpolated (GEANT4's way)."""
+    i = int(np.argmax(r >= range_mm)) if np.any(r >= range_mm) else len(e) - 1
+    if i == 0:
+        return float(e[0])
+    return float(e[i - 1] + (e[i] - e[i - 1]) * (range_mm - r[i - 1]) / (r[i] - r[i - 1]))
+
+
+def geant4_production_cut_mev(
+    material: Material, particle: str, range_mm: float = GEANT4_RANGE_CUT_MM
+) -> float:
+    """GEANT4's production threshold (MeV) of ``particle`` ("gamma", "e-", "e+") for a range cut.
+
+    ``G4VRangeToEnergyConverter::Convert`` (GEANT4 11; Physics Reference Manual, "Production
+    threshold"): for e± the range from GEANT4's approximate stopping power integrated on its grid,
+    with the low-energy correction below 30 keV; for photons the energy where 5 absorption lengths
+    (5/Σ of an empirical cross section) equal the range cut; clamped to 1 keV–10 GeV, and never
+    below the 990 eV lower edge of the production-cuts table. Our materials are single effective
+    atoms (``Material.z``, atom density = electron density / Z).
+    """
+    e = _g4_cut_grid()
+    n_atoms = material.atom_density_per_mm3
+    if particle == "gamma":
+        cut = _interpolate_cut(e, 5.0 / (n_atoms * _g4_gamma_cross_section_mm2(material.z, e)), range_mm)
+    elif particle in ("e-", "e+"):
+        dedx = n_atoms * _g4_electron_loss(material.z, e, particle == "e+")
+        steps = 2 * np.diff(np.concatenate([[0.0], e])) / (np.concatenate([[0.0], dedx[:-1]]) + dedx)
+        cut = _interpolate_cut(e, np.cumsum(steps), range_mm)
+        # GEANT4's correction below 30 keV: tune = 0.025 mm g/cm³
+        if cut < 0.03:
+            cut /= 1 + (1 - cut / 0.03) * 0.025 / (range_mm * material.density_g_cm3)
+    else:
+        raise ValueError(f"particle must be 'gamma', 'e-' or 'e+', got {particle!r}")
+    return float(max(GEANT4_LOWEST_CUT_MEV, min(max(cut, 1e-3), 1e4)))
+
+
+def csda_range_mm(material: Material, t_mev: np.ndarray, positron: bool) -> np.ndarray:
+    """CSDA range (mm) of e− / e+ on ``t_mev`` (unrestricted collision + radiative loss, ICRU 37 form);
+    below the first grid point the range is taken ∝ T (the loss there is nearly ∝ 1/T·ln T)."""
+    dedx = restricted_dedx(material, t_mev, 1e9, positron=positron)
+    _, rad = brems_tables(material, 1e9, t_mev)
+    inv = 1 / np.maximum(dedx + rad, 1e-30)
+    first = 0.5 * t_mev[0] * inv[0]
+    return first + np.concatenate([[0.0], np.cumsum(0.5 * (inv[1:] + inv[:-1]) * np.diff(t_mev))])

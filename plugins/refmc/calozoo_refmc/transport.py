@@ -483,10 +483,190 @@ _ALPHA = 1.0 / 137.035999
 _MSC_TAIL_THETA0 = 2.5
 #: GEANT4 Urban-model step limitation near boundaries ("UseSafety", GEANT4 Physics Reference
 #: Manual, "Multiple scattering", step limitation): where the e± could leave the slab, steps are
-#: at most max(facrange · range, facsafety · safety), facrange = 0.04, facsafety = 0.6.
+#: at most max(facrange · range at entry, facsafety · safety), facrange = 0.04, facsafety = 0.6.
 _MSC_FACRANGE = 0.04
 _MSC_FACSAFETY = 0.6
 _MSC_MIN_STEP_MM = 1e-5
+
+
+@njit(cache=True)
+def _wentzel(t, z):
+    """Screened-Rutherford (Wentzel) constants for an e± of kinetic energy ``t`` on nuclei ``z``.
+
+    ``dσ/dμ = K / (μ + A)²`` with ``μ = (1 − cos θ)/2``, ``K = π Z(Z+1) r_e² (m_e c²/(pβc))²``
+    (the Z+1 for the atomic electrons) and Molière's screening parameter
+    ``A = (ħc / (2 p a_TF))² (1.13 + 3.76 (αZ/β)²)``, ``a_TF = 0.88534 a0 Z^-1/3``
+    (Molière 1947; as in GEANT4's ``G4WentzelOKandVIxSection``). Returns ``(K [mm²], A)``.
+    """
+    p = math.sqrt(t * (t + 2.0 * ME))
+    beta = p / (t + ME)
+    k = math.pi * z * (z + 1.0) * _RE_MM * _RE_MM * (ME / (p * beta)) ** 2
+    a_tf = 0.88534 * _BOHR_MM / z ** (1.0 / 3.0)
+    chi = _HBARC_MEV_MM / (2.0 * p * a_tf)
+    a = chi * chi * (1.13 + 3.76 * (_ALPHA * z / beta) ** 2)
+    return k, a
+
+
+@njit(cache=True)
+def _single_scattering_tail(t, z, n_atoms, step, theta_c):
+    """Mean number of single scatterings above ``theta_c`` in ``step`` and the constants to sample them."""
+    k, a = _wentzel(t, z)
+    mu_c = math.sin(0.5 * theta_c) ** 2
+    inv_c = 1.0 / (mu_c + a)
+    inv_1 = 1.0 / (1.0 + a)
+    return step * n_atoms * k * (inv_c - inv_1), inv_c, inv_1, a
+
+
+@njit(cache=True)
+def _sample_single_scattering(inv_c, inv_1, a):
+    """cos θ of one screened-Rutherford scattering with μ above the cut: ``1/(μ+A)`` is uniform."""
+    mu = 1.0 / (inv_c - np.random.random() * (inv_c - inv_1)) - a
+    if mu < 0.0:
+        mu = 0.0
+    elif mu > 1.0:
+        mu = 1.0
+    return 1.0 - 2.0 * mu
+
+
+@njit(cache=True)
+def _hinge(x, y, z, ox, oy, oz, dx, dy, dz, step, lo, hi, s):
+    """Version 3's random hinge: the step's deflection happens at a uniform point of it.
+
+    The e± was moved the whole ``step`` along its old direction ``o``; the hinge puts the last
+    ``(1 − u) step`` on the new direction ``d`` instead (EGSnrc, PENELOPE). Its lateral moments
+    are PDG's (rms ``step θ0/√3``, correlation √3/2 with the angle, eqs. 34.16-34.17), and unlike
+    straight-then-deflect it shortens the step's advance along ``o`` by ``(1 − u) step (1 − cos θ)``
+    (the true versus geometric path length), which straight steps overestimate by the order of
+    ``step/λ1`` (most for MeV e± in tungsten). Where the second part leaves the slab the e± stops
+    on that face and goes on in the next slab. Returns ``x, y, z, next_slab``.
+    """
+    seg = np.random.random() * step
+    xh, yh, zh = x - seg * ox, y - seg * oy, z - seg * oz
+    z_new = zh + seg * dz
+    if lo < z_new < hi or dz == 0.0:
+        return xh + seg * dx, yh + seg * dy, z_new, s
+    b = hi if dz > 0.0 else lo
+    f = (b - zh) / dz
+    return xh + f * dx, yh + f * dy, b, (s + 1 if dz > 0.0 else s - 1)
+
+
+@njit(cache=True)
+def _urban_fluctuation(mean_loss, tcut, i_mev):
+    """Energy loss of a step with mean ``mean_loss`` below ``tcut``: GEANT4's Urban model.
+
+    ``G4UniversalFluctuation`` (GEANT4 11; Physics Reference Manual, "Fluctuations in energy
+    loss", K. Lassila-Perini & L. Urban, NIM A362 (1995) 416): one excitation level (energy I·fw,
+    Poisson number, 44 % of the loss) and ionisations with a 1/E² spectrum from 10 eV to the cut
+    (56 %), the many-collision parts replaced by Gaussians. Gives the Landau–Vavilov shape of thin
+    layers with a delta-ray cut far above the most probable loss.
+    """
+    e0 = 1e-5
+    if mean_loss < 1e-5 or tcut <= e0:
+        return mean_loss
+    rate, fw, a0, ncont = 0.56, 4.0, 42.0, 8.0
+    scaling = min(1.0 + 0.0005 / tcut, 1.5)
+    mean = mean_loss / scaling
+    loss = 0.0
+    a1 = 0.0
+    e1 = i_mev
+    if tcut > e1:
+        a1 = mean * (1.0 - rate) / e1
+        if a1 < a0:
+            fwnow = 0.1 + (fw - 0.1) * math.sqrt(a1 / a0)
+            a1 /= fwnow
+            e1 *= fwnow
+        else:
+            a1 /= fw
+            e1 *= fw
+    w1 = tcut / e0
+    a3 = rate * mean * (tcut - e0) / (e0 * tcut * math.log(w1))
+    if a1 <= 0.0:
+        a3 /= rate
+    if a1 > 0.0:
+        if a1 > ncont:
+            loss += _gauss_positive(a1 * e1, a1 * e1 * e1)
+        else:
+            n = np.random.poisson(a1)
+            if n > 0:
+                loss += ((n + 1) - 2.0 * np.random.random()) * e1
+    if a3 > 0.0:
+        emean = 0.0
+        sig2e = 0.0
+        p3 = a3
+        alfa = 1.0
+        if a3 > ncont:
+            alfa = w1 * (ncont + a3) / (w1 * ncont + a3)
+            alfa1 = alfa * math.log(alfa) / (alfa - 1.0)
+            namean = a3 * w1 * (alfa - 1.0) / ((w1 - 1.0) * alfa)
+            emean += namean * e0 * alfa1
+            sig2e += e0 * e0 * namean * (alfa - alfa1 * alfa1)
+            p3 = a3 - namean
+        w3 = alfa * e0
+        if tcut > w3:
+            w = (tcut - w3) / tcut
+            n = np.random.poisson(p3)
+            for _ in range(n):
+                loss += w3 / (1.0 - w * np.random.random())
+        if sig2e > 0.0:
+            loss += _gauss_positive(emean, sig2e)
+    return loss * scaling
+
+
+@njit(cache=True)
+def _gauss_positive(mean, var):
+    """GEANT4's ``SampleGauss`` of the Urban model: a Gaussian kept in [0, 2·mean]."""
+    sig = math.sqrt(var)
+    if mean < 0.25 * sig:
+        return mean + (2.0 * np.random.random() - 1.0) * mean
+    for _ in range(1000):
+        x = mean + sig * np.random.normal()
+        if 0.0 <= x <= 2.0 * mean:
+            return x
+    return mean
+
+
+@njit(cache=True)
+def _annihilation_cross_section(t, n_e):
+    """Two-photon annihilation of a positron in flight (1/mm): Heitler's formula per electron.
+
+    ``σ = π r_e² / (γ+1) [ (γ²+4γ+1)/(γ²−1) ln(γ+√(γ²−1)) − (γ+3)/√(γ²−1) ]`` (Heitler, *The
+    Quantum Theory of Radiation*, 1954; GEANT4 ``G4eeToTwoGammaModel``).
+    """
+    gam = t / ME + 1.0
+    g2 = gam * gam - 1.0
+    if g2 <= 0.0:
+        return 0.0
+    sq = math.sqrt(g2)
+    return (
+        math.pi
+        * _RE_MM
+        * _RE_MM
+        / (gam + 1.0)
+        * ((gam * gam + 4.0 * gam + 1.0) / g2 * math.log(gam + sq) - (gam + 3.0) / sq)
+        * n_e
+    )
+
+
+@njit(cache=True)
+def _sample_annihilation(t):
+    """Energy fraction ε of the first photon (of T + 2 m_e) and its cos θ: Heitler's spectrum,
+    sampled as in GEANT4's ``G4eeToTwoGammaModel`` (1/ε proposal between the kinematic limits)."""
+    tau = t / ME
+    gam = tau + 1.0
+    tau2 = tau + 2.0
+    sqgrate = math.sqrt(tau / tau2) * 0.5
+    sqg2m1 = math.sqrt(tau * tau2)
+    emin = 0.5 - sqgrate
+    emax = 0.5 + sqgrate
+    lq = math.log(emax / emin)
+    eps = 0.5
+    for _ in range(1000):
+        eps = emin * math.exp(lq * np.random.random())
+        grej = 1.0 - eps + (2.0 * gam * eps - 1.0) / (eps * tau2 * tau2)
+        if grej >= np.random.random():
+            break
+    cost = (eps * tau2 - 1.0) / (eps * sqg2m1)
+    return eps, min(1.0, max(-1.0, cost))
 
 
 @njit(cache=True)
@@ -718,11 +898,18 @@ def simulate_shower(
         # ------------------------------------------------------------ electrons and positrons
         positron = p == POSITRON
         charge = 1.0 if positron else -1.0
+        range_init = -1.0  # version 3: the CSDA range on entering the current slab (step limit)
         alive = True
         while alive:
             m = slab_medium[s]
             layer = slab_layer[s]
-            if t <= params[m, 4]:  # below the tracking cut: stop here
+            stop = t <= params[m, 4]  # below the tracking cut: stop here
+            if version >= 3 and not stop:
+                # range-out (version 3): an e± whose CSDA range cannot reach either face of its
+                # slab ends in it; GEANT4 would track it to rest there, within that range
+                safety = min(z - bounds[s], bounds[s + 1] - z)
+                stop = _lookup(electron, m, 4 if positron else 3, math.log(t)) < safety
+            if stop:
                 local += t
                 if layer >= 0:
                     hits = _add_hit(hits, n_hits, x, y, z, t, layer)
@@ -746,7 +933,8 @@ def simulate_shower(
             dedx = _lookup(electron, m, 1 if positron else 0, ln_e)
             sig_b = _lookup(electron, m, 2, ln_e) if t > kcut else 0.0
             sig_d = _delta_cross_section(t, delta_cut, positron, n_e)
-            sig = sig_b + sig_d
+            sig_a = _annihilation_cross_section(t, n_e) if positron and version >= 3 else 0.0
+            sig = sig_b + sig_d + sig_a
             step = 1e30
             interact = False
             if sig > 0.0:
@@ -760,6 +948,22 @@ def simulate_shower(
                 if limit < step:
                     step = limit
                     interact = False
+            if version >= 3:
+                # GEANT4 Urban-model step limitation (UseSafety): where the e± could leave the
+                # slab, short steps, so that multiple scattering near a face (back-scattering out
+                # of the tungsten, into and out of the silicon) is resolved
+                # (G4UrbanMscModel, fUseSafety: facrange times the range the e± had on entering
+                # the volume, or at its first step, not the current range, which would shrink the
+                # steps geometrically as it slows down)
+                safety = min(z - bounds[s], bounds[s + 1] - z)
+                rng = _lookup(electron, m, 4 if positron else 3, ln_e)
+                if range_init < 0.0:
+                    range_init = rng
+                if rng > safety:
+                    s_msc = max(_MSC_FACRANGE * range_init, _MSC_FACSAFETY * safety, _MSC_MIN_STEP_MM)
+                    if s_msc < step:
+                        step = s_msc
+                        interact = False
             if dz > 0.0:
                 d_b = (bounds[s + 1] - z) / dz
             elif dz < 0.0:
@@ -779,7 +983,9 @@ def simulate_shower(
             tc = min(delta_cut, t if positron else 0.5 * t)
             var = TWO_PI_MC2_RE2_MEV_MM2 * n_e / beta2 * tc * step * (1.0 - 0.5 * beta2)
             loss = mean_loss
-            if var > 0.0 and mean_loss > 0.0:
+            if version >= 3:  # GEANT4's Urban fluctuation model (the delta cut is GEANT4's too)
+                loss = _urban_fluctuation(mean_loss, tc, params[m, 11])
+            elif var > 0.0 and mean_loss > 0.0:
                 sigma = math.sqrt(var)
                 if sigma < 0.5 * mean_loss:
                     loss = mean_loss + sigma * np.random.normal()
@@ -848,9 +1054,12 @@ def simulate_shower(
                 if corr < 0.3:
                     corr = 0.3
                 theta0 = 13.6 / (beta * p_avg) * math.sqrt(xr) * corr
+                ox, oy, oz = dx, dy, dz
                 if theta0 > 1.0:  # fully randomised direction
                     cost = 2.0 * np.random.random() - 1.0
                     dx, dy, dz = _rotate(dx, dy, dz, cost, 2.0 * math.pi * np.random.random())
+                    if version >= 3 and next_slab == s:
+                        x, y, z, next_slab = _hinge(x, y, z, ox, oy, oz, dx, dy, dz, step, lo, hi, s)
                 else:
                     # two projected planes around the direction (PDG eqs. 34.16-34.17): the
                     # angle z2 θ0 and the correlated lateral displacement s θ0 (z1/√12 + z2/2)
@@ -863,14 +1072,15 @@ def simulate_shower(
                     e2x, e2y, e2z = dy * e1z - dz * e1y, dz * e1x - dx * e1z, dx * e1y - dy * e1x
                     za, zb = np.random.normal(), np.random.normal()
                     ta, tb = theta0 * za, theta0 * zb
-                    la = step * theta0 * (np.random.normal() / math.sqrt(12.0) + 0.5 * za)
-                    lb = step * theta0 * (np.random.normal() / math.sqrt(12.0) + 0.5 * zb)
-                    if next_slab == s:  # a step ending on a boundary stays on it
-                        x += la * e1x + lb * e2x
-                        y += la * e1y + lb * e2y
-                        z_new = z + la * e1z + lb * e2z
-                        if lo < z_new < hi:  # never displaced across a boundary
-                            z = z_new
+                    if version < 3:
+                        la = step * theta0 * (np.random.normal() / math.sqrt(12.0) + 0.5 * za)
+                        lb = step * theta0 * (np.random.normal() / math.sqrt(12.0) + 0.5 * zb)
+                        if next_slab == s:  # a step ending on a boundary stays on it
+                            x += la * e1x + lb * e2x
+                            y += la * e1y + lb * e2y
+                            z_new = z + la * e1z + lb * e2z
+                            if lo < z_new < hi:  # never displaced across a boundary
+                                z = z_new
                     theta = min(math.sqrt(ta * ta + tb * tb), math.pi)
                     st, ct = math.sin(theta), math.cos(theta)
                     cp, sp = (ta / theta, tb / theta) if theta > 0.0 else (1.0, 0.0)
@@ -879,8 +1089,31 @@ def simulate_shower(
                     dz = ct * dz + st * (cp * e1z + sp * e2z)
                     norm = 1.0 / math.sqrt(dx * dx + dy * dy + dz * dz)
                     dx, dy, dz = dx * norm, dy * norm, dz * norm
+                    if version >= 3 and next_slab == s:
+                        x, y, z, next_slab = _hinge(x, y, z, ox, oy, oz, dx, dy, dz, step, lo, hi, s)
+                    if version >= 3:
+                        # the single-scattering tail (version 3): screened-Rutherford scatterings
+                        # above 2.5 θ0, Poisson in number, each at a uniform point of the step,
+                        # displacing the end point by (1 − u) s (new − old direction)
+                        z_atom = params[m, 1]
+                        n_mean, inv_c, inv_1, a_scr = _single_scattering_tail(
+                            t_avg, z_atom, n_e / z_atom, step, min(_MSC_TAIL_THETA0 * theta0, math.pi)
+                        )
+                        n_hard = np.random.poisson(n_mean) if n_mean > 0.0 else 0
+                        for _ in range(n_hard):
+                            rest = (1.0 - np.random.random()) * step
+                            cth = _sample_single_scattering(inv_c, inv_1, a_scr)
+                            nx, ny, nz = _rotate(dx, dy, dz, cth, 2.0 * math.pi * np.random.random())
+                            if next_slab == s:
+                                x += rest * (nx - dx)
+                                y += rest * (ny - dy)
+                                z_new = z + rest * (nz - dz)
+                                if lo < z_new < hi:
+                                    z = z_new
+                            dx, dy, dz = nx, ny, nz
 
             if next_slab != s:
+                range_init = -1.0
                 s = next_slab
                 if s < 0 or s >= n_slabs or abs(x) > _MAX_LATERAL_MM or abs(y) > _MAX_LATERAL_MM:
                     escaped += t + (2.0 * ME if positron else 0.0)
@@ -895,10 +1128,41 @@ def simulate_shower(
                 # the cross sections at the step's start: a discrete interaction now
                 sig_b = _lookup(electron, m, 2, math.log(t)) if t > kcut else 0.0
                 sig_d = _delta_cross_section(t, delta_cut, positron, n_e)
-                if sig_b + sig_d <= 0.0:
+                sig_a = _annihilation_cross_section(t, n_e) if positron and version >= 3 else 0.0
+                if sig_b + sig_d + sig_a <= 0.0:
                     continue
                 e_tot = t + ME
-                if np.random.random() * (sig_b + sig_d) < sig_b:
+                r = np.random.random() * (sig_b + sig_d + sig_a)
+                if sig_a > 0.0 and r >= sig_b + sig_d:
+                    # annihilation in flight (version 3): two photons sharing T + 2 m_e (Heitler)
+                    eps, cost = _sample_annihilation(t)
+                    k1 = eps * (t + 2.0 * ME)
+                    gx, gy, gz = _rotate(dx, dy, dz, cost, 2.0 * math.pi * np.random.random())
+                    p0 = math.sqrt(t * (t + 2.0 * ME))
+                    px, py, pz = p0 * dx - k1 * gx, p0 * dy - k1 * gy, p0 * dz - k1 * gz
+                    pn = math.sqrt(px * px + py * py + pz * pz)
+                    top = _push(
+                        st_kind, st_e, st_pos, st_dir, st_slab, top, PHOTON, k1, x, y, z, gx, gy, gz, s
+                    )
+                    top = _push(
+                        st_kind,
+                        st_e,
+                        st_pos,
+                        st_dir,
+                        st_slab,
+                        top,
+                        PHOTON,
+                        t + 2.0 * ME - k1,
+                        x,
+                        y,
+                        z,
+                        px / pn,
+                        py / pn,
+                        pz / pn,
+                        s,
+                    )
+                    break
+                if r < sig_b:
                     k = _sample_brems(t, kcut, params[m, 1], params[m, 9], params[m, 8])
                     ex, ey, ez = _rotate(
                         dx, dy, dz, math.cos(_tsai_angle(e_tot)), 2.0 * math.pi * np.random.random()

@@ -192,9 +192,11 @@ def test_ild_visible_fraction_linearity_resolution_and_alternation(ild):
     # tungsten plate) sits above the geometric mean of its neighbours, the first one below
     log_energy = np.log(per_layer[30.0])
     bump = log_energy[1:-1] - 0.5 * (log_energy[:-2] + log_energy[2:])
-    # (from layer 5 on: before that the steep rise of the shower dominates)
+    # (from layer 5 on: before that the steep rise of the shower dominates). Averaged over those
+    # layers: physics version 3's alternation is about GEANT4's (+15 % between the layers of a
+    # slab pair), half of version 2's, so single layers of 30 showers are too noisy to test one by one
     second_of_slab, first_of_slab = bump[4:18:2], bump[5:18:2]
-    assert np.all(second_of_slab > 0.05) and np.all(first_of_slab < -0.05)
+    assert second_of_slab.mean() > 0.04 and first_of_slab.mean() < -0.04, bump
 
 
 # ------------------------------------------------------------------ 6. reproducibility and the model
