@@ -4,7 +4,8 @@ Regenerates ``docs/caloclouds3-fidelity.md`` (tables), the figures under
 ``docs/images/caloclouds3/`` and the reference summary the plugin's fidelity test uses
 (``plugins/caloclouds3/tests/reference_barrel_50gev.json``)::
 
-    calozoo simulate test-set -n 6000 --preset none --energy 10 --energy 50 --energy 100 --seed 2
+    calozoo simulate test-set -n 6000 --preset none --energy 10 --energy 50 --energy 100 --seed 2 \
+        --physics-version 2
     python benchmarks/cc3_fidelity.py --reference test-set [--model FOLDER] [--seeds 3]
 
 For each incident energy in the reference: CaloClouds3 generates as many showers (with

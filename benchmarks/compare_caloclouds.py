@@ -3,7 +3,7 @@
 Regenerates ``docs/caloclouds2-vs-caloclouds3.md``, its figures under ``docs/images/compare/``
 and every number in ``docs/compare-caloclouds.json``::
 
-    calozoo simulate DIR -n 4000 --preset cc2-training --seed 22
+    calozoo simulate DIR -n 4000 --preset cc2-training --seed 22 --physics-version 2
     python benchmarks/compare_caloclouds.py --reference DIR [--seeds 3] [--models caloclouds2 caloclouds3]
 
 Three parts, all at normal incidence (direction ``(0, 0, 1)``) and on one CPU thread:
@@ -677,7 +677,8 @@ def page(out: dict, result, labels: list[str]) -> list[str]:
         "page, its figures and `compare-caloclouds.json` (every number) with one command:",
         "",
         "```bash",
-        "calozoo simulate DIR -n 4000 --preset cc2-training --seed 22   # the reference, once",
+        "calozoo simulate DIR -n 4000 --preset cc2-training --seed 22 --physics-version 2   "
+        "# the reference, once",
         "python benchmarks/compare_caloclouds.py --reference DIR [--seeds 3] "
         "[--models caloclouds2 caloclouds3]",
         "```",

@@ -2,8 +2,9 @@
 
 Makes the numbers of the "Matched-condition floors" section of docs/evaluation.md::
 
-    calozoo simulate ref -n 1800 --preset cc3-training --energy 10 --energy 50 --energy 100 --seed 31
-    calozoo simulate twin --like ref --seed 32
+    calozoo simulate ref -n 1800 --preset cc3-training --energy 10 --energy 50 --energy 100 --seed 31 \
+        --physics-version 2
+    calozoo simulate twin --like ref --seed 32 --physics-version 2
     python benchmarks/eval_matched_floors.py --reference ref --twin twin [--seeds 3]
 
 The reference holds photons at 10, 50 and 100 GeV with the directions of the CaloClouds3
