@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml plugins/toyflow/pyproject.toml geometries/ild/pyproject
 demo: install  ## CaloClouds3 showers in the ILD barrel, summarised against reference-MC showers
 	$(BIN)/calozoo generate caloclouds3 -n 1000 --energy 50 --theta 90 --phi 90 --seed 1 -o demo/caloclouds3.h5
 	$(BIN)/calozoo project demo/caloclouds3.h5 demo/caloclouds3_barrel.h5 --geometry ild-ecal-barrel
-	$(BIN)/calozoo simulate demo/reference -n 500 --preset none --energy 50 --seed 2
+	$(BIN)/calozoo simulate demo/reference -n 500 --preset none --energy 50 --seed 2 --physics-version 2
 	$(BIN)/calozoo evaluate caloclouds3=demo/caloclouds3.h5 --reference demo/reference/shard-00000.h5 \
 		--geometry ild-ecal-barrel --report demo/report
 
