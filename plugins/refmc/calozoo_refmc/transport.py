@@ -48,28 +48,27 @@ _CURVATURE = 0.299792458
 
 
 @njit(cache=True, inline="always")
-def _lookup(table, m, j, ln_e):
-    f = (ln_e - _LN_MIN) * _INV_DLN
+def _interpolate(table, m, j, f, n):
+    """Linear interpolation at grid position ``f`` (clamped to the ``n`` points) of ``table[m, j]``."""
     if f <= 0.0:
         return table[m, j, 0]
     i = int(f)
-    if i >= N_GRID - 1:
-        return table[m, j, N_GRID - 1]
+    if i >= n - 1:
+        return table[m, j, n - 1]
     w = f - i
     return table[m, j, i] * (1.0 - w) + table[m, j, i + 1] * w
 
 
 @njit(cache=True, inline="always")
+def _lookup(table, m, j, ln_e):
+    """Linear interpolation in a table on the shared log grid of physics.py."""
+    return _interpolate(table, m, j, (ln_e - _LN_MIN) * _INV_DLN, N_GRID)
+
+
+@njit(cache=True, inline="always")
 def _lookup_low(table, m, j, ln_e):
     """Linear interpolation in the low-energy photon table (1 keV–0.8 MeV log grid of photons.py)."""
-    f = (ln_e - LN_LOW_MIN) * _INV_DLN_LOW
-    if f <= 0.0:
-        return table[m, j, 0]
-    i = int(f)
-    if i >= N_LOW - 1:
-        return table[m, j, N_LOW - 1]
-    w = f - i
-    return table[m, j, i] * (1.0 - w) + table[m, j, i + 1] * w
+    return _interpolate(table, m, j, (ln_e - LN_LOW_MIN) * _INV_DLN_LOW, N_LOW)
 
 
 @njit(cache=True)
