@@ -26,3 +26,13 @@ def calozoo_register_commands(register):
         "calozoo.calibrate:calibrate_command",
         summary="Fit MODEL's calibrator for a geometry against reference showers.",
     )
+    register(
+        "reconstruct",
+        "calozoo.reconstruction.cli:reconstruct_command",
+        summary="Find photons in cell hits (events or projected showers) and write them to a file.",
+    )
+    register(
+        "benchmark",
+        "calozoo.reconstruction.cli:benchmark_command",
+        summary="Reconstruction benchmarks (linearity, diphoton, angle) of a model against the reference.",
+    )

@@ -444,6 +444,18 @@ class Geometry(Saveable, ABC):
             :func:`calozoo.testing.check_geometry` checks all of this.
         """
 
+    def cell_centre_mm(self, cell_id) -> np.ndarray:
+        """``(..., 3)`` centres of cells in the geometry's own (global) coordinates, mm; NaN for ``-1``.
+
+        What reconstruction (:mod:`calozoo.reconstruction`) places hits with: it works in any
+        geometry that gives its cells' positions. Optional: a geometry without it can still
+        project and be evaluated.
+        """
+        raise NotImplementedError(
+            f"{self.name} does not give the global positions of its cells (Geometry.cell_centre_mm), "
+            "which reconstruction needs"
+        )
+
     def describe(self) -> str:
         return f"{self.name}: {self.n_layers} layers, threshold {self.threshold_mev:g} MeV"
 

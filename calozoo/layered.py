@@ -156,6 +156,30 @@ class PlanarGeometry(Geometry):
             "name": self.name,
         }
 
+    def cell_centre_mm(self, cell_id) -> np.ndarray:
+        """``(..., 3)`` cell centres ``(x, y, depth of the layer)`` in mm (the front face at depth 0,
+        the grid's origin at ``x = y = 0``); NaN for ``-1``.
+
+        >>> geo = PlanarGeometry([3.0, 9.0], cell_size_mm=5.0)
+        >>> hits = geo.project(Showers.from_point_lists([np.array([[1., 1., 1.2, 1.]])], [1.0]))
+        >>> geo.cell_centre_mm(hits.cell_id[0]).tolist()
+        [[2.5, 2.5, 9.0]]
+        """
+        key = np.asarray(cell_id, dtype=np.int64)
+        valid = key >= 0
+        key = np.where(valid, key, 0)
+        mask_bits = (1 << _INDEX_BITS) - 1
+        layer = np.clip(key >> (2 * _INDEX_BITS), 0, self.n_layers - 1)
+        centre = np.stack(
+            [
+                (((key >> _INDEX_BITS) & mask_bits) - _INDEX_OFFSET + 0.5) * self.cell_size_mm,
+                ((key & mask_bits) - _INDEX_OFFSET + 0.5) * self.cell_size_mm,
+                self._depth[layer],
+            ],
+            axis=-1,
+        )
+        return np.where(valid[..., None], centre, np.nan)
+
     def project(self, showers: Showers, incident_point_mm=None) -> CellHits:
         """Re-apply the tilt, place at the incident point, sum energies per cell, apply the threshold.
 

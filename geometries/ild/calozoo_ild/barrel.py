@@ -41,6 +41,7 @@ threshold*. :class:`BarrelCellHits` reports all four per shower
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -177,6 +178,9 @@ class ILDBarrel(Geometry):
     """
 
     name = "ild-ecal-barrel"
+    #: Layers with the same tungsten (20 behind 2.1 mm plates, 10 behind 4.2 mm): the photon
+    #: finder's calibration has one weight per group (:mod:`calozoo.reconstruction`).
+    calibration_layer_groups = ((0, 20), (20, 30))
 
     def __init__(self, threshold_mev: float | None = None, name: str = "ild-ecal-barrel"):
         f = self.facts = load_facts()
@@ -304,6 +308,31 @@ class ILDBarrel(Geometry):
             axis=-1,
         )
         return np.where(valid[..., None], position, np.nan)
+
+    @property
+    def photon_calibration(self):
+        """The photon finder's default energy calibration in this barrel
+        (:class:`calozoo.reconstruction.PhotonCalibration`), fitted on reference-MC photons by
+        ``geometries/ild/scripts/fit_photon_calibration.py`` (``photon_calibration.json``)."""
+        from importlib import resources
+
+        from calozoo.reconstruction import PhotonCalibration
+
+        text = resources.files("calozoo_ild").joinpath("photon_calibration.json").read_text()
+        data = json.loads(text)
+        return PhotonCalibration(data["groups"], data["weights"])
+
+    def cell_centre_mm(self, cell_id) -> np.ndarray:
+        """``(..., 3)`` global ``(x, y, z)`` cell centres in mm (the beam along ``z``); NaN for ``-1``.
+
+        >>> geo = ILDBarrel()
+        >>> hits = geo.project(Showers.from_point_lists([np.array([[0.0, 0.0, 0.5, 1.0]])], [10.0]))
+        >>> geo.cell_centre_mm(hits.cell_id[0]).round(2).tolist()
+        [[-37.91, 1811.6, -43.75]]
+        """
+        ids = np.asarray(cell_id, dtype=np.int64)
+        stave = np.where(ids >= 0, decode_cell_id(ids)["stave"], 0)
+        return self.to_global_mm(stave, self.cell_position_mm(ids))
 
     def to_global_mm(self, stave, position_mm) -> np.ndarray:
         """Global ``(x, y, z)`` of stave-frame points ``(along the beam, across, depth)``, ``(..., 3)``."""
