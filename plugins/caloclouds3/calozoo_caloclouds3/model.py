@@ -59,6 +59,9 @@ __all__ = [
 SHIPPED_WEIGHTS = Path(__file__).parent / "weights" / "caloclouds3"
 #: What the model was trained on (the CaloClouds3 preset of ``calozoo simulate``).
 TRAINING_RANGE = {"energy_gev": (1.0, 127.0), "theta_deg": (30.0, 150.0), "phi_deg": (80.0, 110.0)}
+#: The largest angle from the layer normal it accepts: the training window's widest direction,
+#: θ = 30° (or 150°) with φ = 110°, lies arccos(sin 30° sin 110°) = 61.98° from the normal.
+MAX_ANGLE_DEG = 62.0
 #: Energies accepted with ``extrapolate=True``.
 EXTRAPOLATE_RANGE_GEV = (0.1, 500.0)
 #: What an energy error adds when the model is not already extrapolating.
@@ -209,7 +212,7 @@ class CaloClouds3(FlowPointModel):
             low,
             high,
             pdg=(22,),
-            max_angle_deg=61.5,
+            max_angle_deg=MAX_ANGLE_DEG,
             theta_deg=TRAINING_RANGE["theta_deg"],
             phi_deg=TRAINING_RANGE["phi_deg"],
             energy_hint="" if self.extrapolate else ENERGY_HINT,

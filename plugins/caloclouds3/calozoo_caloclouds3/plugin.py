@@ -18,7 +18,7 @@ def calozoo_register_models(register):
         "calibrated for ild-ecal-barrel; reproduce the data with calozoo simulate --physics-version 2)",
         energy_gev=(1, 127),
         pdg=(22,),
-        max_angle_deg=61.5,
+        max_angle_deg=62.0,
         # the model card `calozoo info caloclouds3` shows
         paper="Buss et al., CaloClouds3: Ultra-Fast Geometry-Independent Highly-Granular Calorimeter "
         "Simulation, arXiv:2511.01460",
@@ -28,7 +28,7 @@ def calozoo_register_models(register):
         "Thomas and McKeown, Peter and Mozzanica, Martina and Valente, Lorenzo}, year = {2025}, "
         "eprint = {2511.01460}, archivePrefix = {arXiv}, primaryClass = {physics.ins-det}}",
         licence="Apache-2.0 (code and shipped weights)",
-        validity="photons of 1-127 GeV up to 61.5 deg from the layer normal (the training set's window); "
+        validity="photons of 1-127 GeV up to 62 deg from the layer normal (the training set's window); "
         "projected into ild-ecal-barrel, the geometry it is calibrated for",
         fidelity="normal incidence, ild-ecal-barrel, 50 GeV: visible energy 1.008, occupancy 0.969 of the "
         "reference MC, classifier AUC 0.959 (docs/caloclouds3-fidelity.md); random angles at 10/50/100 "
