@@ -271,3 +271,16 @@ def test_benchmark_command_writes_a_report(tmp_path):
     assert "d50" in (report / "index.md").read_text()
     bad = CliRunner().invoke(main, [*args[:5], "--energies", "ten", *args[7:]])
     assert bad.exit_code != 0 and "comma-separated numbers" in bad.output
+
+
+def test_the_documented_example_runs():
+    pytest.importorskip("calozoo_caloclouds3")
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "reconstruction.md").read_text()
+    code = page.split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict = {}
+    exec(compile(code, "docs/reconstruction.md", "exec"), scope)
+    photons = scope["photons"]
+    assert photons.count.tolist() == [2]  # 40 mm apart: two photons (the page says so)
+    assert photons.energy_gev.sum() == pytest.approx(40.0, rel=0.15)

@@ -104,7 +104,10 @@ class Setup:
         )
 
     def make_finder(self, calibration: PhotonCalibration | None = None) -> PhotonFinder:
-        return PhotonFinder.for_geometry(self.geometry, calibration, **(self.finder or {}))
+        """The finder: seeing showers along their line of sight from the interaction point, or
+        along their layers' centroids when they are put along the stave normals instead."""
+        view = "pointing" if self.directions == "ip" else "axis"
+        return PhotonFinder.for_geometry(self.geometry, calibration, **{"view": view, **(self.finder or {})})
 
 
 # ---------------------------------------------------------------------------- placement
@@ -273,8 +276,8 @@ def diphoton(
     setup: Setup,
     energies=(5, 20, 100),
     n_events: int = 400,
-    max_distance_mm: float = 50.0,
-    bins: int = 10,
+    max_distance_mm: float = 40.0,
+    bins: int = 16,
     bootstrap: int = 50,
 ):
     """Di-photon separation: photon multiplicity against the distance of two equal photons.

@@ -2,35 +2,39 @@
 
 The algorithm (the same for every model and for the reference, so comparisons are fair):
 
-1. **Pointing view.** Photons come from the interaction point (the *vertex*, the global origin
-   unless told otherwise), so every hit is seen along its line of sight from the vertex: the
-   cells of one photon's core, in all layers, line up behind one another. Hits are first
-   grouped coarsely (lines of sight within a few cells of one another, linked friend-of-friend)
-   and each group is mapped onto the plane perpendicular to its mean line of sight (a gnomonic
-   projection at the group's mean distance: a straight line from the vertex is a point).
-2. **Cores.** The projected energy is binned at the cell pitch and smoothed with a Gaussian of
+1. **The shower's view.** Hits are grouped friend-of-friend (cells within a few cell pitches
+   of one another, in 3-D, are linked), and each group is seen along its shower direction, so
+   that a photon's core cells in all layers line up behind one another. Photons come from the
+   interaction point (the *vertex*, the global origin unless told otherwise), so by default
+   (``view="pointing"``) that direction is the line of sight from the vertex to the group's
+   energy-weighted centroid. For photons that do not come from the vertex (``view="axis"``) it
+   is the line through the energy-weighted centroids of the group's layers: two photons side by
+   side share it, as their layer centroids lie between them.
+2. **Cores.** The energy seen along the axis is binned at the cell pitch and smoothed with a Gaussian of
    one cell; local maxima whose core (the 5 x 5 cells about them) holds at least
    ``seed_min_mev`` are seeds, in decreasing order of height (GARLIC's energetic cores).
 3. **Splitting.** A seed becomes a photon of its own only if the smoothed energy between it and
    every higher accepted seed dips below ``valley`` times its own height: two cores are resolved
    when a valley separates them; a shoulder on one shower is not a second photon.
 4. **Attaching.** Every hit joins the core that draws it most, ``core energy x exp(-d / λ)``
-   with ``d`` its distance from the core in the pointing view and ``λ`` = ``attach_length_mm``:
-   the shower's direction and transverse profile decide, not the cell's 3-D distance.
-5. **Candidates.** A cluster with less than ``min_energy_gev`` after calibration is not a photon:
-   it joins the nearest photon within ``merge_radius_mm`` (a fragment of its halo) or is left
-   unassigned. Each photon gets its calibrated energy (:class:`PhotonCalibration`: one weight
-   per group of layers, fitted on reference showers so that energy is linear), its
-   energy-weighted centroid, and its direction from an energy-weighted PCA of its hits (all hits,
-   and the top 4 % by energy, as in the CaloClouds3 paper's internal angle).
+   with ``d`` its distance from the core across the axis and ``λ`` = ``attach_length_mm``: the
+   shower's direction and transverse profile decide, not the cell's 3-D distance.
+5. **Candidates.** Fragments are folded back, smallest first: a cluster with less than
+   ``min_energy_gev`` after calibration joins the nearest photon within ``merge_radius_mm`` (or
+   is left unassigned), and a cluster with less than ``fragment_fraction`` of the energy of a
+   photon within ``fragment_radius_mm`` joins it (a fluctuation of that photon's halo, as
+   Pandora's fragment removal folds them back). Each photon gets its calibrated energy
+   (:class:`PhotonCalibration`: one weight per group of layers, fitted on reference showers so
+   that energy is linear), its energy-weighted centroid, and its direction from an
+   energy-weighted PCA of its hits (all hits, and the top 4 % by energy, as in the CaloClouds3
+   paper's internal angle).
 
 What it leaves out (and what the full ILD reconstruction has): tracks and charged-cluster
-vetoes, the HCAL, Pandora's iterative re-clustering and fragment removal by likelihood,
-non-pointing photons (a photon that does not come from the vertex is still found, but its core
-is smeared along its path). It reads only cell positions, energies and layers, and the
-geometry's cell size, layer groups and threshold, so it works in any geometry plugin that gives
-its cells' positions (:meth:`calozoo.interfaces.Geometry.cell_centre_mm`). Deterministic: the
-same hits give the same photons.
+vetoes, the HCAL, Pandora's iterative re-clustering and its likelihood-based photon ID; a soft
+photon within ``fragment_radius_mm`` of one twenty times harder is taken for its fragment. It
+reads only cell positions, energies and layers, and the geometry's cell size, layer groups and
+calibration, so it works in any geometry plugin that gives its cells' positions
+(:meth:`calozoo.interfaces.Geometry.cell_centre_mm`). Deterministic: the same hits give the same photons.
 """
 
 from __future__ import annotations
@@ -50,12 +54,15 @@ __all__ = [
     "principal_axes",
     "global_angles",
     "TOP_FRACTION",
+    "VIEWS",
     "default_calibration",
 ]
 
 #: Share of a photon's most energetic hits its core direction is fitted on (the paper's 4 %).
 TOP_FRACTION = 0.04
 _MIN_PCA_HITS = 3
+#: How the finder looks at a group of hits (:class:`PhotonFinder` ``view``).
+VIEWS = ("pointing", "axis")
 _MAX_GRID = 400  # bins per side of one group's image (2 m at the ILD cell size)
 
 
@@ -272,7 +279,7 @@ class PhotonFinder:
     """The photon finder (module docstring); settings in mm, MeV of deposit and GeV.
 
     Args:
-        cell_size_mm: the pitch the pointing view is binned at (the geometry's cell size).
+        cell_size_mm: the pitch the view along the shower is binned at (the geometry's cell size).
         calibration: energy calibration (:class:`PhotonCalibration`).
         vertex_mm: where the photons come from, global mm (the interaction point).
         seed_min_mev: least deposit in a core (5 x 5 cells) for a seed, MeV.
@@ -280,8 +287,14 @@ class PhotonFinder:
             higher one falls below this fraction of its height.
         attach_length_mm: the length ``λ`` of the attachment weight ``exp(-d / λ)``.
         min_energy_gev: least calibrated energy of a photon candidate.
-        merge_radius_mm: how far (pointing view) a smaller cluster may be from a photon to join it.
-        group_link_cells: coarse grouping pitch, in cells (lines of sight closer are linked).
+        merge_radius_mm: how far (from its core's line) a cluster below ``min_energy_gev`` may be
+            from a photon to join it.
+        fragment_fraction: a photon with less than this share of the energy of a photon within
+            ``fragment_radius_mm`` is a fragment of its halo and joins it.
+        fragment_radius_mm: see ``fragment_fraction``.
+        group_link_cells: coarse grouping pitch, in cells (hits in neighbouring voxels are linked).
+        view: ``"pointing"`` (photons from the vertex: each group seen along its line of sight)
+            or ``"axis"`` (any photon: along the line through its layers' centroids).
     """
 
     cell_size_mm: float
@@ -292,7 +305,10 @@ class PhotonFinder:
     attach_length_mm: float = 5.0
     min_energy_gev: float = 0.5
     merge_radius_mm: float = 60.0
+    fragment_fraction: float = 0.05
+    fragment_radius_mm: float = 100.0
     group_link_cells: float = 4.0
+    view: str = "pointing"
     _vertex: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -301,9 +317,17 @@ class PhotonFinder:
                 raise ReconstructionError(
                     f"photon finder: {name} must be positive, got {getattr(self, name)}"
                 )
-        for name in ("seed_min_mev", "min_energy_gev", "merge_radius_mm"):
+        for name in (
+            "seed_min_mev",
+            "min_energy_gev",
+            "merge_radius_mm",
+            "fragment_fraction",
+            "fragment_radius_mm",
+        ):
             if not float(getattr(self, name)) >= 0:
                 raise ReconstructionError(f"photon finder: {name} must be >= 0, got {getattr(self, name)}")
+        if self.view not in VIEWS:
+            raise ReconstructionError(f"photon finder: view must be one of {VIEWS}, got {self.view!r}")
         if not 0 < self.valley <= 1:
             raise ReconstructionError(f"photon finder: valley must lie in (0, 1], got {self.valley}")
         self._vertex = np.asarray(self.vertex_mm, dtype=np.float64).reshape(3)
@@ -332,33 +356,27 @@ class PhotonFinder:
         return out
 
     # ------------------------------------------------------------------ one event
-    def _event_clusters(self, position: np.ndarray, energy: np.ndarray) -> tuple[np.ndarray, list]:
-        """Cluster label per hit (``-1`` none) and per cluster its pointing-view centre and view."""
+    def _event_clusters(self, position: np.ndarray, energy: np.ndarray, layer: np.ndarray):
+        """Cluster label per hit (``-1`` none) and per cluster its core: ``(point, axis)`` in space."""
         from scipy.ndimage import gaussian_filter, maximum_filter, uniform_filter
 
-        rel = position - self._vertex
-        distance = np.linalg.norm(rel, axis=1)
-        sight = rel / distance[:, None]
         pitch = self.cell_size_mm
-        scale = float(np.median(distance))
-        keys = np.floor(sight * scale / (self.group_link_cells * pitch)).astype(np.int64)
+        keys = np.floor(position / (self.group_link_cells * pitch)).astype(np.int64)
         voxels, inverse = np.unique(keys, axis=0, return_inverse=True)
         group = _components(voxels)[inverse.reshape(-1)]
 
         label = np.full(len(energy), -1, dtype=np.int64)
-        cores: list = []  # (group, u, v, axis, e1, e2, radius) per cluster
+        cores: list = []  # (point on the core's line, axis) per cluster
         next_label = 0
         for g in np.unique(group):
             idx = np.flatnonzero(group == g)
             e = energy[idx]
-            axis = np.sum(sight[idx] * e[:, None], axis=0)
-            axis /= np.linalg.norm(axis)
+            centroid = e @ position[idx] / e.sum()
+            axis = self._axis(position[idx], e, layer[idx], centroid)
             e1, e2 = _orthonormal(axis)
-            along = sight[idx] @ axis
-            radius = float(np.sum(e * distance[idx] * along) / np.sum(e))
-            u = radius * (sight[idx] @ e1) / along
-            v = radius * (sight[idx] @ e2) / along
-            # the image of the group's energy in the pointing view, binned at the cell pitch
+            rel = position[idx] - centroid
+            u, v = rel @ e1, rel @ e2
+            # the image of the group's energy seen along its axis, binned at the cell pitch
             lo_u, lo_v = u.min() - 3 * pitch, v.min() - 3 * pitch
             iu = np.clip(((u - lo_u) / pitch).astype(np.int64), 0, _MAX_GRID - 1)
             iv = np.clip(((v - lo_v) / pitch).astype(np.int64), 0, _MAX_GRID - 1)
@@ -383,7 +401,7 @@ class PhotonFinder:
             pull = np.log(strength)[None, :] - d / self.attach_length_mm
             label[idx] = next_label + np.argmax(pull, axis=1)
             for c in centre:
-                cores.append((radius, c, axis, e1, e2))
+                cores.append((centroid + c[0] * e1 + c[1] * e2, axis))
             next_label += len(accepted)
         return label, cores
 
@@ -417,7 +435,7 @@ class PhotonFinder:
             if rows.stop == rows.start:
                 continue
             position, energy = events.position_mm[rows], events.energy_mev[rows]
-            label, cores = self._event_clusters(position, energy)
+            label, cores = self._event_clusters(position, energy, events.layer[rows])
             if not cores:
                 unassigned[i] = energy.sum()
                 continue
@@ -451,31 +469,63 @@ class PhotonFinder:
         return flat.reshape(k, n_layers)
 
     def _merge(self, label: np.ndarray, cores: list, layer_e: np.ndarray) -> np.ndarray:
-        """Clusters below ``min_energy_gev`` join the nearest photon within ``merge_radius_mm`` or go."""
+        """Fragments join a photon: clusters below ``min_energy_gev`` the nearest photon within
+        ``merge_radius_mm`` (else they go), and photons with less than ``fragment_fraction`` of
+        the energy of a photon within ``fragment_radius_mm`` that photon (its halo's fluctuations)."""
         energy = self.calibration.energy_gev(layer_e)
-        big = np.flatnonzero(energy >= self.min_energy_gev)
         label = label.copy()
-        for c in np.flatnonzero(energy < self.min_energy_gev):
+        order = np.argsort(energy, kind="stable")  # smallest first: a fragment goes before its host
+        alive = np.ones(len(energy), dtype=bool)
+        for c in order:
+            small = energy[c] < self.min_energy_gev
+            hosts = np.flatnonzero(alive & (energy >= max(self.min_energy_gev, energy[c])))
+            hosts = hosts[hosts != c]
             target = -1
-            if len(big):
-                distance = [self._core_distance(cores[c], cores[b]) for b in big]
-                nearest = int(np.argmin(distance))
-                if distance[nearest] <= self.merge_radius_mm:
-                    target = int(big[nearest])
-            label[label == c] = target
+            if len(hosts):
+                distance = np.array([self._core_distance(cores[h], cores[c]) for h in hosts])
+                if small:
+                    nearest = int(np.argmin(distance))
+                    target = int(hosts[nearest]) if distance[nearest] <= self.merge_radius_mm else -1
+                else:
+                    near = (distance <= self.fragment_radius_mm) & (
+                        energy[c] < self.fragment_fraction * energy[hosts]
+                    )
+                    target = int(hosts[near][np.argmin(distance[near])]) if near.any() else c
+            elif not small:
+                target = c
+            if target != c:
+                label[label == c] = target
+                alive[c] = False
+                if target >= 0:
+                    energy[target] += energy[c]
         return label
+
+    def _axis(self, position: np.ndarray, energy: np.ndarray, layer: np.ndarray, centroid: np.ndarray):
+        """A group's shower axis, pointing away from the vertex. ``view="pointing"``: the line of
+        sight from the vertex to the group's energy-weighted centroid. ``view="axis"``: the line
+        through the energy-weighted centroids of its layers (their first principal axis, each
+        weighted by its layer's energy); parallel showers side by side share it (the centroids of
+        two showers lie between them, layer after layer). The line of sight for a group in fewer
+        than 3 layers."""
+        outward = centroid - self._vertex
+        outward = outward / np.linalg.norm(outward)
+        layers, index = np.unique(layer, return_inverse=True)
+        if self.view == "pointing" or len(layers) < _MIN_PCA_HITS:
+            return outward
+        weight = np.bincount(index, energy)
+        centres = (
+            np.stack([np.bincount(index, energy * position[:, k]) for k in range(3)], 1) / weight[:, None]
+        )
+        rel = centres - weight @ centres / weight.sum()
+        _, vectors = np.linalg.eigh((rel * weight[:, None]).T @ rel)
+        axis = vectors[:, -1]
+        return axis if axis @ outward >= 0 else -axis
 
     @staticmethod
     def _core_distance(a, b) -> float:
-        """Distance of two cores on the plane of ``a``'s pointing view, mm."""
-        radius, centre, axis, e1, e2 = a
-        sight_b = b[2] * b[0] + b[1][0] * b[3] + b[1][1] * b[4]  # b's core as a point in space
-        sight_b = sight_b / np.linalg.norm(sight_b)
-        along = sight_b @ axis
-        if along <= 0:
-            return np.inf
-        u, v = radius * (sight_b @ e1) / along, radius * (sight_b @ e2) / along
-        return float(np.hypot(u - centre[0], v - centre[1]))
+        """Distance of core ``b`` from the line of core ``a`` (its point and axis), mm."""
+        rel = b[0] - a[0]
+        return float(np.linalg.norm(rel - (rel @ a[1]) * a[1]))
 
     def _photons(
         self, events, hit_cluster, k, cluster_event, cluster_layer, cluster_hits, unassigned

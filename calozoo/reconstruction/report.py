@@ -144,7 +144,7 @@ def _plot_diphoton(result: dict, meta: dict, path: Path) -> None:
             top.set_ylim(0, 1.05)
             top.set_ylabel("fraction of events")
             bottom.set_xlabel(r"$d_{\gamma\gamma}$ on the ECAL face [mm]")
-        pairs[0][0].legend(frameon=False, fontsize=7, ncol=2)
+        pairs[0][0].legend(frameon=False, fontsize=6, ncol=1, loc="center left")
         figure.savefig(path, dpi=110, bbox_inches="tight")
         plt.close(figure)
 
@@ -162,7 +162,7 @@ def _plot_angle(result: dict, meta: dict, path: Path) -> None:
         for which in ("top4", "all"):
             figure, pairs = _panels(plt, 3)
             for (top, bottom), key in zip(pairs, ("theta", "phi", "angle")):
-                bins = np.linspace(*ranges[key], 41)
+                bins = np.linspace(*ranges[key], 25)
                 counts, errors = {}, {}
                 for sample, data in result["samples"].items():
                     v = np.asarray(data[which]["values"][key], dtype=float)
@@ -179,7 +179,7 @@ def _plot_angle(result: dict, meta: dict, path: Path) -> None:
                         label=labels[sample],
                     )
                 _ratio(bottom, 0.5 * (bins[1:] + bins[:-1]), counts, errors, "/ ref.")
-                bottom.set_ylim(0.5, 1.5)
+                bottom.set_ylim(0.0, 2.0)
                 bottom.set_xlabel(names[key])
                 top.set_ylabel("density")
             pairs[0][0].legend(frameon=False)
@@ -189,6 +189,13 @@ def _plot_angle(result: dict, meta: dict, path: Path) -> None:
 
 
 _PLOTS = {"linearity": _plot_linearity, "diphoton": _plot_diphoton, "angle": _plot_angle}
+
+
+def _constant(fit: dict) -> str:
+    """The constant term; a fit whose best constant term is negative stops at 0 (no error then)."""
+    if not math.isfinite(fit["constant_err"]):
+        return "0 (fit at its bound)" if fit["constant"] == 0 else f"{100 * fit['constant']:.2f} %"
+    return f"({100 * fit['constant']:.2f} ± {100 * fit['constant_err']:.2f}) %"
 
 
 def summary_lines(kind: str, result: dict, meta: dict) -> list[str]:
@@ -205,7 +212,7 @@ def summary_lines(kind: str, result: dict, meta: dict) -> list[str]:
             lines.append(
                 f"| {labels[sample]} "
                 f"| ({100 * fit['stochastic']:.1f} ± {100 * fit['stochastic_err']:.1f}) %/√E "
-                f"| ({100 * fit['constant']:.2f} ± {100 * fit['constant_err']:.2f}) % "
+                f"| {_constant(fit)} "
                 f"| {100 * data['max_nonlinearity']:.2f} % | {data['linearity_slope']:.4f} |"
             )
         lines += [
