@@ -29,11 +29,14 @@ class ShowerSummaries:
         counts: ``(N, L)`` points per layer.
         energy_mev: ``(N, L)`` visible energy per layer.
         cog: ``(N, 3)`` energy-weighted centre of gravity (x, y mm; z layer units).
+        incident_energy_gev: ``(N,)`` the showers' incident energies (for targets scaled with
+            them), or ``None`` where unknown.
     """
 
     counts: np.ndarray
     energy_mev: np.ndarray
     cog: np.ndarray
+    incident_energy_gev: np.ndarray | None = None
 
     @classmethod
     def of(cls, showers: Showers, n_layers: int) -> ShowerSummaries:
@@ -41,17 +44,21 @@ class ShowerSummaries:
         e = showers.points[..., 3] * showers.padding_mask
         total = np.maximum(e.sum(1), 1e-30)[:, None]
         cog = (showers.points[..., :3] * e[..., None]).sum(1) / total
-        return cls(counts, energy, cog)
+        return cls(counts, energy, cog, showers.incident_energy_gev.copy())
 
     @classmethod
     def concatenate(cls, parts: list[ShowerSummaries]) -> ShowerSummaries:
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("counts", "energy_mev", "cog")))
+        fields = [np.concatenate([getattr(p, f) for p in parts]) for f in ("counts", "energy_mev", "cog")]
+        known = all(p.incident_energy_gev is not None for p in parts)
+        energy = np.concatenate([p.incident_energy_gev for p in parts]) if known else None
+        return cls(*fields, energy)
 
     def __len__(self) -> int:
         return len(self.counts)
 
     def __getitem__(self, index) -> ShowerSummaries:
-        return ShowerSummaries(self.counts[index], self.energy_mev[index], self.cog[index])
+        energy = None if self.incident_energy_gev is None else self.incident_energy_gev[index]
+        return ShowerSummaries(self.counts[index], self.energy_mev[index], self.cog[index], energy)
 
 
 @dataclass
