@@ -43,9 +43,10 @@ def make_train_command(recipe_type: type, default_steps: dict[str, int] | None =
     )
     @click.option(
         "--stage",
-        type=click.Choice(["flow", "teacher", "distill", "assemble", "calibrate"]),
+        type=click.Choice(["summarise", "flow", "teacher", "distill", "assemble", "calibrate"]),
         required=True,
-        help="flow, teacher, distill: train (resumable); assemble: write WORK/model; calibrate: fit it.",
+        help="flow, teacher, distill: train (resumable); assemble: write WORK/model; calibrate: fit it; "
+        "summarise: write the per-shower summaries of --data to -o (a compact data set for the flow).",
     )
     @click.option(
         "--work",
@@ -85,8 +86,8 @@ def make_train_command(recipe_type: type, default_steps: dict[str, int] | None =
     @click.option(
         "-o",
         "--output",
-        type=click.Path(file_okay=False),
-        help="assemble/calibrate: model folder to write (default WORK/model).",
+        type=click.Path(),
+        help="assemble/calibrate: model folder to write (default WORK/model); summarise: the file.",
     )
     @friendly_errors
     def train_command(
@@ -125,7 +126,18 @@ def make_train_command(recipe_type: type, default_steps: dict[str, int] | None =
             return
         if data is None:
             raise click.UsageError(f"--data is required for the {stage} stage")
-        from .data import TrainingSet
+        from .data import SummarySet, TrainingSet, read_training_data, write_summaries
+
+        if stage == "summarise":
+            if output is None:
+                raise click.UsageError("-o/--output (a .h5 file) is required for the summarise stage")
+            summaries = SummarySet.of(TrainingSet.read(data, limit=limit), recipe_type.n_layers)
+            written = write_summaries(output, summaries)
+            size = written.stat().st_size
+            click.echo(
+                f"wrote {written}: {len(summaries)} showers, {size / len(summaries):.0f} bytes per shower"
+            )
+            return
 
         settings_class = {
             "flow": training.FlowSettings,
@@ -145,8 +157,9 @@ def make_train_command(recipe_type: type, default_steps: dict[str, int] | None =
             if value is not None and option not in fields:
                 raise click.UsageError(f"--{option.replace('_', '-')} does not apply to the {stage} stage")
         settings = settings_class(**{k: v for k, v in options.items() if v is not None})
-        train_set = TrainingSet.read(data, limit=limit)
-        click.echo(f"{stage}: {len(train_set)} showers, {len(train_set.points)} points; work folder {work}")
+        train_set = read_training_data(data, limit=limit, points=stage != "flow")
+        held = f"{len(train_set.points)} points" if isinstance(train_set, TrainingSet) else "summaries only"
+        click.echo(f"{stage}: {len(train_set)} showers, {held}; work folder {work}")
         run = {
             "flow": training.train_flow,
             "teacher": training.train_teacher,
@@ -159,6 +172,7 @@ def make_train_command(recipe_type: type, default_steps: dict[str, int] | None =
 
     \b
     calozoo train {name} --data TRAIN --stage flow
+    calozoo train {name} --data TRAIN --stage summarise -o SUMMARIES.h5   # the flow's data, compact
     calozoo train {name} --data TRAIN --stage teacher
     calozoo train {name} --data TRAIN --stage distill
     calozoo train {name} --stage assemble

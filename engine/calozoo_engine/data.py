@@ -26,7 +26,19 @@ from calozoo.showers import Showers
 
 from .features import ShowerSummaries
 
-__all__ = ["data_files", "TrainingSet", "bucket_batches"]
+__all__ = [
+    "data_files",
+    "TrainingSet",
+    "SummarySet",
+    "write_summaries",
+    "read_training_data",
+    "is_summary_file",
+    "SUMMARY_KIND",
+    "bucket_batches",
+]
+
+#: ``calozoo_kind`` of a file of per-shower summaries (:func:`write_summaries`).
+SUMMARY_KIND = "shower summaries"
 
 
 def data_files(path: str | os.PathLike) -> list[Path]:
@@ -162,6 +174,127 @@ class TrainingSet:
             out[row, :n] = pts
             mask[row, :n] = True
         return out, mask
+
+
+@dataclass
+class SummarySet:
+    """Per-shower summaries without the points: all the flow stage needs, ~200 bytes a shower.
+
+    The flow learns per-layer counts and energies given the conditions, so a data set for it can
+    be hundreds of thousands of showers in tens of MB (:func:`write_summaries`), where their
+    points would take gigabytes. It has :class:`TrainingSet`'s interface for the flow stage
+    (``len``, :meth:`summaries`, :meth:`subset`, :meth:`split` (the same split of the same
+    showers), ``energy_gev``, ``direction``); the point-network stages need points.
+    """
+
+    data: ShowerSummaries
+    energy_gev: np.ndarray
+    direction: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.energy_gev)
+
+    @property
+    def n_layers(self) -> int:
+        return self.data.counts.shape[1]
+
+    def summaries(self, n_layers: int) -> ShowerSummaries:
+        if n_layers != self.n_layers:
+            raise FileFormatError(
+                "summaries", None, f"hold {self.n_layers} layers per shower, the model needs {n_layers}"
+            )
+        return self.data
+
+    def subset(self, index: np.ndarray) -> SummarySet:
+        index = np.asarray(index)
+        return SummarySet(self.data[index], self.energy_gev[index], self.direction[index])
+
+    split = TrainingSet.split
+
+    @classmethod
+    def of(cls, data: TrainingSet, n_layers: int) -> SummarySet:
+        """The summaries of a training set's showers."""
+        return cls(data.summaries(n_layers), data.energy_gev, data.direction)
+
+    @classmethod
+    def read(cls, path: str | os.PathLike, limit: int | None = None) -> SummarySet:
+        """Read a summaries file or a folder of them (at most ``limit`` showers)."""
+        import h5py
+
+        parts = []
+        for file in data_files(path):
+            with h5py.File(file, "r") as f:
+                if f.attrs.get("calozoo_kind") != SUMMARY_KIND:
+                    raise FileFormatError(file, None, "is not a summaries file (write_summaries)")
+                energy = f["incident_energy_gev"][()].astype(np.float64)
+                summaries = ShowerSummaries(
+                    f["counts"][()].astype(np.int64),
+                    f["energy_mev"][()].astype(np.float64),
+                    f["cog"][()].astype(np.float64),
+                    energy,
+                )
+                parts.append(cls(summaries, energy, f["direction"][()].astype(np.float64)))
+        data = cls(
+            ShowerSummaries.concatenate([p.data for p in parts]),
+            np.concatenate([p.energy_gev for p in parts]),
+            np.concatenate([p.direction for p in parts]),
+        )
+        return data if limit is None else data.subset(np.arange(min(limit, len(data))))
+
+
+def write_summaries(path: str | os.PathLike, data: SummarySet) -> Path:
+    """Write ``data`` compactly (counts as uint16, the rest float32, compressed), atomically."""
+    import h5py
+
+    from calozoo.serialization import atomic_path
+
+    path = Path(path)
+    if data.data.counts.max(initial=0) > np.iinfo(np.uint16).max:
+        raise ValueError("a layer holds more than 65535 points: too many for a summaries file")
+
+    def recognise(p: Path) -> bool:
+        return is_summary_file(p)
+
+    with atomic_path(path, kind="summaries file", recognise=recognise) as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["calozoo_kind"] = SUMMARY_KIND
+            columns = {
+                "counts": data.data.counts.astype(np.uint16),
+                "energy_mev": data.data.energy_mev.astype(np.float32),
+                "cog": data.data.cog.astype(np.float32),
+                "incident_energy_gev": data.energy_gev.astype(np.float32),
+                "direction": data.direction.astype(np.float32),
+            }
+            for name, value in columns.items():
+                f.create_dataset(name, data=value, compression="gzip", shuffle=True)
+    return path
+
+
+def is_summary_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a file :func:`write_summaries` wrote."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            return f.attrs.get("calozoo_kind") == SUMMARY_KIND
+    except OSError:
+        return False
+
+
+def read_training_data(path: str | os.PathLike, limit: int | None = None, points: bool = True):
+    """A :class:`TrainingSet` (point shards) or, for the flow stage (``points=False``), also a
+    :class:`SummarySet` (summaries files)."""
+    files = data_files(path)
+    if is_summary_file(files[0]):
+        if points:
+            raise FileFormatError(
+                path,
+                None,
+                "holds shower summaries without points: the point-network stages need point "
+                "shards (`calozoo simulate`); summaries serve the flow stage",
+            )
+        return SummarySet.read(path, limit)
+    return TrainingSet.read(path, limit=limit)
 
 
 def bucket_batches(

@@ -1,5 +1,7 @@
 """Training CaloClouds3 as a user runs it: data loading, size buckets, the three stages, resuming."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -237,3 +239,44 @@ def test_training_on_a_file_without_showers_is_a_clear_error(tmp_path):
     write_showers(tmp_path / "shard-00000.h5", Showers.empty())
     with pytest.raises(FileFormatError, match="holds 0 showers; training needs at least 10"):
         TrainingSet.read(tmp_path, progress=False)
+
+
+def test_the_flow_trains_alike_on_compact_summaries(data_path, tmp_path):
+    runner = CliRunner()
+    summaries = tmp_path / "summaries.h5"
+    base = ["train", "caloclouds3", "--data"]
+    result = runner.invoke(main, [*base, str(data_path), "--stage", "summarise", "-o", str(summaries)])
+    assert result.exit_code == 0, result.output
+    assert "60 showers" in result.output
+    # the summaries are what the flow learns from, and they are small
+    from calozoo_engine.data import SummarySet
+
+    data = TrainingSet.read(data_path, progress=False)
+    back = SummarySet.read(summaries)
+    np.testing.assert_array_equal(back.data.counts, data.summaries(30).counts)
+    np.testing.assert_allclose(back.data.energy_mev, data.summaries(30).energy_mev, rtol=1e-6)
+    np.testing.assert_allclose(back.energy_gev, data.energy_gev, rtol=1e-6)
+    points_bytes = sum(f.stat().st_size for f in data_files(data_path))
+    assert summaries.stat().st_size < 0.05 * points_bytes  # a twentieth of the points' files, at most
+    # the flow stage on the summaries gives the flow it gives on the points (float32 sums aside)
+    logs = []
+    for source in (data_path, summaries):
+        work = tmp_path / f"work-{source.name}"
+        args = [
+            *base,
+            str(source),
+            "--stage",
+            "flow",
+            "--steps",
+            "2",
+            "--batch-size",
+            "16",
+            "--work",
+            str(work),
+        ]
+        result = runner.invoke(main, args)
+        assert result.exit_code == 0, result.output
+        logs.append([json.loads(line) for line in (work / "flow" / "log.jsonl").read_text().splitlines()])
+    assert logs[0][-1]["validation_nll"] == pytest.approx(logs[1][-1]["validation_nll"], rel=1e-4)
+    refused = runner.invoke(main, [*base, str(summaries), "--stage", "teacher", "--steps", "1"])
+    assert refused.exit_code == 1 and "need point shards" in refused.output
