@@ -5,7 +5,8 @@ A saved model, geometry or calibrator is a folder::
     my-model/
         config.json        {"class": "package.module:ClassName", "format": 1,
                             "calozoo_version": "...", "config": {...}}
-        weights.safetensors   named float/int tensors (optional)
+        weights.safetensors   named float/int tensors (optional; weights of more than
+                              16 MiB go into weights-00001-of-0000K.safetensors, ... instead)
 
 Loading checks the class name before anything else, so a folder of one model never loads
 silently into another. Nothing is unpickled, ever.
@@ -35,6 +36,7 @@ import fnmatch
 import glob
 import json
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -67,6 +69,11 @@ __all__ = [
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "weights.safetensors"
+#: The largest weights file a save writes: bigger weights go into ``weights-00001-of-0000K.safetensors``
+#: files of at most this size (each whole tensors), so that every file fits where single files are
+#: limited (16 MiB: what a GPU job may send back). A single tensor larger than it has a file of its own.
+MAX_WEIGHTS_FILE_BYTES = 16 * 2**20
+_SHARD_PATTERN = "weights-*-of-*.safetensors"
 FORMAT_VERSION = 1
 
 #: The kind of an evaluation report folder (``results.json``, ``index.md``, ``index.html``, ``plots/``).
@@ -78,7 +85,7 @@ CHECKPOINT_KIND = "training checkpoint"
 # else's, and keeps calozoo from replacing the folder.
 _SAVED = "saved"
 _FOLDER_FILES = {
-    _SAVED: (CONFIG_NAME, WEIGHTS_NAME),
+    _SAVED: (CONFIG_NAME, WEIGHTS_NAME, _SHARD_PATTERN),
     REPORT_KIND: ("results.json", "index.md", "index.html", "plots", "plots/*.png"),
     CHECKPOINT_KIND: ("state.json", "tensors.safetensors"),
 }
@@ -506,8 +513,47 @@ def save_folder(
     with atomic_folder(path, kind=header["class"]) as tmp:
         (tmp / CONFIG_NAME).write_text(text + "\n")
         if tensors:
-            save_file({k: _to_numpy(v) for k, v in tensors.items()}, str(tmp / WEIGHTS_NAME))
+            shards = _shards({k: _to_numpy(v) for k, v in tensors.items()}, MAX_WEIGHTS_FILE_BYTES)
+            if len(shards) == 1:
+                save_file(shards[0], str(tmp / WEIGHTS_NAME))
+            else:
+                for i, part in enumerate(shards):
+                    save_file(part, str(tmp / f"weights-{i + 1:05d}-of-{len(shards):05d}.safetensors"))
     return Path(path)
+
+
+def _shards(arrays: dict, limit: int) -> list[dict]:
+    """Tensors in order, cut into groups whose data stays under ``limit`` bytes (less a margin for
+    the file's header); a tensor larger than that alone is a group of its own."""
+    budget = limit - 2**20
+    groups: list[dict] = [{}]
+    used = 0
+    for name, value in arrays.items():
+        if groups[-1] and used + value.nbytes > budget:
+            groups.append({})
+            used = 0
+        groups[-1][name] = value
+        used += value.nbytes
+    return groups
+
+
+def _weights_files(path: Path) -> list[Path]:
+    """The folder's weights files: ``weights.safetensors``, or a complete set of shards."""
+    if (path / WEIGHTS_NAME).exists():
+        return [path / WEIGHTS_NAME]
+    shards = sorted(path.glob(_SHARD_PATTERN))
+    if not shards:
+        return []
+    name = re.compile(r"weights-(\d{5})-of-(\d{5})\.safetensors")
+    found = [name.fullmatch(f.name) for f in shards]
+    total = {int(m.group(2)) for m in found if m}
+    numbers = sorted(int(m.group(1)) for m in found if m)
+    if len(total) != 1 or numbers != list(range(1, next(iter(total)) + 1)):
+        raise ModelFolderError(
+            f"{path}: the weights files are incomplete or mixed: {[f.name for f in shards]} "
+            "(a save writes weights-00001-of-0000K.safetensors ... -0000K-of-0000K)"
+        )
+    return shards
 
 
 def load_folder(path: str | os.PathLike, expected: type | str | None = None) -> tuple[dict, dict]:
@@ -538,19 +584,23 @@ def load_folder(path: str | os.PathLike, expected: type | str | None = None) -> 
         if header["class"] != want:
             raise ModelFolderError(f"{path}: holds a {header['class']}, not a {want}")
     tensors: dict = {}
-    weights = path / WEIGHTS_NAME
-    if weights.exists():
+    for weights in _weights_files(path):
         from safetensors.numpy import load_file
 
         try:
-            tensors = load_file(str(weights))
+            part = load_file(str(weights))
         except Exception as err:  # safetensors raises its own error types for corrupt files
             raise ModelFolderError(f"{weights}: corrupt weights file ({err})") from None
         import numpy as np
 
+        twice = sorted(set(part) & set(tensors))
+        if twice:
+            raise ModelFolderError(
+                f"{weights}: the tensor(s) {', '.join(twice[:5])} are in two weights files"
+            )
         broken = [
             name
-            for name, value in tensors.items()
+            for name, value in part.items()
             if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value))
         ]
         if broken:
@@ -558,4 +608,5 @@ def load_folder(path: str | os.PathLike, expected: type | str | None = None) -> 
                 f"{weights}: the tensor(s) {', '.join(sorted(broken)[:5])} hold NaN or infinite values "
                 "(a diverged training run?); a model with them would generate garbage"
             )
+        tensors.update(part)
     return header["config"], tensors

@@ -324,3 +324,28 @@ def test_weights_with_nan_are_refused_naming_the_file_and_tensor(tmp_path):
     save_file({"layer.weight": np.array([1.0, np.nan, 2.0])}, str(folder / "weights.safetensors"))
     with pytest.raises(ModelFolderError, match=r"weights.safetensors: the tensor\(s\) layer.weight hold NaN"):
         load_folder(folder)
+
+
+def test_large_weights_are_saved_in_files_of_at_most_16_mib(tmp_path):
+    import numpy as np
+
+    from calozoo.serialization import MAX_WEIGHTS_FILE_BYTES, load_folder, save_folder
+
+    rng = np.random.default_rng(0)
+    tensors = {
+        f"layer{i}.weight": rng.normal(size=(1000, 1000)).astype(np.float32) for i in range(9)
+    }  # 36 MB
+    folder = save_folder(tmp_path / "big", "tests:Big", {"n": 9}, tensors)
+    files = sorted(folder.glob("weights*.safetensors"))
+    assert [f.name for f in files] == [f"weights-{i:05d}-of-00003.safetensors" for i in (1, 2, 3)]
+    assert all(f.stat().st_size <= MAX_WEIGHTS_FILE_BYTES for f in files)
+    config, back = load_folder(folder, "tests:Big")
+    assert config == {"n": 9} and sorted(back) == sorted(tensors)
+    assert all(np.array_equal(back[k], tensors[k]) for k in tensors)
+    # a smaller save replaces the shards by one file; an incomplete set is refused
+    save_folder(folder, "tests:Big", {"n": 1}, {"w": np.ones(3)})
+    assert [f.name for f in folder.glob("weights*")] == ["weights.safetensors"]
+    big = save_folder(tmp_path / "big2", "tests:Big", {"n": 9}, tensors)
+    (big / "weights-00002-of-00003.safetensors").unlink()
+    with pytest.raises(ModelFolderError, match="incomplete"):
+        load_folder(big)
