@@ -473,8 +473,8 @@ def test_ctrl_c_stops_generate_at_once_and_leaves_no_file(tmp_path, signal_name,
 @pytest.mark.parametrize(
     "command, expected",
     [
-        (["train", "caloclouds3", "-h"], "--stage [flow|teacher|distill|assemble|calibrate]"),
-        (["train", "caloclouds2", "-h"], "--stage [flow|teacher|distill|assemble|calibrate]"),
+        (["train", "caloclouds3", "-h"], "--stage [flow|teacher|distill|assemble|calibrate|summarise]"),
+        (["train", "caloclouds2", "-h"], "--stage [flow|teacher|distill|assemble|calibrate|summarise]"),
         (["import", "caloclouds3", "-h"], "-o, --output DIRECTORY"),
         (["simulate", "-h"], "--directions [barrel-ip]"),
     ],

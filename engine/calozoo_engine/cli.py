@@ -43,7 +43,7 @@ def make_train_command(recipe_type: type, default_steps: dict[str, int] | None =
     )
     @click.option(
         "--stage",
-        type=click.Choice(["summarise", "flow", "teacher", "distill", "assemble", "calibrate"]),
+        type=click.Choice(["flow", "teacher", "distill", "assemble", "calibrate", "summarise"]),
         required=True,
         help="flow, teacher, distill: train (resumable); assemble: write WORK/model; calibrate: fit it; "
         "summarise: write the per-shower summaries of --data to -o (a compact data set for the flow).",
