@@ -284,3 +284,32 @@ def test_the_documented_example_runs():
     photons = scope["photons"]
     assert photons.count.tolist() == [2]  # 40 mm apart: two photons (the page says so)
     assert photons.energy_gev.sum() == pytest.approx(40.0, rel=0.15)
+
+
+@pytest.mark.parametrize("kind", ["linearity", "angle"])
+def test_single_photon_benchmarks_run_and_compare_like_with_like(kind, barrel, toy):
+    from calozoo.reconstruction import benchmarks
+
+    setup = benchmarks.Setup(toy, toy, barrel, seed=4)
+    run = getattr(benchmarks, kind)
+    result = run(setup, energies=(5.0, 20.0, 50.0), n_per_energy=12)
+    samples = result["samples"]
+    assert set(samples) == {"model", "reference", "twin"}
+    if kind == "linearity":
+        # the calibration is fitted on the reference: it is linear, and the model (the same toy,
+        # the same seeds) is the reference exactly; the twin differs by its seeds only
+        def values(sample):  # the bootstrap errors draw on, sample after sample
+            return [
+                {k: v for k, v in row.items() if not k.endswith("_err")}
+                for row in samples[sample]["per_energy"]
+            ]
+
+        assert values("model") == values("reference")
+        ratios = [row["mu90_over_e"] for row in samples["reference"]["per_energy"]]
+        assert ratios == pytest.approx([1.0] * 3, abs=0.1)
+        assert all(row["efficiency"] == 1.0 for row in samples["twin"]["per_energy"])
+    else:
+        core = samples["reference"]["top4"]["per_energy"]
+        assert [row["energy_gev"] for row in core] == [5.0, 20.0, 50.0]
+        assert all(row["angle_median"] < 5.0 for row in core)  # degrees off the true direction
+        assert samples["model"]["top4"]["values"] == samples["reference"]["top4"]["values"]
