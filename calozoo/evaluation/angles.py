@@ -22,23 +22,33 @@ __all__ = ["principal_axis", "energy_rank", "top_energy_mask", "angular_errors",
 MIN_HITS = 3
 
 
-def principal_axis(shower_index: np.ndarray, position_mm: np.ndarray, weight: np.ndarray, n_showers: int):
+def principal_axis(
+    shower_index: np.ndarray,
+    position_mm: np.ndarray,
+    weight: np.ndarray,
+    n_showers: int,
+    outward: np.ndarray | None = None,
+    min_hits: int = 2,
+):
     """First principal component of each shower's energy-weighted cell positions.
 
     Args:
         shower_index: ``(C,)`` shower of each cell.
-        position_mm: ``(C, 3)`` cell centres ``(x, y, depth)`` in mm in the local frame.
+        position_mm: ``(C, 3)`` cell centres ``(x, y, depth)`` in mm in the local frame (or any
+            frame, with ``outward``).
         weight: ``(C,)`` cell energies, MeV.
         n_showers: number of showers ``N``.
+        outward: ``(N, 3)`` the direction each axis is to point along (default: into the
+            calorimeter, ``z > 0``).
+        min_hits: showers with fewer cells get NaN.
 
     Returns:
-        ``(N, 3)`` unit axes pointing into the calorimeter (``z > 0``); NaN for showers with
-        fewer than 2 cells.
+        ``(N, 3)`` unit axes; NaN for showers with fewer than ``min_hits`` cells.
     """
-    total = np.bincount(shower_index, weight, n_showers)
+    total = np.bincount(shower_index, weight, n_showers).astype(np.float64)
     safe = np.where(total > 0, total, 1.0)
     mean = np.stack([np.bincount(shower_index, weight * position_mm[:, k], n_showers) for k in range(3)], 1)
-    mean /= safe[:, None]
+    mean = mean / safe[:, None]
     # Centre first: the depth is ~100 mm, its spread ~30 mm, and second moments about the origin
     # would lose digits in the subtraction.
     centred = position_mm - mean[shower_index]
@@ -49,9 +59,10 @@ def principal_axis(shower_index: np.ndarray, position_mm: np.ndarray, weight: np
             covariance[:, i, j] = covariance[:, j, i] = c
     _, vectors = np.linalg.eigh(covariance)
     axis = vectors[:, :, -1]  # eigh sorts eigenvalues ascending: the last is the largest
-    axis *= np.where(axis[:, 2] < 0, -1.0, 1.0)[:, None]
+    along = axis[:, 2] if outward is None else np.sum(axis * outward, axis=1)
+    axis *= np.where(along < 0, -1.0, 1.0)[:, None]
     hits = np.bincount(shower_index, minlength=n_showers)
-    axis[hits < 2] = np.nan
+    axis[hits < min_hits] = np.nan
     return axis
 
 

@@ -35,6 +35,7 @@ from .finder import PhotonCalibration, PhotonFinder, Photons, default_calibratio
 __all__ = [
     "Setup",
     "face_points",
+    "entry_rays",
     "sigma90",
     "fit_resolution",
     "linearity",
@@ -134,7 +135,9 @@ def face_points(
     return stave, np.stack([along, across], axis=1)
 
 
-def _global(geometry, stave, face_xy, directions: str):
+def entry_rays(geometry, stave, face_xy, directions: str):
+    """Global entry points ``(n, 3)`` of face points ``(along, across)`` of ``stave`` and their
+    directions: from the interaction point (``"ip"``) or along the stave normal (``"normal"``)."""
     point = geometry.to_global_mm(stave, np.column_stack([face_xy, np.zeros(len(stave))]))
     if directions == "ip":
         direction = point / np.linalg.norm(point, axis=1, keepdims=True)
@@ -211,7 +214,7 @@ def linearity(
     rng = setup.condition_rng(1)
     energy = np.repeat(energies, n_per_energy)
     stave, face = face_points(setup.geometry, len(energy), rng)
-    point, direction = _global(setup.geometry, stave, face, setup.directions)
+    point, direction = entry_rays(setup.geometry, stave, face, setup.directions)
     events = np.arange(len(energy))
     plain = setup.make_finder(default_calibration(setup.geometry))
     found = {s: plain.find(setup.events(s, 1, energy, point, direction, events)) for s in SAMPLES}
@@ -304,7 +307,7 @@ def diphoton(
         second = first + distance[:, None] * np.stack([np.cos(turn), np.sin(turn)], axis=1)
         face = np.stack([first, second], axis=1).reshape(-1, 2)
         staves = np.repeat(stave, 2)
-        point, direction = _global(setup.geometry, staves, face, setup.directions)
+        point, direction = entry_rays(setup.geometry, staves, face, setup.directions)
         event = np.repeat(np.arange(n_events), 2)
         energy = np.full(2 * n_events, float(e))
         which = np.clip(np.digitize(distance, edges) - 1, 0, bins - 1)
@@ -362,7 +365,7 @@ def angle(setup: Setup, energies=(10, 50, 100), n_per_energy: int = 300):
     rng = setup.condition_rng(3)
     energy = np.repeat([float(e) for e in energies], n_per_energy)
     stave, face = face_points(setup.geometry, len(energy), rng)
-    point, direction = _global(setup.geometry, stave, face, setup.directions)
+    point, direction = entry_rays(setup.geometry, stave, face, setup.directions)
     finder = setup.make_finder()
     theta_true, phi_true = global_angles(direction)
     result: dict[str, Any] = {"energies_gev": [float(e) for e in energies], "samples": {}}

@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..evaluation.angles import principal_axis, top_energy_mask
 from .events import Events, ReconstructionError
 
 __all__ = [
@@ -51,7 +52,6 @@ __all__ = [
     "PhotonCalibration",
     "Photons",
     "find_photons",
-    "principal_axes",
     "global_angles",
     "TOP_FRACTION",
     "VIEWS",
@@ -223,28 +223,6 @@ class Photons:
 
 
 # ---------------------------------------------------------------------------- geometry helpers
-def principal_axes(owner: np.ndarray, position: np.ndarray, weight: np.ndarray, n: int, outward: np.ndarray):
-    """``(n, 3)`` first principal axis of each group's energy-weighted 3-D positions.
-
-    ``outward`` ``(n, 3)`` picks the sign (axes point along it); groups of fewer than 3 hits get NaN.
-    """
-    total = np.bincount(owner, weight, n).astype(np.float64)
-    safe = np.where(total > 0, total, 1.0)
-    mean = np.stack([np.bincount(owner, weight * position[:, k], n) for k in range(3)], 1) / safe[:, None]
-    centred = position - mean[owner]
-    covariance = np.empty((n, 3, 3))
-    for i in range(3):
-        for j in range(i, 3):
-            covariance[:, i, j] = covariance[:, j, i] = (
-                np.bincount(owner, weight * centred[:, i] * centred[:, j], n) / safe
-            )
-    _, vectors = np.linalg.eigh(covariance)
-    axis = vectors[:, :, -1]
-    axis *= np.where(np.sum(axis * outward, axis=1) < 0, -1.0, 1.0)[:, None]
-    axis[np.bincount(owner, minlength=n) < _MIN_PCA_HITS] = np.nan
-    return axis
-
-
 def global_angles(direction) -> tuple[np.ndarray, np.ndarray]:
     """θ (to the beam, global ``z``) and φ (about it) in degrees of global unit directions."""
     d = np.asarray(direction, dtype=np.float64)
@@ -335,12 +313,11 @@ class PhotonFinder:
     @classmethod
     def for_geometry(cls, geometry, calibration: PhotonCalibration | None = None, **settings) -> PhotonFinder:
         """The finder with the geometry's cell size and calibration (:func:`default_calibration`)."""
-        pitch = geometry.cell_size_mm or settings.pop("cell_size_mm", None)
+        pitch = settings.pop("cell_size_mm", None) or geometry.cell_size_mm
         if pitch is None:
             raise ReconstructionError(
                 f"{geometry.name} has no cell_size_mm: give the photon finder cell_size_mm= (mm)"
             )
-        settings.pop("cell_size_mm", None)
         calibration = calibration or default_calibration(geometry)
         if calibration.n_layers != geometry.n_layers:
             raise ReconstructionError(
@@ -542,12 +519,10 @@ class PhotonFinder:
         )
         centroid /= np.where(total > 0, total, 1.0)[:, None]
         outward = centroid - self._vertex
-        direction = principal_axes(owner, position, weight, k, outward)
+        direction = principal_axis(owner, position, weight, k, outward, _MIN_PCA_HITS)
         # the top 4 % of each photon's hits by energy (at least 3)
-        from ..evaluation.angles import top_energy_mask
-
         top = top_energy_mask(owner, weight, TOP_FRACTION, k)
-        direction_core = principal_axes(owner[top], position[top], weight[top], k, outward)
+        direction_core = principal_axis(owner[top], position[top], weight[top], k, outward, _MIN_PCA_HITS)
         return Photons(
             n_events=events.n_events,
             event=np.asarray(cluster_event, dtype=np.int64),

@@ -252,10 +252,7 @@ def write_summaries(path: str | os.PathLike, data: SummarySet) -> Path:
     if data.data.counts.max(initial=0) > np.iinfo(np.uint16).max:
         raise ValueError("a layer holds more than 65535 points: too many for a summaries file")
 
-    def recognise(p: Path) -> bool:
-        return is_summary_file(p)
-
-    with atomic_path(path, kind="summaries file", recognise=recognise) as tmp:
+    with atomic_path(path, kind="summaries file", recognise=is_summary_file) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["calozoo_kind"] = SUMMARY_KIND
             columns = {

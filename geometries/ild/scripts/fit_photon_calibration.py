@@ -20,7 +20,7 @@ import numpy as np
 
 import calozoo
 from calozoo.reconstruction import PhotonCalibration, PhotonFinder
-from calozoo.reconstruction.benchmarks import _global, face_points
+from calozoo.reconstruction.benchmarks import entry_rays, face_points
 from calozoo.reconstruction.events import sample_events
 
 ENERGIES = (1, 2, 5, 10, 20, 50, 100, 127)
@@ -38,7 +38,7 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     energy = np.repeat(np.asarray(ENERGIES, dtype=float), args.per_energy)
     stave, face = face_points(geometry, len(energy), rng)
-    point, direction = _global(geometry, stave, face, "ip")
+    point, direction = entry_rays(geometry, stave, face, "ip")
     events = sample_events(
         reference, geometry, energy, point, direction, np.arange(len(energy)), seed=args.seed, progress=True
     )
