@@ -17,6 +17,14 @@ classifier runs once. Also measured: the classifier for the reference against it
 
 Writes the block between the ``matched-floors`` markers in docs/evaluation.md and every number
 to docs/evaluation-matched-floors.json.
+
+Candidates side by side (twin floor and classifier only; nothing in docs/ is written)::
+
+    python benchmarks/eval_matched_floors.py --reference ref --twin twin \
+        --compare shipped= --compare new=run/model [--json candidates.json]
+
+``LABEL=FOLDER`` (an empty folder: the shipped weights) prints each observable's JSD over the
+twin floor per energy slice and each candidate's classifier AUC.
 """
 
 from __future__ import annotations
@@ -48,6 +56,66 @@ TABLE = (
     "cog_y",
     "cog_z",
 )
+
+
+def compare(reference_path: Path, twin_path: Path, candidates: dict[str, str], n_seeds: int) -> dict:
+    """JSD / twin floor per observable and slice, and the classifier AUC, for each candidate."""
+    import calozoo
+    from calozoo.evaluation import compare_features, shower_features
+    from calozoo.evaluation.cli import read_sample
+
+    geometry = calozoo.geometry(GEOMETRY)
+    reference = read_sample(reference_path)
+    ref_features = shower_features(reference, geometry, progress=True, label="reference")
+    twin_features = shower_features(read_sample(twin_path), geometry, progress=True, label="twin")
+    samples = {}
+    for label, folder in candidates.items():
+        model = calozoo.load("caloclouds3", path=folder or None)
+        samples[label] = [
+            shower_features(
+                model.sample(
+                    reference.incident_energy_gev, reference.direction, pdg=reference.pdg, seed=seed
+                ),
+                geometry,
+                label=f"{label} #{seed}",
+            )
+            for seed in range(1, n_seeds + 1)
+        ]
+    result = compare_features(
+        ref_features,
+        samples,
+        geometry,
+        twin=twin_features,
+        floor="twin",
+        classifier=True,
+        seed=0,
+        progress=True,
+    )
+    out = {"candidates": candidates, "n_seeds": n_seeds, "ratio": {}, "auc": {}}
+    for label in candidates:
+        out["auc"][label] = result.classifier[label]["auc"]
+        out["ratio"][label] = {
+            s.key: {
+                name: result.distances[s.key][name][label]["jsd"]["mean"]
+                / max(result.distances[s.key][name][label]["jsd"]["floor"], 1e-12)
+                for name in TABLE
+            }
+            for s in result.slices
+        }
+    return out
+
+
+def compare_markdown(data: dict) -> str:
+    labels = list(data["candidates"])
+    slices = list(data["ratio"][labels[0]])
+    lines = ["| observable | slice | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
+    for name in TABLE:
+        for key in slices:
+            cells = [f"{data['ratio'][label][key][name]:.1f}×" for label in labels]
+            lines.append(f"| {name} | {key} | " + " | ".join(cells) + " |")
+    auc = [f"{a['mean']:.3f} ± {a['error']:.3f}" for a in (data["auc"][label] for label in labels)]
+    lines.append("| classifier AUC | all | " + " | ".join(auc) + " |")
+    return "\n".join(lines)
 
 
 def run(reference_path: Path, twin_path: Path, n_seeds: int) -> dict:
@@ -217,7 +285,21 @@ def main(argv=None) -> None:
     parser.add_argument("--reference", type=Path, required=True)
     parser.add_argument("--twin", type=Path, required=True)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--compare",
+        action="append",
+        metavar="LABEL=FOLDER",
+        help="compare candidate models (an empty FOLDER: the shipped one) instead of writing docs/",
+    )
+    parser.add_argument("--json", type=Path, help="with --compare: write the numbers here")
     args = parser.parse_args(argv)
+    if args.compare:
+        candidates = dict(c.partition("=")[::2] for c in args.compare)
+        data = compare(args.reference, args.twin, candidates, args.seeds)
+        if args.json:
+            args.json.write_text(json.dumps(data, indent=1) + "\n")
+        print(compare_markdown(data))
+        return
     data = run(args.reference, args.twin, args.seeds)
     JSON_OUT.write_text(json.dumps(data, indent=1) + "\n")
     text = markdown(data)

@@ -24,7 +24,7 @@ import click
 
 from .cli import friendly_errors
 
-__all__ = ["calibrate_model", "read_reference", "echo_result", "calibrate_command"]
+__all__ = ["calibrate_model", "read_reference", "echo_result", "calibrate_command", "calibrator_options"]
 
 
 def read_reference(path) -> Any:
@@ -37,14 +37,19 @@ def read_reference(path) -> Any:
     return concatenate([read_showers(f) for f in files])
 
 
-def _calibrator_for(name: str, geometry: str, seed: int):
+def _calibrator_for(name: str, geometry: str, seed: int, options: dict[str, str] | None = None):
     import calozoo
+
+    from .options import parse_option_values
 
     registration = calozoo._registry().get("calibrator", name)
     factory = registration.resolve()
     accepted = inspect.signature(factory).parameters
-    options = {k: v for k, v in {"geometry": geometry, "seed": seed}.items() if k in accepted}
-    return calozoo.calibrator(name, **options)
+    fixed = {k: v for k, v in {"geometry": geometry, "seed": seed}.items() if k in accepted}
+    for key in set(options or {}) & {"geometry", "seed"}:
+        raise click.UsageError(f"-C {key}=...: give the {key} with --{key}")
+    typed = parse_option_values(f"calibrator {name!r}", factory, dict(options or {})) if options else {}
+    return calozoo.calibrator(name, **fixed, **typed)
 
 
 def calibrate_model(
@@ -56,9 +61,13 @@ def calibrate_model(
     seed: int = 0,
     weights=None,
     calibrator_name: str | None = None,
+    options: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Fit the calibrator of ``model_name`` (or ``calibrator_name``) for ``geometry`` against the
     showers in ``reference``; write what it makes to ``output`` (see the module docstring).
+
+    ``options``: the calibrator's own options as text (``{"per_layer": "true"}``), typed by its
+    factory's signature.
 
     Returns what was written: ``{"model": folder or None, "calibrator": folder, "report": ...}``.
     """
@@ -68,7 +77,7 @@ def calibrate_model(
 
     detector = calozoo.geometry(geometry)  # an unknown name is refused before any work
     model = calozoo.load(model_name, path=None if weights is None else str(weights))
-    calibrator = _calibrator_for(calibrator_name or model_name, geometry, seed)
+    calibrator = _calibrator_for(calibrator_name or model_name, geometry, seed, options)
     output = Path(output)
     into_model = callable(getattr(calibrator, "calibrate", None))
     calibrator_folder = output.parent / f"{output.name}-calibrator" if into_model else output
@@ -126,8 +135,19 @@ def echo_result(result: dict[str, Any]) -> None:
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="Seeds the generated showers and the fit."
 )
+@click.option(
+    "-C",
+    "--calibrator-option",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="An option of the calibrator, typed as its factory declares it, e.g. -C per_layer=true "
+    "(caloclouds3: one occupancy factor per layer).",
+)
 @friendly_errors
-def calibrate_command(model_name, reference, geometry, output, weights, calibrator_name, seed) -> None:
+def calibrate_command(
+    model_name, reference, geometry, output, weights, calibrator_name, seed, options
+) -> None:
     """Fit MODEL's calibrator so that, projected into GEOMETRY, it matches the reference showers."""
     result = calibrate_model(
         model_name,
@@ -137,5 +157,13 @@ def calibrate_command(model_name, reference, geometry, output, weights, calibrat
         seed=seed,
         weights=weights,
         calibrator_name=calibrator_name,
+        options=calibrator_options(options),
     )
     echo_result(result)
+
+
+def calibrator_options(options: tuple[str, ...]) -> dict[str, str]:
+    """``("per_layer=true",)`` -> ``{"per_layer": "true"}`` (typed later by the calibrator's factory)."""
+    from .options import split_options
+
+    return split_options(options, "-C")

@@ -737,16 +737,9 @@ def _parse_options(options: tuple[str, ...], model_name: str | None = None) -> d
     Without ``model_name`` the values stay text. An option the factory does not take is an
     error listing those it does (:mod:`calozoo.options`).
     """
-    from .options import parse_option_values
+    from .options import parse_option_values, split_options
 
-    parsed = {}
-    for option in options:
-        key, sep, value = option.partition("=")
-        if not sep or not key.isidentifier():
-            raise click.UsageError(f"--option takes KEY=VALUE with KEY a name, got {option!r}")
-        if key in parsed:
-            raise click.UsageError(f"--option {key} given twice")
-        parsed[key] = value
+    parsed = split_options(options, "--option")
     if model_name is None or not parsed:
         return parsed
     registration = _registry().get("model", model_name)

@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import CalozooError
 
-__all__ = ["OptionError", "factory_options", "check_option_names", "parse_option_values"]
+__all__ = ["OptionError", "factory_options", "check_option_names", "parse_option_values", "split_options"]
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -27,6 +27,22 @@ _RESERVED = {"path", "variant"}
 
 class OptionError(CalozooError, ValueError):
     """An option a factory does not take, or a value that is not of its type."""
+
+
+def split_options(options, flag: str = "--option") -> dict[str, str]:
+    """``("per_layer=true",)`` -> ``{"per_layer": "true"}``, values still text (typed later by
+    :func:`parse_option_values`); a malformed or repeated key is a ``click.UsageError`` naming ``flag``."""
+    import click
+
+    parsed: dict[str, str] = {}
+    for option in options:
+        key, sep, value = option.partition("=")
+        if not sep or not key.isidentifier():
+            raise click.UsageError(f"{flag} takes KEY=VALUE with KEY a name, got {option!r}")
+        if key in parsed:
+            raise click.UsageError(f"{flag} {key} given twice")
+        parsed[key] = value
+    return parsed
 
 
 def factory_options(factory: Callable[..., Any]) -> tuple[dict[str, inspect.Parameter], dict[str, Any], bool]:

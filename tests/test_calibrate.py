@@ -67,3 +67,21 @@ def test_unknown_names_get_a_one_line_error(reference, tmp_path, args, message):
     result = _calibrate(*flat, "--reference", str(reference), "-o", str(tmp_path / "out"))
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert message in result.output
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        ("bogus=1", "bogus"),  # the calibrator takes no such option: named, with what it takes
+        ("seed=3", "--seed"),  # set by the command's own option
+        ("nokey", "KEY=VALUE"),
+    ],
+)
+def test_calibrator_options_are_checked(reference, tmp_path, option, message):
+    result = _calibrate(
+        "--calibrator", "energy-scale", "--reference", str(reference), "--geometry", "ild-ecal-barrel",
+        "-o", str(tmp_path / "out"), "-C", option,
+    )  # fmt: skip
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert message in result.output
+    assert not (tmp_path / "out").exists()

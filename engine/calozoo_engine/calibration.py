@@ -14,29 +14,35 @@ scan its factors (:func:`bisect`) on one sample instead of generating again for 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from calozoo.interfaces import Geometry
 from calozoo.showers import Showers, layer_index, tilt_xy_mm
 
-__all__ = ["CellSummary", "summarise_cells", "Thinning", "bisect", "check_pair"]
+__all__ = ["CellSummary", "summarise_cells", "Thinning", "bisect", "bisect_each", "check_pair"]
 
 
 @dataclass
 class CellSummary:
-    """Means over a sample after projection: visible energy (MeV), hit cells, radial width (mm)."""
+    """Means over a sample after projection: visible energy (MeV), hit cells, radial width (mm),
+    and hit cells per layer."""
 
     visible_energy_mev: float
     occupancy: float
     radial_width_mm: float
+    layer_occupancy: np.ndarray | None = None
 
-    def to_dict(self) -> dict[str, float]:
-        return {
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "visible_energy_mev": self.visible_energy_mev,
             "occupancy": self.occupancy,
             "radial_width_mm": self.radial_width_mm,
         }
+        if self.layer_occupancy is not None:
+            out["layer_occupancy"] = [round(float(v), 3) for v in self.layer_occupancy]
+        return out
 
 
 def summarise_cells(showers: Showers, geometry: Geometry, incident_point_mm=None) -> CellSummary:
@@ -54,7 +60,11 @@ def summarise_cells(showers: Showers, geometry: Geometry, incident_point_mm=None
     dy = cells.points[..., 1] - axis[..., 1]
     total = e.sum(1)
     width = np.sqrt((e * (dx**2 + dy**2)).sum(1) / np.maximum(total, 1e-30))
-    return CellSummary(float(total.mean()), float(cells.num_points.mean()), float(width[total > 0].mean()))
+    layer = layer_index(cells.points[..., 2], geometry.n_layers)[mask]
+    per_layer = np.bincount(layer, minlength=geometry.n_layers) / max(len(cells), 1)
+    return CellSummary(
+        float(total.mean()), float(cells.num_points.mean()), float(width[total > 0].mean()), per_layer
+    )
 
 
 def check_pair(generated: Showers, reference: Showers) -> None:
@@ -73,6 +83,18 @@ def check_pair(generated: Showers, reference: Showers) -> None:
             f"(got {len(generated)} and {len(reference)} showers); "
             "generate with the reference's energies and directions"
         )
+
+
+def bisect_each(measure, target: np.ndarray, low: np.ndarray, high: np.ndarray, iterations: int = 14):
+    """:func:`bisect` for many independent increasing measures at once: ``measure(x)`` of an
+    ``(K,)`` array returns ``(K,)`` values, entry ``k`` depending on ``x[k]`` only."""
+    low, high = np.array(low, dtype=np.float64), np.array(high, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    for _ in range(iterations):
+        mid = 0.5 * (low + high)
+        below = measure(mid) < target
+        low, high = np.where(below, mid, low), np.where(below, high, mid)
+    return 0.5 * (low + high)
 
 
 def bisect(measure, target: float, low: float, high: float, iterations: int = 14) -> float:
@@ -112,10 +134,14 @@ class Thinning:
         self.rank[order] = np.arange(len(self.points)) - start[self.group[order]]
         self.layer_sum = np.bincount(self.group, weights=self.points[:, 3], minlength=len(self.sizes))
 
-    def __call__(self, occupancy, widening: float, energy: float) -> Showers:
-        """The thinned showers; ``occupancy`` is one share for all, or ``(N,)``, one per shower."""
+    def __call__(self, occupancy, widening: float, energy: float, layer_share=None) -> Showers:
+        """The thinned showers; ``occupancy`` is one share for all, or ``(N,)``, one per shower;
+        ``layer_share`` (``(L,)``, optional) multiplies it layer by layer (capped at 1)."""
         occupancy = np.asarray(occupancy, dtype=np.float64)
         share = occupancy[self.owner] if occupancy.ndim == 1 else occupancy
+        if layer_share is not None:
+            n_layers = len(layer_share)
+            share = np.minimum(share * np.asarray(layer_share, dtype=np.float64)[self.group % n_layers], 1.0)
         keep = self.rank < np.floor(self.sizes[self.group] * share)
         g = self.group[keep]
         kept_sum = np.bincount(g, weights=self.points[keep, 3], minlength=len(self.sizes))

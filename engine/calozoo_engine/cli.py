@@ -89,6 +89,27 @@ def make_train_command(recipe_type: type, default_steps: dict[str, int] | None =
         type=click.Path(),
         help="assemble/calibrate: model folder to write (default WORK/model); summarise: the file.",
     )
+    @click.option(
+        "--recipe",
+        "recipe_options",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help=f"A recipe option of a new work folder ({_options_help(recipe_type)}); a resumed stage "
+        "keeps the recipe it started with.",
+    )
+    @click.option(
+        "-C",
+        "--calibrator-option",
+        "calibrator_options",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="calibrate: an option of the model's calibrator (as `calozoo calibrate -C`).",
+    )
+    @click.option(
+        "--base",
+        help="assemble: the point network (and its normalisation) from this model folder, or "
+        "'shipped' for the plugin's own, instead of WORK/distill: a new flow with a trained point network.",
+    )
     @friendly_errors
     def train_command(
         data,
@@ -106,6 +127,9 @@ def make_train_command(recipe_type: type, default_steps: dict[str, int] | None =
         reference,
         geometry,
         output,
+        recipe_options,
+        calibrator_options,
+        base,
     ):
         import torch
 
@@ -113,16 +137,35 @@ def make_train_command(recipe_type: type, default_steps: dict[str, int] | None =
 
         if threads:
             torch.set_num_threads(threads)
+        recipe = make_recipe(recipe_type, recipe_options)
+        if recipe_options and stage in ("flow", "teacher", "distill"):
+            _check_resumed_recipe(Path(work) / stage, recipe)
+        if base is not None and stage != "assemble":
+            raise click.UsageError("--base applies to the assemble stage only")
         if stage == "assemble":
-            click.echo(f"wrote {training.assemble(work, recipe_type(), output)}")
+            point_model = None
+            if base is not None:
+                import calozoo
+
+                point_model = calozoo.load(name, None if base == "shipped" else base)
+            click.echo(f"wrote {training.assemble(work, recipe, output, point_model=point_model)}")
             return
         if stage == "calibrate":
             if reference is None:
                 raise click.UsageError("--reference is required for the calibrate stage")
-            from calozoo.calibrate import calibrate_model, echo_result
+            from calozoo.calibrate import (
+                calibrate_model,
+                echo_result,
+            )
+            from calozoo.calibrate import (
+                calibrator_options as parse_calibrator_options,
+            )
 
             folder = Path(output) if output else Path(work) / "model"
-            echo_result(calibrate_model(name, reference, geometry, folder, seed=seed, weights=folder))
+            options = parse_calibrator_options(calibrator_options)
+            echo_result(
+                calibrate_model(name, reference, geometry, folder, seed=seed, weights=folder, options=options)
+            )
             return
         if data is None:
             raise click.UsageError(f"--data is required for the {stage} stage")
@@ -165,7 +208,7 @@ def make_train_command(recipe_type: type, default_steps: dict[str, int] | None =
             "teacher": training.train_teacher,
             "distill": training.train_distill,
         }
-        folder = run[stage](train_set, work, settings, device=device, recipe=recipe_type())
+        folder = run[stage](train_set, work, settings, device=device, recipe=recipe)
         click.echo(f"{stage}: checkpoint {folder}; losses in {Path(work) / stage / 'log.jsonl'}")
 
     train_command.help = f"""Train {name} stage by stage; every stage resumes from its last checkpoint.
@@ -179,6 +222,47 @@ def make_train_command(recipe_type: type, default_steps: dict[str, int] | None =
     calozoo train {name} --stage calibrate --reference REF.h5 --geometry ild-ecal-barrel
     """
     return train_command
+
+
+def _options_help(recipe_type: type) -> str:
+    options = getattr(recipe_type, "options", {})
+    if not options:
+        return "this model has none"
+    return "; ".join(f"{key}={'|'.join(choices)}" for key, choices in options.items())
+
+
+def make_recipe(recipe_type: type, options: tuple[str, ...] = ()):
+    """``recipe_type(**options)`` from ``KEY=VALUE`` strings, each checked against the recipe's
+    ``options`` (a :class:`click.UsageError` names what is accepted)."""
+    accepted = getattr(recipe_type, "options", {})
+    kwargs = {}
+    for option in options:
+        key, sep, value = option.partition("=")
+        if not sep or key not in accepted:
+            raise click.UsageError(
+                f"--recipe {option!r}: expected KEY=VALUE with KEY one of {sorted(accepted) or 'none'}"
+            )
+        if value not in accepted[key]:
+            raise click.UsageError(
+                f"--recipe {key}={value!r}: accepted values are {', '.join(accepted[key])}"
+            )
+        kwargs[key] = value
+    return recipe_type(**kwargs)
+
+
+def _check_resumed_recipe(stage_folder: Path, recipe) -> None:
+    """Refuse explicit recipe options that differ from those a stage's checkpoint started with."""
+    import json
+
+    state = stage_folder / "checkpoint" / "state.json"
+    if not state.exists():
+        return
+    stored = recipe.restore(json.loads(state.read_text()).get("recipe")).to_dict()
+    if stored != recipe.to_dict():
+        differ = {k: stored.get(k) for k in recipe.to_dict() if stored.get(k) != recipe.to_dict()[k]}
+        raise click.UsageError(
+            f"{stage_folder} was started with {differ}: resume it without --recipe or use another --work"
+        )
 
 
 def check_outputs(*outputs: tuple[str | Path, type]) -> None:

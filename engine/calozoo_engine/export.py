@@ -195,8 +195,9 @@ class DDMLBase(nn.Module):
         return cond
 
     @torch.jit.export
-    def raw_layer_counts(self, targets: Tensor) -> tuple[Tensor, Tensor]:
-        """``(1, L)`` int64 counts (before the cap) and ``(1, L)`` layer energies, MeV."""
+    def raw_layer_counts(self, targets: Tensor, energy: Tensor) -> tuple[Tensor, Tensor]:
+        """``(1, L)`` int64 counts (before the cap) and ``(1, L)`` layer energies, MeV, of a
+        shower of ``(1, 1)`` ``energy`` GeV."""
         raise RuntimeError("a DDML export must define raw_layer_counts")
 
     @torch.jit.export
@@ -228,9 +229,9 @@ class DDMLBase(nn.Module):
         return out
 
     @torch.jit.export
-    def layer_counts(self, targets: Tensor) -> tuple[Tensor, Tensor]:
+    def layer_counts(self, targets: Tensor, energy: Tensor) -> tuple[Tensor, Tensor]:
         """``(1, L)`` int64 counts (the model's, then the cap) and ``(1, L)`` layer energies, MeV."""
-        counts, layer_energy = self.raw_layer_counts(targets)
+        counts, layer_energy = self.raw_layer_counts(targets, energy)
         total = int(counts.sum())
         if total > self.max_points:
             counts = torch.div(counts * self.max_points, total, rounding_mode="floor")
@@ -245,7 +246,7 @@ class DDMLBase(nn.Module):
         ``n`` must be the total of :meth:`layer_counts` (the counts after the cap).
         """
         cond, direction = self.condition(energy, theta, phi)
-        counts, layer_energy = self.layer_counts(targets)
+        counts, layer_energy = self.layer_counts(targets, energy)
         n = int(counts.sum())
         if noise.dim() != 2 or noise.shape[0] != n or noise.shape[1] != 4:
             raise RuntimeError("noise must have shape (n, 4), n the total of layer_counts(targets)")
@@ -275,7 +276,7 @@ class DDMLBase(nn.Module):
     def forward(self, energy: Tensor, theta: Tensor, phi: Tensor) -> Tensor:
         cond, _ = self.condition(energy, theta, phi)
         targets = self.sample_targets(cond)
-        counts, _ = self.layer_counts(targets)
+        counts, _ = self.layer_counts(targets, energy)
         noise = torch.randn(int(counts.sum()), 4)
         return self.sample_with(energy, theta, phi, targets, noise)
 

@@ -49,6 +49,8 @@ class Recipe:
     #: point network: widths and conditioning size
     point_widths: ClassVar[tuple[int, ...]]
     point_context_features: ClassVar[int]
+    #: the constructor's options and their accepted values (``calozoo train --recipe KEY=VALUE``)
+    options: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def fit(self, summaries: ShowerSummaries) -> Recipe:
         """Statistics of a training set the targets need (none by default); returns ``self``."""
@@ -88,11 +90,16 @@ class Recipe:
     def from_dict(cls, data: dict[str, Any]) -> Recipe:
         return cls()
 
+    def unrecorded(self) -> Recipe:
+        """The recipe of a file that stored none (written before recipes were saved): ``self``;
+        a recipe whose defaults changed since returns the old ones."""
+        return self
+
     def restore(self, data: dict[str, Any] | None) -> Recipe:
-        """The recipe a checkpoint stored (this recipe for files that stored none), checked to be
-        this recipe's model: a work folder of one model cannot be continued as another."""
+        """The recipe a checkpoint stored (:meth:`unrecorded` for files that stored none), checked
+        to be this recipe's model: a work folder of one model cannot be continued as another."""
         if data is None:
-            return self
+            return self.unrecorded()
         if data.get("name") != self.name:
             raise ModelFolderError(
                 f"the work folder was started for {data.get('name')}, not {self.name}: use another --work"

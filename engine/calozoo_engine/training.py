@@ -630,42 +630,53 @@ def train_distill(
 
 
 # ------------------------------------------------------------------ assembling
-def trained_parts(work: str | os.PathLike, recipe: Recipe) -> dict[str, Any]:
-    """The trained pieces of a work folder: recipe, flow, one-step net, point scaler, provenance."""
+def trained_parts(work: str | os.PathLike, recipe: Recipe, point_model: Any = None) -> dict[str, Any]:
+    """The trained pieces of a work folder: recipe, flow, one-step net, point scaler, provenance.
+
+    With ``point_model`` (a saved model of the same kind) its point network and scaler are used
+    instead of the work folder's distill stage: a newly trained flow with a trained point network.
+    """
     from .flow import ShowerFlow
 
     work = Path(work)
-    for stage in ("flow", "distill"):
+    for stage in ("flow",) if point_model is not None else ("flow", "distill"):
         if not (work / stage / "checkpoint" / "state.json").exists():
             raise ModelFolderError(
                 f"no {stage} checkpoint in {str(work / stage)!r}: run the {stage} stage first"
             )
     flow_tensors, flow_state = load_checkpoint(work / "flow" / "checkpoint")
-    distill_tensors, distill_state = load_checkpoint(work / "distill" / "checkpoint")
     recipe = recipe.restore(flow_state.get("recipe"))
     flow = ShowerFlow(**recipe.flow_kwargs(), seed=flow_state["settings"]["seed"])
     flow.load_state_dict(_unprefixed("flow", flow_tensors))
+    training = {"flow": {"steps": flow_state["step"], **_last_losses(work / "flow" / "log.jsonl")}}
+    if point_model is not None:
+        if getattr(point_model, "name", None) != recipe.name:
+            raise ModelFolderError(f"the point network must come from a {recipe.name} model")
+        net, scaler = point_model.net, point_model.scaler
+        training["point_network"] = {"from": "a saved model", **dict(point_model.training)}
+        return {"recipe": recipe, "flow": flow, "net": net, "scaler": scaler, "training": training}
+    distill_tensors, distill_state = load_checkpoint(work / "distill" / "checkpoint")
     net = PointwiseNet(tuple(distill_state["widths"]), recipe.point_context_features)
     net.load_state_dict(_unprefixed("student", distill_tensors))
     scaler = PointScaler(distill_tensors["scaler.mean"].numpy(), distill_tensors["scaler.std"].numpy())
     teacher = work / "teacher" / "checkpoint"
-    training = {
-        "flow": {"steps": flow_state["step"], **_last_losses(work / "flow" / "log.jsonl")},
-        "teacher": {"steps": load_checkpoint(teacher)[1]["step"]} if teacher.exists() else {},
-        "distill": {"steps": distill_state["step"], **_last_losses(work / "distill" / "log.jsonl")},
-    }
+    training["teacher"] = {"steps": load_checkpoint(teacher)[1]["step"]} if teacher.exists() else {}
+    training["distill"] = {"steps": distill_state["step"], **_last_losses(work / "distill" / "log.jsonl")}
     return {"recipe": recipe, "flow": flow, "net": net, "scaler": scaler, "training": training}
 
 
-def assemble(work: str | os.PathLike, recipe: Recipe, output: str | os.PathLike | None = None) -> Path:
+def assemble(
+    work: str | os.PathLike, recipe: Recipe, output: str | os.PathLike | None = None, point_model: Any = None
+) -> Path:
     """Build the model folder from the flow and distill checkpoints of ``work``.
 
     The model is :meth:`recipe.build <.recipe.Recipe.build>` of the trained parts, uncalibrated
-    until a calibrator is fitted.
+    until a calibrator is fitted. ``point_model``: take the point network from this model
+    instead (:func:`trained_parts`).
     """
     work = Path(work)
     output = work / "model" if output is None else Path(output)
-    parts = trained_parts(work, recipe)
+    parts = trained_parts(work, recipe, point_model)
     recipe = parts.pop("recipe")
     recipe.build(**parts).save(output)
     return output

@@ -129,7 +129,7 @@ class CaloClouds2DDML(DDMLBase):
         return torch.cat([e, n], 1).to(torch.float32)
 
     @torch.jit.export
-    def raw_layer_counts(self, targets: Tensor) -> tuple[Tensor, Tensor]:
+    def raw_layer_counts(self, targets: Tensor, energy: Tensor) -> tuple[Tensor, Tensor]:
         """Counts ``g(N)`` shared out by the count fractions, energies by the energy fractions."""
         return layer_targets(targets, self.poly_real, self.poly_fake)
 

@@ -10,6 +10,12 @@ depend on the geometry, so the paper fits three numbers after projection:
   width about the shower axis matches (the authors: 1.04);
 - the **energy factor** ``f_E`` so the mean visible energy matches (the authors: ~1.006).
 
+With ``per_layer=True`` (beyond the paper) the occupancy factor is fitted layer by layer, so the
+mean number of hit cells matches in every layer: one global factor cannot match a points-to-cells
+ratio that changes with depth. The paper's global ``f_occ`` is fitted first; the per-layer
+multipliers of it follow (each layer's cells depend on that layer's points only, so the 30
+bisections run together), then the widening and ``f_E`` again.
+
 Points of a shower are i.i.d. given its conditions, so keeping a random ``f_occ`` share of a
 layer's points (and rescaling them to the layer's energy) is distributed exactly like
 generating that many points (:class:`calozoo_engine.calibration.Thinning`):
@@ -23,7 +29,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from calozoo_engine.calibration import CellSummary, Thinning, bisect, check_pair, summarise_cells
+from calozoo_engine.calibration import CellSummary, Thinning, bisect, bisect_each, check_pair, summarise_cells
 from calozoo_engine.recipe import Recipe
 
 from calozoo.interfaces import Calibrator, Geometry
@@ -43,14 +49,21 @@ class CaloClouds3Calibrator(Calibrator):
         rounds: passes over the three factors (each changes what the others see; two settle them).
         seed: the random subsets of points :meth:`apply` keeps.
         incident_point_mm: where showers enter during the fit (``None``: the geometry's default).
+        per_layer: also fit the occupancy factor layer by layer (see the module docstring).
     """
 
     name: ClassVar[str] = "caloclouds3"
 
     def __init__(
-        self, geometry: str = "ild-ecal-barrel", rounds: int = 2, seed: int = 0, incident_point_mm=None
+        self,
+        geometry: str = "ild-ecal-barrel",
+        rounds: int = 2,
+        seed: int = 0,
+        incident_point_mm=None,
+        per_layer: bool = False,
     ):
         self.geometry = geometry
+        self.per_layer = bool(per_layer)
         self.rounds = int(rounds)
         self.seed = int(seed)
         self.incident_point_mm = (
@@ -87,11 +100,28 @@ class CaloClouds3Calibrator(Calibrator):
                 0.6,
                 1.6,
             )
-            for _ in range(3):
-                got = self._summary(thin, geometry, occ, widen, energy).visible_energy_mev
-                energy *= target.visible_energy_mev / got
+            energy = self._energy(thin, geometry, target, occ, widen, energy)
+        layers = None
+        if self.per_layer:
+            layers = np.ones(N_LAYERS)
+            for _ in range(self.rounds):
+                share = bisect_each(
+                    lambda s, w=widen, e=energy: self._summary(thin, geometry, 1.0, w, e, s).layer_occupancy,
+                    target.layer_occupancy,
+                    np.full(N_LAYERS, 0.02),
+                    np.ones(N_LAYERS),
+                )
+                layers = share / occ
+                widen = bisect(
+                    lambda w, e=energy, m=layers: self._summary(thin, geometry, occ, w, e, m).radial_width_mm,
+                    target.radial_width_mm,
+                    0.6,
+                    1.6,
+                )
+                energy = self._energy(thin, geometry, target, occ, widen, energy, layers)
         self.occupancy_factor_, self.widening_, self.energy_factor_ = occ, widen, energy
-        after = self._summary(thin, geometry, occ, widen, energy)
+        self.layer_occupancy_ = layers
+        after = self._summary(thin, geometry, occ, widen, energy, layers)
         self.report_ = {
             "geometry": geometry.name,
             "n_showers": len(reference),
@@ -102,9 +132,15 @@ class CaloClouds3Calibrator(Calibrator):
         return self
 
     def _summary(
-        self, thin: Thinning, geometry: Geometry, occ: float, widen: float, energy: float
+        self, thin: Thinning, geometry: Geometry, occ: float, widen: float, energy: float, layers=None
     ) -> CellSummary:
-        return summarise_cells(thin(occ, widen, energy), geometry, self.incident_point_mm)
+        return summarise_cells(thin(occ, widen, energy, layers), geometry, self.incident_point_mm)
+
+    def _energy(self, thin, geometry, target, occ, widen, energy, layers=None) -> float:
+        for _ in range(3):
+            got = self._summary(thin, geometry, occ, widen, energy, layers).visible_energy_mev
+            energy *= target.visible_energy_mev / got
+        return energy
 
     def _geometry(self, geometry: Geometry | None) -> Geometry:
         if geometry is not None:
@@ -122,7 +158,7 @@ class CaloClouds3Calibrator(Calibrator):
         """Calibrate already generated (uncalibrated) showers: thin, widen, rescale."""
         self._check_fitted()
         thin = Thinning(showers, self.seed, N_LAYERS)
-        return thin(self.occupancy_factor_, self.widening_, self.energy_factor_)
+        return thin(self.occupancy_factor_, self.widening_, self.energy_factor_, self.layer_occupancy_)
 
     def calibrate(self, model, reference: Showers, seed: int = 0, batch_size: int = 100):
         """Fit against ``reference`` for ``model`` (a CaloClouds3) and return the calibrated model.
@@ -136,13 +172,17 @@ class CaloClouds3Calibrator(Calibrator):
         )
         self.fit(generated, reference)
         return model.with_calibration(
-            self.occupancy_factor_, self.widening_, self.energy_factor_, **self.report_
+            self.occupancy_factor_, self.widening_, self.energy_factor_, self.layer_occupancy_, **self.report_
         )
 
     def describe_fit(self) -> str:
         self._check_fitted()
+        layers = ""
+        if self.layer_occupancy_ is not None:
+            m = self.layer_occupancy_
+            layers = f" (per layer x{m.min():.3f}-{m.max():.3f})"
         return (
-            f"f_occ = {self.occupancy_factor_:.4f}, widening = {self.widening_:.4f}, "
+            f"f_occ = {self.occupancy_factor_:.4f}{layers}, widening = {self.widening_:.4f}, "
             f"f_E = {self.energy_factor_:.4f}"
         )
 
@@ -153,10 +193,13 @@ class CaloClouds3Calibrator(Calibrator):
             "rounds": self.rounds,
             "seed": self.seed,
             "incident_point_mm": self.incident_point_mm,
+            "per_layer": self.per_layer,
         }
         if hasattr(self, "occupancy_factor_"):
+            layers = self.layer_occupancy_
             config["fitted"] = {
                 "occupancy_factor": self.occupancy_factor_,
+                "layer_occupancy": None if layers is None else [float(m) for m in layers],
                 "widening": self.widening_,
                 "energy_factor": self.energy_factor_,
                 "report": self.report_,
@@ -170,6 +213,8 @@ class CaloClouds3Calibrator(Calibrator):
         calibrator = cls(**config)
         if fitted is not None:
             calibrator.occupancy_factor_ = float(fitted["occupancy_factor"])
+            layers = fitted.get("layer_occupancy")
+            calibrator.layer_occupancy_ = None if layers is None else np.asarray(layers, dtype=np.float64)
             calibrator.widening_ = float(fitted["widening"])
             calibrator.energy_factor_ = float(fitted["energy_factor"])
             calibrator.report_ = fitted["report"]

@@ -31,7 +31,7 @@ from calozoo_engine.export import (
 )
 from torch import Tensor, nn
 
-from .model import ENERGY_SCALE_GEV, N_LAYERS, layer_targets
+from .model import ENERGY_SCALE_GEV, MEV_PER_GEV, N_LAYERS, POINTS_PER_GEV, layer_targets
 
 __all__ = [
     "DDMLModule",
@@ -59,7 +59,13 @@ class DDMLModule(DDMLBase):
     def __init__(self, model: Any, geometry: Any = DEFAULT_GEOMETRY, max_rounds: int = DEFAULT_MAX_ROUNDS):
         super().__init__(model, geometry, max_rounds, float(model.widening), float(model.energy_factor))
         self.occupancy_factor = float(model.occupancy_factor)
+        self.register_buffer("occupancy", model.occupancy.clone())
         self.energy_scale_gev = float(ENERGY_SCALE_GEV)
+        self.per_gev = model.recipe.flow_units == "per-gev"
+        count_scale, energy_scale = model.recipe.scales([1.0])
+        # fixed units: points and MeV per flow unit; per-gev: per unit and GeV of incident energy
+        self.count_scale = float(count_scale) if not self.per_gev else float(POINTS_PER_GEV)
+        self.energy_scale_mev = float(energy_scale) if not self.per_gev else float(MEV_PER_GEV)
 
     def check_flow(self, flow: nn.Module) -> None:
         if int(flow.features) != 2 * N_LAYERS:
@@ -73,8 +79,10 @@ class DDMLModule(DDMLBase):
     def export_info(self) -> dict[str, Any]:
         return {
             "occupancy_factor": self.occupancy_factor,
+            "occupancy_per_layer": [float(f) for f in self.occupancy[0]],
             "widening": self.widening,
             "energy_factor": self.energy_factor,
+            "flow_units": "per-gev" if self.per_gev else "fixed",
         }
 
     @torch.jit.export
@@ -83,9 +91,10 @@ class DDMLModule(DDMLBase):
         return torch.cat([energy / self.energy_scale_gev, direction], 1).to(torch.float32)
 
     @torch.jit.export
-    def raw_layer_counts(self, targets: Tensor) -> tuple[Tensor, Tensor]:
+    def raw_layer_counts(self, targets: Tensor, energy: Tensor) -> tuple[Tensor, Tensor]:
         """``floor(n_l f_occ)`` and the layer energies (:func:`.model.layer_targets`)."""
-        return layer_targets(targets, self.occupancy_factor)
+        scale = energy.reshape(1, 1).to(torch.float32) if self.per_gev else torch.ones(1, 1)
+        return layer_targets(targets, self.occupancy, scale * self.count_scale, scale * self.energy_scale_mev)
 
 
 def to_torchscript(

@@ -53,6 +53,8 @@ __all__ = [
     "ENERGY_SCALE_GEV",
     "COUNT_SCALE",
     "LAYER_ENERGY_SCALE_GEV",
+    "FLOW_UNITS",
+    "target_scales",
 ]
 
 #: The trained and calibrated model inside the installed package.
@@ -78,6 +80,14 @@ ENERGY_SCALE_GEV = 127.0
 COUNT_SCALE = 7864 / N_LAYERS
 #: One flow unit of a layer energy is ``3.4 / 30`` GeV.
 LAYER_ENERGY_SCALE_GEV = 3.4 / N_LAYERS
+#: With ``flow_units="per-gev"``: one unit of a layer count is this many points per GeV of
+#: incident energy (7864 points at 127 GeV), of a layer energy this many MeV per GeV (the
+#: reference MC's ~2.2 % visible fraction), so every target is about 1 at every energy.
+POINTS_PER_GEV = 7864 / 127.0 / N_LAYERS
+MEV_PER_GEV = 22.0 / N_LAYERS
+#: The flow's target units: ``fixed`` (the paper's: the same scale at every energy) or ``per-gev``
+#: (scaled with the incident energy; docs/caloclouds3.md, "Low energies").
+FLOW_UNITS = ("fixed", "per-gev")
 
 
 def conditioning(energy_gev: np.ndarray, direction: np.ndarray) -> np.ndarray:
@@ -88,12 +98,33 @@ def conditioning(energy_gev: np.ndarray, direction: np.ndarray) -> np.ndarray:
     )
 
 
-def flow_targets(counts: np.ndarray, energy_mev: np.ndarray) -> np.ndarray:
+def target_scales(energy_gev, flow_units: str = "fixed") -> tuple[np.ndarray, np.ndarray]:
+    """Points and MeV per flow unit, ``(B, 1)`` float64 each, for showers of ``energy_gev``.
+
+    ``fixed``: ``7864 / 30`` points and ``3400 / 30`` MeV at every energy (the paper's);
+    ``per-gev``: :data:`POINTS_PER_GEV` points and :data:`MEV_PER_GEV` MeV per GeV of incident energy.
+    """
+    energy = np.asarray(energy_gev, dtype=np.float64).reshape(-1, 1)
+    if flow_units == "per-gev":
+        return energy * POINTS_PER_GEV, energy * MEV_PER_GEV
+    if flow_units == "fixed":
+        one = np.ones_like(energy)
+        return one * COUNT_SCALE, one * (LAYER_ENERGY_SCALE_GEV * 1000.0)
+    raise ValueError(f"flow_units must be one of {', '.join(FLOW_UNITS)}, got {flow_units!r}")
+
+
+def flow_targets(
+    counts: np.ndarray, energy_mev: np.ndarray, energy_gev=None, flow_units: str = "fixed"
+) -> np.ndarray:
     """Per-layer counts and energies (MeV) -> the ``(N, 60)`` ShowerFlow targets (the paper's 60 outputs:
-    points per layer ``x 30 / 7864``, then visible energy per layer in GeV ``x 30 / 3.4``)."""
-    return np.concatenate([counts / COUNT_SCALE, energy_mev / 1000.0 / LAYER_ENERGY_SCALE_GEV], 1).astype(
-        np.float32
-    )
+    points per layer ``x 30 / 7864``, then visible energy per layer in GeV ``x 30 / 3.4``; with
+    ``flow_units="per-gev"`` both per GeV of ``energy_gev``, see :func:`target_scales`)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    energy = np.ones(len(counts)) if energy_gev is None else energy_gev
+    if energy_gev is None and flow_units != "fixed":
+        raise ValueError("flow targets per GeV need the incident energies")
+    count_scale, energy_scale = target_scales(energy, flow_units)
+    return np.concatenate([counts / count_scale, np.asarray(energy_mev) / energy_scale], 1).astype(np.float32)
 
 
 #: The authors' normalisation of their own CaloClouds3 training data (for imported checkpoints):
@@ -106,7 +137,12 @@ AUTHORS_POINT_SCALER = PointScaler(
 
 
 class CaloClouds3Recipe(Recipe):
-    """CaloClouds3: ``c = [E/127, p_x, p_y, p_z]`` for both networks; 60 per-layer flow targets."""
+    """CaloClouds3: ``c = [E/127, p_x, p_y, p_z]`` for both networks; 60 per-layer flow targets.
+
+    Args:
+        flow_units: the targets' units (:data:`FLOW_UNITS`, :func:`target_scales`): ``per-gev``
+            for new training runs, ``fixed`` the paper's (and of models saved before the option).
+    """
 
     name = "caloclouds3"
     flow_features = 2 * N_LAYERS
@@ -114,6 +150,27 @@ class CaloClouds3Recipe(Recipe):
     flow_architecture = {"blocks": 2, "pattern": "APAPAPSPAPAPAP", "hidden_factor": 10}
     point_widths = (4, 32, 64, 128, 64, 32, 4)
     point_context_features = 4
+    options = {"flow_units": FLOW_UNITS}
+
+    def __init__(self, flow_units: str = "per-gev"):
+        if flow_units not in FLOW_UNITS:
+            raise ValueError(f"flow_units must be one of {', '.join(FLOW_UNITS)}, got {flow_units!r}")
+        self.flow_units = flow_units
+
+    def to_dict(self):
+        return {"name": self.name, "flow_units": self.flow_units}
+
+    @classmethod
+    def from_dict(cls, data):
+        return cls(data.get("flow_units", "fixed"))
+
+    def unrecorded(self):
+        return CaloClouds3Recipe("fixed")  # files from before the option have the paper's units
+
+    def scales(self, energy_gev) -> tuple[torch.Tensor, torch.Tensor]:
+        """:func:`target_scales` as ``(B, 1)`` float32 tensors (what :func:`layer_targets` takes)."""
+        count_scale, energy_scale = target_scales(energy_gev, self.flow_units)
+        return torch.from_numpy(count_scale).float(), torch.from_numpy(energy_scale).float()
 
     def flow_context(self, energy_gev, direction):
         return conditioning(energy_gev, direction)
@@ -122,37 +179,36 @@ class CaloClouds3Recipe(Recipe):
         return conditioning(energy_gev, direction)
 
     def flow_targets(self, summaries: ShowerSummaries):
-        return flow_targets(summaries.counts, summaries.energy_mev)
+        return flow_targets(
+            summaries.counts, summaries.energy_mev, summaries.incident_energy_gev, self.flow_units
+        )
 
     def dequantisation(self, summaries: ShowerSummaries):
         # one point's width for the counts; 0.05 MeV for layer energies (empty layers are exact 0)
-        width = np.empty(self.flow_features, np.float32)
-        width[:N_LAYERS] = 1 / COUNT_SCALE
-        width[N_LAYERS:] = 0.05e-3 / LAYER_ENERGY_SCALE_GEV
-        return np.broadcast_to(width, (len(summaries), self.flow_features))
+        count_scale, energy_scale = target_scales(summaries.incident_energy_gev, self.flow_units)
+        one = np.ones((1, N_LAYERS))
+        return np.concatenate([one / count_scale, 0.05 * one / energy_scale], 1).astype(np.float32)
 
     def build(self, flow, net, scaler, training):
-        return CaloClouds3(flow, net, scaler, training=training)
+        return CaloClouds3(flow, net, scaler, training=training, recipe=self)
 
 
 # ---------------------------------------------------------------------------- the chain's own step
 def layer_targets(
-    targets: torch.Tensor,
-    occupancy_factor: float,
-    count_scale: float = COUNT_SCALE,
-    energy_scale_mev: float = LAYER_ENERGY_SCALE_GEV * 1000.0,
+    targets: torch.Tensor, occupancy: torch.Tensor, count_scale: torch.Tensor, energy_scale_mev: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """ShowerFlow output ``(B, 60)`` -> points ``(B, 30)`` int64 and energy ``(B, 30)`` MeV per layer.
 
     Negative outputs are clipped to zero; counts are ``floor(n x f_occ)`` (step 1 and 2 of the chain).
     A layer the flow gives no energy gets no points either (its points would carry zero energy,
-    which point-cloud files read as padding). The flow's units are arguments with CaloClouds3's
-    defaults (TorchScript reads defaults as constants, not module globals). Shared with the export.
+    which point-cloud files read as padding). ``occupancy`` is ``f_occ``, a scalar tensor or one
+    per layer ``(1, 30)``; ``count_scale`` and ``energy_scale_mev`` are the points and MeV per flow
+    unit, ``(B, 1)`` (:meth:`CaloClouds3Recipe.scales`). Shared with the export.
     """
     n_layers = targets.shape[1] // 2
     t = targets.clamp_min(0.0)
     energy = t[:, n_layers:] * energy_scale_mev
-    counts = torch.floor(t[:, :n_layers] * count_scale * occupancy_factor).to(torch.int64)
+    counts = torch.floor(t[:, :n_layers] * count_scale * occupancy).to(torch.int64)
     counts = torch.where(energy > 0, counts, torch.zeros_like(counts))
     return counts, energy
 
@@ -166,9 +222,12 @@ class CaloClouds3(FlowPointModel):
         net: the distilled one-step :class:`~calozoo_engine.pointnet.PointwiseNet`.
         scaler: the point-feature normalisation of the training set.
         occupancy_factor, widening, energy_factor: the calibration (1, 1, 1 = uncalibrated).
+        layer_occupancy: 30 multipliers of ``occupancy_factor``, one per layer (``None``: all 1,
+            the paper's single factor; :class:`.calibration.CaloClouds3Calibrator` ``per_layer``).
         calibration: what the factors were fitted for (geometry, reference, figures).
         extrapolate: accept energies outside 1-127 GeV (0.1-500 GeV), at the user's risk.
         training: provenance of the weights (data, steps, losses).
+        recipe: the recipe the flow was trained with (its target units); the paper's by default.
     """
 
     name: ClassVar[str] = "caloclouds3"
@@ -186,11 +245,13 @@ class CaloClouds3(FlowPointModel):
         calibration: dict[str, Any] | None = None,
         extrapolate: bool = False,
         training: dict[str, Any] | None = None,
+        recipe: CaloClouds3Recipe | None = None,
+        layer_occupancy=None,
     ):
         self.flow = flow.eval()
         self.net = net.eval()
         self.scaler = scaler
-        self.recipe = CaloClouds3Recipe()
+        self.recipe = CaloClouds3Recipe("fixed") if recipe is None else recipe
         self.occupancy_factor = float(occupancy_factor)
         self.widening = float(widening)
         self.energy_factor = float(energy_factor)
@@ -204,6 +265,20 @@ class CaloClouds3(FlowPointModel):
         ]:
             if not (np.isfinite(value) and value > 0):
                 raise ValueError(f"{label} must be a positive number, got {value!r}")
+        self.layer_occupancy = None
+        if layer_occupancy is not None:
+            m = np.asarray(layer_occupancy, dtype=np.float64)
+            if m.shape != (N_LAYERS,) or not (np.isfinite(m).all() and (m > 0).all()):
+                raise ValueError(
+                    f"layer_occupancy must be {N_LAYERS} positive numbers, got {layer_occupancy!r}"
+                )
+            self.layer_occupancy = m
+
+    @property
+    def occupancy(self) -> torch.Tensor:
+        """``f_occ`` per layer, ``(1, 30)`` float32: the occupancy factor times ``layer_occupancy``."""
+        m = np.ones(N_LAYERS) if self.layer_occupancy is None else self.layer_occupancy
+        return torch.tensor(self.occupancy_factor * m, dtype=torch.float32)[None]
 
     @property
     def conditions(self) -> Conditions:
@@ -223,7 +298,7 @@ class CaloClouds3(FlowPointModel):
         gens = shower_generators(seeds)
         cond = torch.from_numpy(conditioning(energy_gev, direction))
         targets = self.flow.sample(cond, gens, row_block=self.row_block)
-        counts, layer_energy = layer_targets(targets, self.occupancy_factor)
+        counts, layer_energy = layer_targets(targets, self.occupancy, *self.recipe.scales(energy_gev))
         owner = chain.point_owner(counts)
         per_shower = counts.sum(1).tolist()
         noise = per_shower_normal(gens, per_shower, 4)
@@ -249,9 +324,15 @@ class CaloClouds3(FlowPointModel):
         )
 
     def with_calibration(
-        self, occupancy_factor: float, widening: float, energy_factor: float, **info: Any
+        self,
+        occupancy_factor: float,
+        widening: float,
+        energy_factor: float,
+        layer_occupancy=None,
+        **info: Any,
     ) -> CaloClouds3:
-        """A copy sharing the networks, with new calibration factors."""
+        """A copy sharing the networks, with new calibration factors (``layer_occupancy``: ``None``
+        is one factor for all layers)."""
         return self._same_settings(
             CaloClouds3(
                 self.flow,
@@ -263,6 +344,8 @@ class CaloClouds3(FlowPointModel):
                 info,
                 self.extrapolate,
                 self.training,
+                self.recipe,
+                layer_occupancy,
             )
         )
 
@@ -271,6 +354,7 @@ class CaloClouds3(FlowPointModel):
             "occupancy_factor": self.occupancy_factor,
             "widening": self.widening,
             "energy_factor": self.energy_factor,
+            "layer_occupancy": None if self.layer_occupancy is None else self.layer_occupancy.tolist(),
             "calibration": self.calibration,
             "energy_scale_gev": ENERGY_SCALE_GEV,
         }
@@ -287,6 +371,8 @@ class CaloClouds3(FlowPointModel):
             config.get("calibration"),
             extrapolate,
             config.get("training"),
+            recipe,
+            config.get("layer_occupancy"),
         )
 
     def export(self, path: str | os.PathLike, **options) -> Path:

@@ -23,60 +23,30 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from calozoo_caloclouds3.model import (
-    COUNT_SCALE,
-    LAYER_ENERGY_SCALE_GEV,
-    N_LAYERS,
-    CaloClouds3Recipe,
-    conditioning,
-)
+from calozoo_caloclouds3.model import CaloClouds3Recipe, conditioning, target_scales
 from calozoo_engine.data import TrainingSet
-from calozoo_engine.features import ShowerSummaries
 from calozoo_engine.flow import ShowerFlow
 from calozoo_engine.training import FlowSettings, train_flow
 
 import calozoo
 from calozoo.distributions import barrel_ip_directions
 
-#: Points and visible MeV per layer and GeV of incident energy (7864 points at 127 GeV; the
-#: reference MC's ~2.2 % visible fraction), so that the scaled targets are about 1.
-POINTS_PER_GEV = 7864 / 127.0 / N_LAYERS
-MEV_PER_GEV = 22.0 / N_LAYERS
-
-
-class IncidentScaledRecipe(CaloClouds3Recipe):
-    """CaloClouds3 with flow targets per GeV of incident energy."""
-
-    def flow_targets(self, summaries: ShowerSummaries):
-        e = summaries.incident_energy_gev[:, None]
-        return np.concatenate(
-            [summaries.counts / (e * POINTS_PER_GEV), summaries.energy_mev / (e * MEV_PER_GEV)], 1
-        ).astype(np.float32)
-
-    def dequantisation(self, summaries: ShowerSummaries):
-        e = summaries.incident_energy_gev[:, None]
-        one = np.ones((1, N_LAYERS))
-        widths = [one / (e * POINTS_PER_GEV), 0.05 * one / (e * MEV_PER_GEV)]
-        return np.concatenate(widths, 1).astype(np.float32)
-
-
-VARIANTS = {"fixed": CaloClouds3Recipe, "incident": IncidentScaledRecipe}
+#: the script's variants: the recipe's flow units (``fixed`` the paper's, ``incident`` per GeV)
+VARIANTS = {"fixed": "fixed", "incident": "per-gev"}
 
 
 def layers(variant: str, targets: torch.Tensor, energy_gev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(N, 30)`` points and MeV per layer from a flow's targets (negative values clipped)."""
     t = targets.clamp_min(0.0).numpy().astype(np.float64)
-    if variant == "incident":
-        e = energy_gev[:, None]
-        return t[:, :N_LAYERS] * e * POINTS_PER_GEV, t[:, N_LAYERS:] * e * MEV_PER_GEV
-    return t[:, :N_LAYERS] * COUNT_SCALE, t[:, N_LAYERS:] * LAYER_ENERGY_SCALE_GEV * 1000.0
+    count_scale, energy_scale = target_scales(energy_gev, VARIANTS[variant])
+    return t[:, :30] * count_scale, t[:, 30:] * energy_scale
 
 
 def train(args) -> None:
     torch.set_num_threads(args.threads)
     data = TrainingSet.read(args.data)
     settings = FlowSettings(steps=args.steps, seed=args.seed)
-    train_flow(data, args.work, settings, recipe=VARIANTS[args.variant](), progress=True)
+    train_flow(data, args.work, settings, recipe=CaloClouds3Recipe(VARIANTS[args.variant]), progress=True)
     Path(args.work, "variant.json").write_text(json.dumps({"variant": args.variant}))
 
 
@@ -84,7 +54,7 @@ def load_flow(work: str) -> tuple[str, ShowerFlow]:
     from calozoo_engine.training import load_checkpoint
 
     variant = json.loads(Path(work, "variant.json").read_text())["variant"]
-    recipe = VARIANTS[variant]()
+    recipe = CaloClouds3Recipe(VARIANTS[variant])
     flow = ShowerFlow(**recipe.flow_kwargs())
     tensors, _ = load_checkpoint(Path(work) / "flow" / "checkpoint")
     flow.load_state_dict({k.removeprefix("flow."): v for k, v in tensors.items() if k.startswith("flow.")})

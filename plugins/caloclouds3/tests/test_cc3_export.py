@@ -22,7 +22,7 @@ from calozoo_caloclouds3.export import (
     export_torchscript,
     unpack_output,
 )
-from calozoo_caloclouds3.model import CaloClouds3, conditioning, layer_targets
+from calozoo_caloclouds3.model import CaloClouds3, CaloClouds3Recipe, conditioning, layer_targets
 from calozoo_engine import points as chain
 from calozoo_engine.export import ddml_inputs as args
 from calozoo_engine.features import PointScaler
@@ -37,6 +37,10 @@ pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
 
 F_OCC, WIDENING, F_E = 0.7, 1.05, 0.98
 ROUNDS = 3
+
+
+#: the paper's flow units (those of the test model): points and MeV per unit at any energy
+FIXED = CaloClouds3Recipe("fixed").scales([1.0])
 
 
 @pytest.fixture(autouse=True)
@@ -234,7 +238,7 @@ def test_points_equal_the_python_model_plus_tilt(model, eager, scripted, depth, 
     gen = torch.Generator().manual_seed(1)
     with torch.no_grad():
         targets = model.flow(torch.randn(1, 60, generator=gen), cond)
-    counts, layer_energy = layer_targets(targets, model.occupancy_factor)
+    counts, layer_energy = layer_targets(targets, model.occupancy_factor, *FIXED)
     assert 0 < int(counts.sum()) <= MAX_POINTS
     owner = chain.point_owner(counts)
     noise = torch.randn(len(owner), 4, generator=gen)
@@ -260,7 +264,7 @@ def test_layer_sums_counts_and_padding(scripted):
         targets = scripted.sample_targets(scripted.condition(*args(*conditions))[0])
         out = run(scripted, seed, *conditions)
         counts, points = unpack_output(out)
-        expected_counts, layer_energy = layer_targets(targets, F_OCC)
+        expected_counts, layer_energy = layer_targets(targets, F_OCC, *FIXED)
         assert torch.equal(counts, expected_counts[0])
         layer = points[:, 2].long()
         assert torch.equal(points[:, 2], layer.float()) and bool((layer.diff() >= 0).all())
@@ -292,11 +296,11 @@ def test_cap_on_given_targets(eager, scripted):
     targets = torch.zeros(1, 60)
     targets[:, :30] = 2.0  # 366 points per layer after f_occ: 10,980 in all
     targets[:, 30:] = torch.linspace(0.1, 2.0, 30)
-    raw, layer_energy = layer_targets(targets, F_OCC)
+    raw, layer_energy = layer_targets(targets, F_OCC, *FIXED)
     assert int(raw.sum()) == 10_980 > MAX_POINTS
     capped = raw * MAX_POINTS // int(raw.sum())
     for module in (eager, scripted):
-        counts, energy = module.layer_counts(targets)
+        counts, energy = module.layer_counts(targets, torch.full((1, 1), 50.0))
         assert (
             torch.equal(counts, capped)
             and int(counts.sum()) == 291 * 30
@@ -321,12 +325,43 @@ def test_cap_in_forward(model):
     for seed in range(2):
         torch.manual_seed(seed)
         targets = crowded.sample_targets(crowded.condition(*args(50.0, 90.0, 90.0))[0])
-        raw, _ = layer_targets(targets, 60.0)
+        raw, _ = layer_targets(targets, 60.0, *FIXED)
         assert int(raw.sum()) > MAX_POINTS
         counts, points = unpack_output(run(crowded, seed, 50.0, 90.0, 90.0))
         assert torch.equal(counts, raw[0] * MAX_POINTS // int(raw.sum()))
         assert len(points) == int(counts.sum()) <= MAX_POINTS
         assert torch.equal(torch.bincount(points[:, 2].long(), minlength=30), counts)
+
+
+def test_flow_units_per_gev_and_occupancy_per_layer(model):
+    layers = np.linspace(0.8, 1.2, 30)
+    per_gev = CaloClouds3(
+        model.flow,
+        model.net,
+        model.scaler,
+        F_OCC,
+        WIDENING,
+        F_E,
+        recipe=CaloClouds3Recipe("per-gev"),
+        layer_occupancy=layers,
+    )
+    eager = DDMLModule(per_gev, max_rounds=ROUNDS)
+    scripted = eager.to_torchscript()
+    targets = torch.zeros(1, 60)
+    targets[:, :30] = 1.0
+    targets[:, 30:] = torch.linspace(0.1, 2.0, 30)
+    for energy in (2.0, 100.0):
+        expected = layer_targets(targets, per_gev.occupancy, *per_gev.recipe.scales([energy]))
+        for module in (eager, scripted):
+            counts, layer_energy = module.layer_counts(targets, torch.full((1, 1), energy))
+            assert torch.equal(counts, expected[0]) and torch.equal(layer_energy, expected[1])
+        # a unit is ~62 / 30 points and 22 / 30 MeV per GeV of incident energy
+        assert int(expected[0].sum()) == pytest.approx(F_OCC * 7864 / 127 * energy, rel=0.05, abs=30)
+        plain = layer_targets(targets, F_OCC, *per_gev.recipe.scales([energy]))[0]
+        assert bool((expected[0][0, -5:] > plain[0, -5:]).all()) and bool(
+            (expected[0][0, :5] <= plain[0, :5]).all()
+        )
+        torch.testing.assert_close(expected[1][0, 0], torch.tensor(0.1 * 22 / 30 * energy))
 
 
 # ------------------------------------------------------------------------ edges and helpers

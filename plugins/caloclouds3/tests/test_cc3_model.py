@@ -57,7 +57,8 @@ def test_layers_get_the_flows_counts_and_energies(model, monkeypatch):
     monkeypatch.setattr(model.flow, "sample", spy)
     direction = direction_from_angles([90.0, 60.0, 120.0], [90.0, 85.0, 100.0])
     showers = model.sample([10.0, 50.0, 100.0], direction, seed=4)
-    counts, energy = layer_targets(recorded["targets"], model.occupancy_factor)
+    scales = model.recipe.scales([10.0, 50.0, 100.0])
+    counts, energy = layer_targets(recorded["targets"], model.occupancy_factor, *scales)
     got_counts, got_energy = showers.layer_sums(30)
     np.testing.assert_array_equal(got_counts, counts.numpy())
     expected = energy.numpy() * model.energy_factor
@@ -175,6 +176,40 @@ def test_calibrator_thinning_keeps_layer_energies_and_recovers_known_factors(mod
     assert after.visible_energy_mev == pytest.approx(target.visible_energy_mev, rel=0.01)
     with pytest.raises(ValueError, match="share their incident conditions"):
         calibrator.fit(generated[:10], reference[:20], barrel)
+
+
+def test_per_layer_occupancy_recovers_known_shares_and_is_applied(model, barrel, tmp_path):
+    raw = model.with_calibration(1.0, 1.0, 1.0)
+    generated = raw.sample(np.full(60, 40.0), seed=2)
+    shares = np.linspace(0.35, 0.8, 30)  # more points per cell kept deep in the stack
+    reference = Thinning(generated, 5, 30)(1.0, 1.0, 1.0, shares)
+    plain = CaloClouds3Calibrator(rounds=2).fit(generated, reference, barrel)
+    layered = CaloClouds3Calibrator(rounds=2, per_layer=True).fit(generated, reference, barrel)
+    target = summarise_cells(reference, barrel).layer_occupancy
+    err = {}
+    for name, fitted in [("plain", plain), ("per layer", layered)]:
+        got = summarise_cells(fitted.apply(generated), barrel).layer_occupancy
+        busy = target > 5
+        err[name] = np.abs(got[busy] / target[busy] - 1).max()
+    assert err["per layer"] < 0.05 < err["plain"]  # one factor cannot follow the depth; thirty can
+    assert plain.layer_occupancy_ is None and layered.widening_ == pytest.approx(1.0, abs=0.03)
+    busy_layers = target > 20
+    fitted_shares = layered.occupancy_factor_ * layered.layer_occupancy_
+    np.testing.assert_allclose(fitted_shares[busy_layers], shares[busy_layers], atol=0.05)
+    # the model applies the 30 factors while generating, and keeps them when saved
+    calibrated = model.with_calibration(
+        layered.occupancy_factor_, layered.widening_, layered.energy_factor_, layered.layer_occupancy_
+    )
+    calibrated.save(tmp_path / "m")
+    loaded = CaloClouds3.load(tmp_path / "m")
+    np.testing.assert_allclose(loaded.layer_occupancy, layered.layer_occupancy_)
+    torch.testing.assert_close(loaded.occupancy, torch.tensor(fitted_shares, dtype=torch.float32)[None])
+    again = loaded.sample(np.full(60, 40.0), seed=2)
+    kept = again.layer_sums(30)[0].sum(0) / np.maximum(generated.layer_sums(30)[0].sum(0), 1)
+    np.testing.assert_allclose(kept[busy_layers], fitted_shares[busy_layers], atol=0.01)
+    assert CaloClouds3Calibrator.from_saved(layered.get_config(), {}).layer_occupancy_ is not None
+    with pytest.raises(ValueError, match="30 positive numbers"):
+        model.with_calibration(0.5, 1.0, 1.0, np.ones(29))
 
 
 def test_fidelity_at_50_gev_normal_incidence_in_the_barrel(model, barrel):

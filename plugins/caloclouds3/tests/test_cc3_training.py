@@ -14,6 +14,7 @@ from calozoo_engine.pointnet import Denoiser, PointwiseNet, heun_sample, karras_
 from calozoo_toyflow.gamma import ToyGammaShowers
 from click.testing import CliRunner
 
+import calozoo
 from calozoo.cli import main
 from calozoo.errors import FileFormatError, ModelFolderError
 from calozoo.io import write_showers
@@ -41,9 +42,16 @@ def test_training_set_reads_a_folder_of_shards_without_losing_points(data_path, 
     counts, energy = showers.layer_sums(30)
     assert counts.sum() == showers.num_points.sum()
     np.testing.assert_allclose(energy.sum(1), showers.visible_energy_mev, rtol=1e-5)
-    targets = CaloClouds3Recipe().flow_targets(data.summaries(30))
+    targets = CaloClouds3Recipe("fixed").flow_targets(data.summaries(30))
     np.testing.assert_allclose(targets, flow_targets(counts, energy), rtol=1e-6)
     assert targets[0, :30].sum() * COUNT_SCALE == pytest.approx(showers.num_points[0], rel=1e-5)
+    # the default units: per GeV of incident energy, about 1 per layer at every energy
+    per_gev = CaloClouds3Recipe().flow_targets(data.summaries(30))
+    np.testing.assert_allclose(
+        per_gev, flow_targets(counts, energy, showers.incident_energy_gev, "per-gev"), rtol=1e-6
+    )
+    points_per_gev = per_gev[:, :30].sum(1) * 7864 / 127 / 30
+    np.testing.assert_allclose(points_per_gev * showers.incident_energy_gev, showers.num_points, rtol=1e-5)
     # the energy-weighted centre of gravity, z in layer units
     e = showers.points[0, : showers.num_points[0], 3]
     z = showers.points[0, : showers.num_points[0], 2]
@@ -153,15 +161,63 @@ def test_whole_pipeline_from_the_command_line(data_path, tmp_path):
     assert model.training["distill"]["steps"] == 2
     assert model.occupancy_factor == 1.0 and model.calibration == {}
     result = runner.invoke(
-        main, ["train", "caloclouds3", "--stage", "calibrate", "--work", work, "--reference", str(data_path)]
-    )
+        main,
+        [
+            "train", "caloclouds3", "--stage", "calibrate", "--work", work, "--reference", str(data_path),
+            "-C", "per_layer=true",
+        ],
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     model = CaloClouds3.load(tmp_path / "work" / "model")
+    assert model.layer_occupancy is not None and "per layer" in result.output
     assert model.calibration["geometry"] == "ild-ecal-barrel"
     assert model.calibration["n_showers"] == 60  # both shards of the reference folder
     assert (tmp_path / "work" / "model-calibrator" / "config.json").exists()
     showers = model.sample(20.0, seed=0)
     assert len(showers) == 1 and showers.z_units == "layer"
+
+
+def test_a_new_flow_with_the_shipped_point_network(data_path, tmp_path):
+    work = str(tmp_path / "work")
+    runner = CliRunner()
+    train = ["train", "caloclouds3", "--data", str(data_path), "--work", work, "--stage", "flow"]
+    result = runner.invoke(
+        main, [*train, "--steps", "2", "--batch-size", "16", "--recipe", "flow_units=fixed"]
+    )
+    assert result.exit_code == 0, result.output
+    # a resumed stage keeps its recipe: other explicit options are refused, none is fine
+    result = runner.invoke(main, [*train, "--steps", "3", "--recipe", "flow_units=per-gev"])
+    assert result.exit_code != 0 and "flow_units" in result.output and "without --recipe" in result.output
+    result = runner.invoke(main, [*train, "--steps", "3", "--batch-size", "16"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(main, ["train", "caloclouds3", "--stage", "assemble", "--work", work])
+    assert result.exit_code != 0 and "no distill checkpoint" in result.output
+    result = runner.invoke(
+        main, ["train", "caloclouds3", "--stage", "assemble", "--work", work, "--base", "shipped"]
+    )
+    assert result.exit_code == 0, result.output
+    model = CaloClouds3.load(tmp_path / "work" / "model")
+    shipped = calozoo.load("caloclouds3")
+    assert model.recipe.flow_units == "fixed" and model.training["flow"]["steps"] == 3
+    assert all(
+        torch.equal(a, b) for a, b in zip(model.net.state_dict().values(), shipped.net.state_dict().values())
+    )
+    assert model.scaler.to_dict() == shipped.scaler.to_dict() and "point_network" in model.training
+    assert len(model.sample(20.0, seed=0)) == 1
+
+
+def test_recipe_options_are_checked(data_path):
+    runner = CliRunner()
+    train = ["train", "caloclouds3", "--data", str(data_path), "--stage", "flow"]
+    result = runner.invoke(main, [*train, "--recipe", "flow_units=log"])
+    assert result.exit_code != 0 and "accepted values are fixed, per-gev" in result.output
+    result = runner.invoke(main, [*train, "--recipe", "units"])
+    assert result.exit_code != 0 and "KEY one of ['flow_units']" in result.output
+    result = runner.invoke(main, [*train, "--base", "shipped"])
+    assert result.exit_code != 0 and "assemble stage only" in result.output
+    assert CaloClouds3Recipe().flow_units == "per-gev"  # new runs; files without a recipe: the paper's
+    assert CaloClouds3Recipe().restore(None).flow_units == "fixed"
+    assert calozoo.load("caloclouds3").recipe.flow_units == "fixed"
 
 
 def test_cli_refuses_options_of_another_stage_and_missing_inputs(data_path, tmp_path):
