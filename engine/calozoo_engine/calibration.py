@@ -27,12 +27,13 @@ __all__ = ["CellSummary", "summarise_cells", "Thinning", "bisect", "bisect_each"
 @dataclass
 class CellSummary:
     """Means over a sample after projection: visible energy (MeV), hit cells, radial width (mm),
-    and hit cells per layer."""
+    hit cells per layer, and the logarithm of a hit cell's energy (ln MeV, over all hit cells)."""
 
     visible_energy_mev: float
     occupancy: float
     radial_width_mm: float
     layer_occupancy: np.ndarray | None = None
+    log_cell_energy: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -42,6 +43,8 @@ class CellSummary:
         }
         if self.layer_occupancy is not None:
             out["layer_occupancy"] = [round(float(v), 3) for v in self.layer_occupancy]
+        if self.log_cell_energy is not None:
+            out["log_cell_energy"] = self.log_cell_energy
         return out
 
 
@@ -62,8 +65,9 @@ def summarise_cells(showers: Showers, geometry: Geometry, incident_point_mm=None
     width = np.sqrt((e * (dx**2 + dy**2)).sum(1) / np.maximum(total, 1e-30))
     layer = layer_index(cells.points[..., 2], geometry.n_layers)[mask]
     per_layer = np.bincount(layer, minlength=geometry.n_layers) / max(len(cells), 1)
+    log_e = float(np.log(cells.points[..., 3][mask]).mean()) if mask.any() else float("nan")
     return CellSummary(
-        float(total.mean()), float(cells.num_points.mean()), float(width[total > 0].mean()), per_layer
+        float(total.mean()), float(cells.num_points.mean()), float(width[total > 0].mean()), per_layer, log_e
     )
 
 
@@ -134,9 +138,13 @@ class Thinning:
         self.rank[order] = np.arange(len(self.points)) - start[self.group[order]]
         self.layer_sum = np.bincount(self.group, weights=self.points[:, 3], minlength=len(self.sizes))
 
-    def __call__(self, occupancy, widening: float, energy: float, layer_share=None) -> Showers:
+    def __call__(
+        self, occupancy, widening: float, energy: float, layer_share=None, energy_spread: float = 1.0
+    ) -> Showers:
         """The thinned showers; ``occupancy`` is one share for all, or ``(N,)``, one per shower;
-        ``layer_share`` (``(L,)``, optional) multiplies it layer by layer (capped at 1)."""
+        ``layer_share`` (``(L,)``, optional) multiplies it layer by layer (capped at 1);
+        ``energy_spread`` raises the point energies to this power before the layers' rescaling
+        (the same as generating with it: :func:`.points.assemble_points`)."""
         occupancy = np.asarray(occupancy, dtype=np.float64)
         share = occupancy[self.owner] if occupancy.ndim == 1 else occupancy
         if layer_share is not None:
@@ -144,8 +152,10 @@ class Thinning:
             share = np.minimum(share * np.asarray(layer_share, dtype=np.float64)[self.group % n_layers], 1.0)
         keep = self.rank < np.floor(self.sizes[self.group] * share)
         g = self.group[keep]
-        kept_sum = np.bincount(g, weights=self.points[keep, 3], minlength=len(self.sizes))
         pts = self.points[keep]
+        if energy_spread != 1.0:
+            pts[:, 3] = pts[:, 3] ** energy_spread
+        kept_sum = np.bincount(g, weights=pts[:, 3], minlength=len(self.sizes))
         pts[:, 3] *= self.layer_sum[g] / np.maximum(kept_sum[g], 1e-30) * energy
         pts[:, :2] *= widening
         s = self.showers

@@ -134,7 +134,7 @@ class DDMLBase(nn.Module):
         geometry: a registered geometry name or a geometry object with the model's ``n_layers``
             ``layer_depth_mm``.
         max_rounds: redraws of a shower with more than seven negative layer energies.
-        widening, energy_factor: the factors :func:`.chain.assemble_points` applies.
+        widening, energy_factor, energy_spread: the factors :func:`.chain.assemble_points` applies.
     """
 
     def __init__(
@@ -144,6 +144,7 @@ class DDMLBase(nn.Module):
         max_rounds: int = DEFAULT_MAX_ROUNDS,
         widening: float = 1.0,
         energy_factor: float = 1.0,
+        energy_spread: float = 1.0,
     ):
         super().__init__()
         depth, geometry_name = _layer_depths(geometry, int(model.n_layers))
@@ -155,6 +156,7 @@ class DDMLBase(nn.Module):
         self.geometry_name: str = geometry_name
         self.widening = float(widening)
         self.energy_factor = float(energy_factor)
+        self.energy_spread = float(energy_spread)
         self.n_layers = int(model.n_layers)
         self.n_features = int(model.flow.features)
         self.energy_start = int(model.flow.energy_columns[0])
@@ -263,6 +265,7 @@ class DDMLBase(nn.Module):
             self.std,
             self.widening,
             self.energy_factor,
+            self.energy_spread,
         )
         points = self.post_process(points, owner, targets)
         layer = points[:, 2].to(torch.int64)

@@ -208,3 +208,23 @@ def test_multistep_is_diffusers_consistency_sampler():
         assert len(levels) == len(timesteps) and levels[0] == pn.SIGMA_MAX
         expected = pn.MultiStep(net, levels)(noise, owner, cond, torch.stack(extra) if extra else None)
         torch.testing.assert_close(x, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_assembled_points_stay_in_their_layer_at_the_upper_edge():
+    """``layer + within`` rounds up to the next layer in float32 for ``within`` just below 1."""
+    import torch
+    from calozoo_engine.points import assemble_points, point_owner
+
+    counts = torch.tensor([[0] * 20 + [3] * 10])
+    owner = point_owner(counts)
+    features = torch.zeros(len(owner), 4)
+    features[:, 2] = torch.linspace(-1, 1, len(owner))
+    within = torch.full((len(owner),), 0.99999994)  # the largest float32 below 1
+    energy = (counts > 0).float()  # 1 MeV in each filled layer
+    mean, std = torch.zeros(4), torch.ones(4)
+    points = assemble_points(features, owner, counts, energy, within, mean, std, 1.0, 1.0)
+    layer = torch.repeat_interleave(torch.arange(30), counts[0])
+    assert torch.equal(torch.floor(points[:, 2]).long(), layer)
+    assert bool((points[:, 2] > layer.float() + 0.999).all())
+    sums = torch.zeros(30).index_add_(0, torch.floor(points[:, 2]).long(), points[:, 3])
+    torch.testing.assert_close(sums, energy[0])

@@ -16,6 +16,12 @@ ratio that changes with depth. The paper's global ``f_occ`` is fitted first; the
 multipliers of it follow (each layer's cells depend on that layer's points only, so the 30
 bisections run together), then the widening and ``f_E`` again.
 
+With ``cell_energy=True`` (beyond the paper) the spread of the point energies is fitted too:
+thinning keeps a share of the points and gives each the energy of ``1 / f_occ`` points, which
+moves lightly hit cells (the MIP peak) up. The logarithm of every point energy is multiplied by
+``energy_spread`` before the layers' rescaling, chosen so that the mean logarithm of a hit
+cell's energy matches the reference.
+
 Points of a shower are i.i.d. given its conditions, so keeping a random ``f_occ`` share of a
 layer's points (and rescaling them to the layer's energy) is distributed exactly like
 generating that many points (:class:`calozoo_engine.calibration.Thinning`):
@@ -26,6 +32,7 @@ The fitted factors are then written into the model, which applies them while gen
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -41,6 +48,24 @@ __all__ = ["CaloClouds3Calibrator"]
 N_LAYERS = Recipe.n_layers
 
 
+@dataclass
+class _Factors:
+    """The factors a fit scans: occupancy, widening, energy, per-layer occupancy, energy spread."""
+
+    occ: float = 1.0
+    widen: float = 1.0
+    energy: float = 1.0
+    layers: np.ndarray | None = None
+    spread: float = 1.0
+
+    def replaced(self, **change) -> _Factors:
+        return replace(self, **change)
+
+    def args(self) -> tuple:
+        """The arguments of :class:`~calozoo_engine.calibration.Thinning`."""
+        return self.occ, self.widen, self.energy, self.layers, self.spread
+
+
 class CaloClouds3Calibrator(Calibrator):
     """Fits ``f_occ``, the widening and ``f_E`` of CaloClouds3 for one geometry.
 
@@ -50,6 +75,7 @@ class CaloClouds3Calibrator(Calibrator):
         seed: the random subsets of points :meth:`apply` keeps.
         incident_point_mm: where showers enter during the fit (``None``: the geometry's default).
         per_layer: also fit the occupancy factor layer by layer (see the module docstring).
+        cell_energy: also fit the spread of the point energies (see the module docstring).
     """
 
     name: ClassVar[str] = "caloclouds3"
@@ -61,9 +87,11 @@ class CaloClouds3Calibrator(Calibrator):
         seed: int = 0,
         incident_point_mm=None,
         per_layer: bool = False,
+        cell_energy: bool = False,
     ):
         self.geometry = geometry
         self.per_layer = bool(per_layer)
+        self.cell_energy = bool(cell_energy)
         self.rounds = int(rounds)
         self.seed = int(seed)
         self.incident_point_mm = (
@@ -86,42 +114,51 @@ class CaloClouds3Calibrator(Calibrator):
         target = summarise_cells(reference, geometry, self.incident_point_mm)
         before = summarise_cells(generated, geometry, self.incident_point_mm)
         thin = Thinning(generated, self.seed, N_LAYERS)
-        occ, widen, energy = 1.0, 1.0, 1.0
-        for _ in range(self.rounds):
-            occ = bisect(
-                lambda f, w=widen, e=energy: self._summary(thin, geometry, f, w, e).occupancy,
-                target.occupancy,
-                0.02,
-                1.0,
+        f = _Factors()
+
+        def measure(what: str, **change):
+            return getattr(
+                summarise_cells(thin(*f.replaced(**change).args()), geometry, self.incident_point_mm), what
             )
-            widen = bisect(
-                lambda w, f=occ, e=energy: self._summary(thin, geometry, f, w, e).radial_width_mm,
-                target.radial_width_mm,
-                0.6,
-                1.6,
-            )
-            energy = self._energy(thin, geometry, target, occ, widen, energy)
-        layers = None
-        if self.per_layer:
-            layers = np.ones(N_LAYERS)
-            for _ in range(self.rounds):
+
+        for _ in range(self.rounds):  # the paper's three factors
+            f.occ = bisect(lambda v: measure("occupancy", occ=v), target.occupancy, 0.02, 1.0)
+            f.widen = bisect(lambda v: measure("radial_width_mm", widen=v), target.radial_width_mm, 0.6, 1.6)
+            f.energy = self._energy(measure, target, f)
+
+        def occupancy_for(spread: float) -> dict[str, Any]:
+            """The occupancy factor(s) matching the reference's hit cells at this energy spread."""
+            if self.per_layer:  # each layer's cells depend on its own points only: 30 bisections at once
                 share = bisect_each(
-                    lambda s, w=widen, e=energy: self._summary(thin, geometry, 1.0, w, e, s).layer_occupancy,
+                    lambda v: measure("layer_occupancy", occ=1.0, layers=v, spread=spread),
                     target.layer_occupancy,
                     np.full(N_LAYERS, 0.02),
                     np.ones(N_LAYERS),
                 )
-                layers = share / occ
-                widen = bisect(
-                    lambda w, e=energy, m=layers: self._summary(thin, geometry, occ, w, e, m).radial_width_mm,
-                    target.radial_width_mm,
-                    0.6,
-                    1.6,
+                return {"layers": share / f.occ}
+            return {
+                "occ": bisect(
+                    lambda v: measure("occupancy", occ=v, spread=spread), target.occupancy, 0.02, 1.0
                 )
-                energy = self._energy(thin, geometry, target, occ, widen, energy, layers)
-        self.occupancy_factor_, self.widening_, self.energy_factor_ = occ, widen, energy
-        self.layer_occupancy_ = layers
-        after = self._summary(thin, geometry, occ, widen, energy, layers)
+            }
+
+        def log_cell_energy(spread: float) -> float:
+            return measure("log_cell_energy", spread=spread, **occupancy_for(spread))
+
+        for _ in range(self.rounds if (self.per_layer or self.cell_energy) else 0):
+            if (
+                self.cell_energy
+            ):  # a wider spread, with the occupancy refitted, lowers the mean log cell energy
+                f.spread = bisect(
+                    lambda v: -log_cell_energy(v), -target.log_cell_energy, 0.5, 2.0, iterations=10
+                )
+            for key, value in occupancy_for(f.spread).items():
+                setattr(f, key, value)
+            f.widen = bisect(lambda v: measure("radial_width_mm", widen=v), target.radial_width_mm, 0.6, 1.6)
+            f.energy = self._energy(measure, target, f)
+        self.occupancy_factor_, self.widening_, self.energy_factor_ = f.occ, f.widen, f.energy
+        self.layer_occupancy_, self.energy_spread_ = f.layers, f.spread
+        after = summarise_cells(thin(*f.args()), geometry, self.incident_point_mm)
         self.report_ = {
             "geometry": geometry.name,
             "n_showers": len(reference),
@@ -131,15 +168,11 @@ class CaloClouds3Calibrator(Calibrator):
         }
         return self
 
-    def _summary(
-        self, thin: Thinning, geometry: Geometry, occ: float, widen: float, energy: float, layers=None
-    ) -> CellSummary:
-        return summarise_cells(thin(occ, widen, energy, layers), geometry, self.incident_point_mm)
-
-    def _energy(self, thin, geometry, target, occ, widen, energy, layers=None) -> float:
+    @staticmethod
+    def _energy(measure, target: CellSummary, f: _Factors) -> float:
+        energy = f.energy
         for _ in range(3):
-            got = self._summary(thin, geometry, occ, widen, energy, layers).visible_energy_mev
-            energy *= target.visible_energy_mev / got
+            energy *= target.visible_energy_mev / measure("visible_energy_mev", energy=energy)
         return energy
 
     def _geometry(self, geometry: Geometry | None) -> Geometry:
@@ -158,7 +191,13 @@ class CaloClouds3Calibrator(Calibrator):
         """Calibrate already generated (uncalibrated) showers: thin, widen, rescale."""
         self._check_fitted()
         thin = Thinning(showers, self.seed, N_LAYERS)
-        return thin(self.occupancy_factor_, self.widening_, self.energy_factor_, self.layer_occupancy_)
+        return thin(
+            self.occupancy_factor_,
+            self.widening_,
+            self.energy_factor_,
+            self.layer_occupancy_,
+            self.energy_spread_,
+        )
 
     def calibrate(self, model, reference: Showers, seed: int = 0, batch_size: int = 100):
         """Fit against ``reference`` for ``model`` (a CaloClouds3) and return the calibrated model.
@@ -172,7 +211,12 @@ class CaloClouds3Calibrator(Calibrator):
         )
         self.fit(generated, reference)
         return model.with_calibration(
-            self.occupancy_factor_, self.widening_, self.energy_factor_, self.layer_occupancy_, **self.report_
+            self.occupancy_factor_,
+            self.widening_,
+            self.energy_factor_,
+            self.layer_occupancy_,
+            self.energy_spread_,
+            **self.report_,
         )
 
     def describe_fit(self) -> str:
@@ -181,9 +225,10 @@ class CaloClouds3Calibrator(Calibrator):
         if self.layer_occupancy_ is not None:
             m = self.layer_occupancy_
             layers = f" (per layer x{m.min():.3f}-{m.max():.3f})"
+        spread = f", energy spread = {self.energy_spread_:.4f}" if self.energy_spread_ != 1.0 else ""
         return (
             f"f_occ = {self.occupancy_factor_:.4f}{layers}, widening = {self.widening_:.4f}, "
-            f"f_E = {self.energy_factor_:.4f}"
+            f"f_E = {self.energy_factor_:.4f}{spread}"
         )
 
     # ------------------------------------------------------------------ saving
@@ -194,12 +239,14 @@ class CaloClouds3Calibrator(Calibrator):
             "seed": self.seed,
             "incident_point_mm": self.incident_point_mm,
             "per_layer": self.per_layer,
+            "cell_energy": self.cell_energy,
         }
         if hasattr(self, "occupancy_factor_"):
             layers = self.layer_occupancy_
             config["fitted"] = {
                 "occupancy_factor": self.occupancy_factor_,
                 "layer_occupancy": None if layers is None else [float(m) for m in layers],
+                "energy_spread": self.energy_spread_,
                 "widening": self.widening_,
                 "energy_factor": self.energy_factor_,
                 "report": self.report_,
@@ -215,6 +262,7 @@ class CaloClouds3Calibrator(Calibrator):
             calibrator.occupancy_factor_ = float(fitted["occupancy_factor"])
             layers = fitted.get("layer_occupancy")
             calibrator.layer_occupancy_ = None if layers is None else np.asarray(layers, dtype=np.float64)
+            calibrator.energy_spread_ = float(fitted.get("energy_spread", 1.0))
             calibrator.widening_ = float(fitted["widening"])
             calibrator.energy_factor_ = float(fitted["energy_factor"])
             calibrator.report_ = fitted["report"]

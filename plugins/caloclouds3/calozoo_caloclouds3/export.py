@@ -57,7 +57,14 @@ class DDMLModule(DDMLBase):
     """
 
     def __init__(self, model: Any, geometry: Any = DEFAULT_GEOMETRY, max_rounds: int = DEFAULT_MAX_ROUNDS):
-        super().__init__(model, geometry, max_rounds, float(model.widening), float(model.energy_factor))
+        super().__init__(
+            model,
+            geometry,
+            max_rounds,
+            float(model.widening),
+            float(model.energy_factor),
+            float(model.energy_spread),
+        )
         self.occupancy_factor = float(model.occupancy_factor)
         self.register_buffer("occupancy", model.occupancy.clone())
         self.energy_scale_gev = float(ENERGY_SCALE_GEV)
@@ -82,6 +89,7 @@ class DDMLModule(DDMLBase):
             "occupancy_per_layer": [float(f) for f in self.occupancy[0]],
             "widening": self.widening,
             "energy_factor": self.energy_factor,
+            "energy_spread": self.energy_spread,
             "flow_units": "per-gev" if self.per_gev else "fixed",
         }
 

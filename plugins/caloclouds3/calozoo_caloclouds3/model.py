@@ -224,6 +224,9 @@ class CaloClouds3(FlowPointModel):
         occupancy_factor, widening, energy_factor: the calibration (1, 1, 1 = uncalibrated).
         layer_occupancy: 30 multipliers of ``occupancy_factor``, one per layer (``None``: all 1,
             the paper's single factor; :class:`.calibration.CaloClouds3Calibrator` ``per_layer``).
+        energy_spread: the logarithms of the point energies are multiplied by it before each
+            layer's rescaling (1: the network's own spread, the paper's; the calibrator's
+            ``cell_energy`` fits it).
         calibration: what the factors were fitted for (geometry, reference, figures).
         extrapolate: accept energies outside 1-127 GeV (0.1-500 GeV), at the user's risk.
         training: provenance of the weights (data, steps, losses).
@@ -247,6 +250,7 @@ class CaloClouds3(FlowPointModel):
         training: dict[str, Any] | None = None,
         recipe: CaloClouds3Recipe | None = None,
         layer_occupancy=None,
+        energy_spread: float = 1.0,
     ):
         self.flow = flow.eval()
         self.net = net.eval()
@@ -255,6 +259,7 @@ class CaloClouds3(FlowPointModel):
         self.occupancy_factor = float(occupancy_factor)
         self.widening = float(widening)
         self.energy_factor = float(energy_factor)
+        self.energy_spread = float(energy_spread)
         self.calibration = dict(calibration or {})
         self.extrapolate = bool(extrapolate)
         self.training = dict(training or {})
@@ -262,6 +267,7 @@ class CaloClouds3(FlowPointModel):
             ("occupancy_factor", occupancy_factor),
             ("widening", widening),
             ("energy_factor", energy_factor),
+            ("energy_spread", energy_spread),
         ]:
             if not (np.isfinite(value) and value > 0):
                 raise ValueError(f"{label} must be a positive number, got {value!r}")
@@ -320,7 +326,16 @@ class CaloClouds3(FlowPointModel):
         mean = torch.tensor(self.scaler.mean, dtype=torch.float32)
         std = torch.tensor(self.scaler.std, dtype=torch.float32)
         return chain.assemble_points(
-            features, owner, counts, layer_energy, within, mean, std, self.widening, self.energy_factor
+            features,
+            owner,
+            counts,
+            layer_energy,
+            within,
+            mean,
+            std,
+            self.widening,
+            self.energy_factor,
+            self.energy_spread,
         )
 
     def with_calibration(
@@ -329,10 +344,11 @@ class CaloClouds3(FlowPointModel):
         widening: float,
         energy_factor: float,
         layer_occupancy=None,
+        energy_spread: float = 1.0,
         **info: Any,
     ) -> CaloClouds3:
         """A copy sharing the networks, with new calibration factors (``layer_occupancy``: ``None``
-        is one factor for all layers)."""
+        is one factor for all layers; ``energy_spread`` 1 the network's own point energies)."""
         return self._same_settings(
             CaloClouds3(
                 self.flow,
@@ -346,6 +362,7 @@ class CaloClouds3(FlowPointModel):
                 self.training,
                 self.recipe,
                 layer_occupancy,
+                energy_spread,
             )
         )
 
@@ -355,6 +372,7 @@ class CaloClouds3(FlowPointModel):
             "widening": self.widening,
             "energy_factor": self.energy_factor,
             "layer_occupancy": None if self.layer_occupancy is None else self.layer_occupancy.tolist(),
+            "energy_spread": self.energy_spread,
             "calibration": self.calibration,
             "energy_scale_gev": ENERGY_SCALE_GEV,
         }
@@ -373,6 +391,7 @@ class CaloClouds3(FlowPointModel):
             config.get("training"),
             recipe,
             config.get("layer_occupancy"),
+            config.get("energy_spread", 1.0),
         )
 
     def export(self, path: str | os.PathLike, **options) -> Path:

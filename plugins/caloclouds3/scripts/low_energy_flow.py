@@ -33,6 +33,7 @@ from calozoo.distributions import barrel_ip_directions
 
 #: the script's variants: the recipe's flow units (``fixed`` the paper's, ``incident`` per GeV)
 VARIANTS = {"fixed": "fixed", "incident": "per-gev"}
+UNITS = {units: variant for variant, units in VARIANTS.items()}
 
 
 def layers(variant: str, targets: torch.Tensor, energy_gev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -51,14 +52,19 @@ def train(args) -> None:
 
 
 def load_flow(work: str) -> tuple[str, ShowerFlow]:
+    """``(variant, flow)`` of a work folder (its flow checkpoint) or of a saved model folder."""
     from calozoo_engine.training import load_checkpoint
 
-    variant = json.loads(Path(work, "variant.json").read_text())["variant"]
-    recipe = CaloClouds3Recipe(VARIANTS[variant])
+    if Path(work, "config.json").exists():  # a model folder
+        model = calozoo.load("caloclouds3", path=work)
+        return UNITS[model.recipe.flow_units], model.flow
+    tensors, state = load_checkpoint(Path(work) / "flow" / "checkpoint")
+    recipe = CaloClouds3Recipe().restore(state.get("recipe"))
+    if state.get("recipe") is None and Path(work, "variant.json").exists():  # runs before the option
+        recipe = CaloClouds3Recipe(VARIANTS[json.loads(Path(work, "variant.json").read_text())["variant"]])
     flow = ShowerFlow(**recipe.flow_kwargs())
-    tensors, _ = load_checkpoint(Path(work) / "flow" / "checkpoint")
     flow.load_state_dict({k.removeprefix("flow."): v for k, v in tensors.items() if k.startswith("flow.")})
-    return variant, flow.eval()
+    return UNITS[recipe.flow_units], flow.eval()
 
 
 def evaluate(args) -> None:
@@ -119,7 +125,7 @@ def main() -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=1)
     e = sub.add_parser("evaluate")
-    e.add_argument("works", nargs="*")
+    e.add_argument("works", nargs="*", help="work folders (their flow checkpoints) or model folders")
     e.add_argument("--shipped", action="store_true", help="also the shipped CaloClouds3 flow")
     e.add_argument("--energies", default="1,2,3,5,10,50,100")
     e.add_argument("-n", type=int, default=300)

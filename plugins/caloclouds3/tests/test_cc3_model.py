@@ -212,6 +212,25 @@ def test_per_layer_occupancy_recovers_known_shares_and_is_applied(model, barrel,
         model.with_calibration(0.5, 1.0, 1.0, np.ones(29))
 
 
+def test_energy_spread_recovers_a_known_spread_and_keeps_layer_energies(model, barrel):
+    raw = model.with_calibration(1.0, 1.0, 1.0)
+    generated = raw.sample(np.full(60, 40.0), seed=2)
+    reference = Thinning(generated, 5, 30)(0.5, 1.0, 1.0, None, 1.3)
+    fitted = CaloClouds3Calibrator(rounds=2, cell_energy=True).fit(generated, reference, barrel)
+    assert fitted.energy_spread_ == pytest.approx(1.3, abs=0.05)
+    assert fitted.occupancy_factor_ == pytest.approx(0.5, abs=0.05)
+    plain = CaloClouds3Calibrator(rounds=2).fit(generated, reference, barrel)
+    assert plain.energy_spread_ == 1.0
+    target = summarise_cells(reference, barrel).log_cell_energy
+    got = {c: summarise_cells(c.apply(generated), barrel).log_cell_energy for c in (plain, fitted)}
+    assert abs(got[fitted] - target) < 0.02 < abs(got[plain] - target)
+    # generating with a spread: the same layer energies, log point energies spread by that factor
+    wide = raw.with_calibration(1.0, 1.0, 1.0, energy_spread=1.5).sample(np.full(60, 40.0), seed=2)
+    np.testing.assert_allclose(wide.layer_sums(30)[1], generated.layer_sums(30)[1], rtol=1e-4, atol=1e-3)
+    log_e = [np.log(s.points[..., 3][s.padding_mask]) for s in (generated, wide)]
+    assert np.std(log_e[1]) / np.std(log_e[0]) == pytest.approx(1.5, rel=0.1)
+
+
 def test_fidelity_at_50_gev_normal_incidence_in_the_barrel(model, barrel):
     """1000 showers against the reference MC's (numbers from docs/caloclouds3.md's study)."""
     reference = json.loads((HERE / "reference_barrel_50gev.json").read_text())
