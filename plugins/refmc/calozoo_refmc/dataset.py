@@ -536,11 +536,20 @@ def _simulate_into(
             # fork where there is one (fast start, the tables are inherited); spawn elsewhere
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-            with context.Pool(workers) as pool:
+            with context.Pool(workers, initializer=_quiet_worker) as pool:
                 for index, n, sha256 in pool.imap_unordered(_make_shard, todo):
                     finish(index, n, sha256)
                     bar.update(n)
     return shards
+
+
+def _quiet_worker() -> None:
+    """A pool worker leaves Ctrl-C to the parent and dies quietly when the pool ends it (SIGTERM):
+    forked workers inherit the parent's handlers, which would print a traceback per worker."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _run_on_dask(scheduler: str, workers: int | None, todo: list, out: Path, finish, bar) -> None:

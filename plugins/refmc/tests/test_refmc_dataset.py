@@ -439,3 +439,18 @@ def test_a_saved_reference_mc_without_a_physics_version_is_version_2(tmp_path):
     del config["config"]["physics_version"]
     (folder / "config.json").write_text(json.dumps(config))
     assert ReferenceMC.load(folder).physics_version == 2
+
+
+def test_a_process_pool_ends_without_tracebacks(tmp_path):
+    """The pool's workers inherit calozoo's SIGTERM handler; ending the pool must stay quiet."""
+    import subprocess
+    import sys
+
+    command = [
+        sys.executable, "-m", "calozoo", "simulate", str(tmp_path / "d"), "-n", "1", "--energy", "1",
+        "--shard-size", "1", "--workers", "3", "--scheduler", "pool", "--no-progress",
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "Terminated" not in done.stderr
+    assert len(list((tmp_path / "d").glob("shard-*.h5"))) == 1
