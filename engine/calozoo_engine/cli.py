@@ -174,7 +174,7 @@ def make_train_command(recipe_type: type, default_steps: dict[str, int] | None =
         if stage == "summarise":
             if output is None:
                 raise click.UsageError("-o/--output (a .h5 file) is required for the summarise stage")
-            summaries = SummarySet.of(TrainingSet.read(data, limit=limit), recipe_type.n_layers)
+            summaries = SummarySet.of_shards(data, recipe_type.n_layers, limit=limit)
             written = write_summaries(output, summaries)
             size = written.stat().st_size
             click.echo(

@@ -41,6 +41,15 @@ __all__ = [
 SUMMARY_KIND = "shower summaries"
 
 
+def _check_size(path, n: int, minimum: int | None = None) -> None:
+    """Refuse a data set of fewer than ``minimum`` showers (default: what training needs)."""
+    minimum = max(MIN_TRAINING_SHOWERS if minimum is None else minimum, 1)
+    if n < minimum:
+        raise FileFormatError(
+            path, None, f"holds {n} showers; at least {minimum} are needed (make a data set with `calozoo simulate`)"
+        )
+
+
 def data_files(path: str | os.PathLike) -> list[Path]:
     """The HDF5 files of a data set: ``path`` itself, or the ``*.h5`` files in the folder ``path``."""
     path = Path(path)
@@ -98,8 +107,15 @@ class TrainingSet:
         )
 
     @classmethod
-    def read(cls, path: str | os.PathLike, limit: int | None = None, progress: bool = True) -> TrainingSet:
-        """Read a file or a folder of shards (at most ``limit`` showers)."""
+    def read(
+        cls,
+        path: str | os.PathLike,
+        limit: int | None = None,
+        progress: bool = True,
+        min_showers: int | None = None,
+    ) -> TrainingSet:
+        """Read a file or a folder of shards (at most ``limit`` showers; at least ``min_showers``,
+        by default what training needs)."""
         parts, total = [], 0
         for file in tqdm(data_files(path), desc="reading", unit="file", disable=not progress):
             showers = read_showers(file)
@@ -112,13 +128,7 @@ class TrainingSet:
             if limit is not None and total >= limit:
                 break
         data = cls.from_showers(parts) if parts else None
-        if data is None or len(data) < MIN_TRAINING_SHOWERS:
-            raise FileFormatError(
-                path,
-                None,
-                f"holds {0 if data is None else len(data)} showers; training needs at least "
-                f"{MIN_TRAINING_SHOWERS} (make a data set with `calozoo simulate`)",
-            )
+        _check_size(path, 0 if data is None else len(data), min_showers)
         return data if limit is None else data.subset(np.arange(min(limit, len(data))))
 
     def __len__(self) -> int:
@@ -215,6 +225,27 @@ class SummarySet:
     def of(cls, data: TrainingSet, n_layers: int) -> SummarySet:
         """The summaries of a training set's showers."""
         return cls(data.summaries(n_layers), data.energy_gev, data.direction)
+
+    @classmethod
+    def of_shards(
+        cls, path: str | os.PathLike, n_layers: int, limit: int | None = None, progress: bool = True
+    ) -> SummarySet:
+        """The summaries of a point data set, read one file at a time (memory: one shard's points,
+        however large the data set); the same as ``of(TrainingSet.read(path, limit))``."""
+        parts, total = [], 0
+        for file in tqdm(data_files(path), desc="summarising", unit="file", disable=not progress):
+            part = cls.of(TrainingSet.read(file, progress=False, min_showers=1), n_layers)
+            parts.append(part)
+            total += len(part)
+            if limit is not None and total >= limit:
+                break
+        data = cls(
+            ShowerSummaries.concatenate([p.data for p in parts]),
+            np.concatenate([p.energy_gev for p in parts]),
+            np.concatenate([p.direction for p in parts]),
+        )
+        _check_size(path, len(data))
+        return data if limit is None else data.subset(np.arange(min(limit, len(data))))
 
     @classmethod
     def read(cls, path: str | os.PathLike, limit: int | None = None) -> SummarySet:

@@ -293,7 +293,7 @@ def test_training_on_a_file_without_showers_is_a_clear_error(tmp_path):
     from calozoo.showers import Showers
 
     write_showers(tmp_path / "shard-00000.h5", Showers.empty())
-    with pytest.raises(FileFormatError, match="holds 0 showers; training needs at least 10"):
+    with pytest.raises(FileFormatError, match="holds 0 showers; at least 10 are needed"):
         TrainingSet.read(tmp_path, progress=False)
 
 
