@@ -1,6 +1,11 @@
 """Training CaloClouds3 as a user runs it: data loading, size buckets, the three stages, resuming."""
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -336,3 +341,22 @@ def test_the_flow_trains_alike_on_compact_summaries(data_path, tmp_path):
     assert logs[0][-1]["validation_nll"] == pytest.approx(logs[1][-1]["validation_nll"], rel=1e-4)
     refused = runner.invoke(main, [*base, str(summaries), "--stage", "teacher", "--steps", "1"])
     assert refused.exit_code == 1 and "need point shards" in refused.output
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="the node recipe is a bash script")
+def test_the_node_recipe_runs_end_to_end_on_a_cpu(tmp_path):
+    """plugins/caloclouds3/scripts/node_recipe.sh at toy sizes: data, three stages, calibration, export."""
+    script = Path(__file__).resolve().parents[1] / "scripts" / "node_recipe.sh"
+    sizes = {
+        "N_POINTS": "24", "N_FLOW": "12", "N_CALIB": "12", "FLOW_STEPS": "2", "TEACHER_STEPS": "2",
+        "DISTILL_STEPS": "2", "WORKERS": "1",
+    }  # fmt: skip
+    env = {**os.environ, **sizes, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    command = ["bash", str(script), str(tmp_path / "out"), "cpu"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    model = CaloClouds3.load(tmp_path / "out" / "model")
+    assert model.recipe.flow_units == "per-gev" and model.layer_occupancy is not None
+    assert model.training["flow"]["steps"] == 2 and model.training["distill"]["steps"] == 2
+    assert (tmp_path / "out" / "caloclouds3.pt").stat().st_size > 0
+    assert "Traceback" not in done.stderr
