@@ -61,7 +61,7 @@ def run(reference_path: str, model_path: str | None, seeds: int, n_max: int | No
     from calozoo.showers import concatenate
 
     torch.set_num_threads(1)
-    from calozoo_caloclouds3.data import data_files
+    from calozoo_engine.data import data_files
 
     reference = concatenate([read_showers(f) for f in data_files(reference_path)])
     if np.any(np.abs(reference.direction[:, 2] - 1) > 1e-6):

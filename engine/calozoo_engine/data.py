@@ -45,9 +45,8 @@ def _check_size(path, n: int, minimum: int | None = None) -> None:
     """Refuse a data set of fewer than ``minimum`` showers (default: what training needs)."""
     minimum = max(MIN_TRAINING_SHOWERS if minimum is None else minimum, 1)
     if n < minimum:
-        raise FileFormatError(
-            path, None, f"holds {n} showers; at least {minimum} are needed (make a data set with `calozoo simulate`)"
-        )
+        hint = "make a data set with `calozoo simulate`"
+        raise FileFormatError(path, None, f"holds {n} showers; at least {minimum} are needed ({hint})")
 
 
 def data_files(path: str | os.PathLike) -> list[Path]:

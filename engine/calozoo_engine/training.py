@@ -653,7 +653,9 @@ def trained_parts(work: str | os.PathLike, recipe: Recipe, point_model: Any = No
         if getattr(point_model, "name", None) != recipe.name:
             raise ModelFolderError(f"the point network must come from a {recipe.name} model")
         net, scaler = point_model.net, point_model.scaler
-        training["point_network"] = {"from": "a saved model", **dict(point_model.training)}
+        for stage in ("teacher", "distill"):  # the point network's own provenance
+            if stage in point_model.training:
+                training[stage] = point_model.training[stage]
         return {"recipe": recipe, "flow": flow, "net": net, "scaler": scaler, "training": training}
     distill_tensors, distill_state = load_checkpoint(work / "distill" / "checkpoint")
     net = PointwiseNet(tuple(distill_state["widths"]), recipe.point_context_features)

@@ -30,9 +30,10 @@ def calozoo_register_models(register):
         licence="Apache-2.0 (code and shipped weights)",
         validity="photons of 1-127 GeV up to 62 deg from the layer normal (the training set's window); "
         "projected into ild-ecal-barrel, the geometry it is calibrated for",
-        fidelity="normal incidence, ild-ecal-barrel, 50 GeV: visible energy 1.008, occupancy 0.969 of the "
-        "reference MC, classifier AUC 0.959 (docs/caloclouds3-fidelity.md); random angles at 10/50/100 "
-        "GeV: classifier AUC 0.888, cell energy 456x its twin floor (docs/evaluation.md)",
+        fidelity="normal incidence, ild-ecal-barrel, 50 GeV: visible energy 1.003, occupancy 0.975 of the "
+        "reference MC, classifier AUC 0.932 (docs/caloclouds3-fidelity.md); random angles at 10/50/100 "
+        "GeV: classifier AUC 0.813, cell energy 109x its twin floor (docs/caloclouds3.md); visible energy "
+        "at 1 GeV 1.02x the reference's (docs/caloclouds3.md, 'Low energies')",
         shipped_config="weights/caloclouds3/config.json",
     )
 
@@ -42,7 +43,8 @@ def calozoo_register_calibrators(register):
     register(
         "caloclouds3",
         "calozoo_caloclouds3.calibration:CaloClouds3Calibrator",
-        summary="fits CaloClouds3's occupancy factor, transverse widening and energy factor for a geometry",
+        summary="fits CaloClouds3's occupancy factor (optionally per layer), transverse widening, energy "
+        "factor and (optionally) the spread of point energies for a geometry",
     )
 
 

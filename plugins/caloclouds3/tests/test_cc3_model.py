@@ -58,7 +58,7 @@ def test_layers_get_the_flows_counts_and_energies(model, monkeypatch):
     direction = direction_from_angles([90.0, 60.0, 120.0], [90.0, 85.0, 100.0])
     showers = model.sample([10.0, 50.0, 100.0], direction, seed=4)
     scales = model.recipe.scales([10.0, 50.0, 100.0])
-    counts, energy = layer_targets(recorded["targets"], model.occupancy_factor, *scales)
+    counts, energy = layer_targets(recorded["targets"], model.occupancy, *scales)
     got_counts, got_energy = showers.layer_sums(30)
     np.testing.assert_array_equal(got_counts, counts.numpy())
     expected = energy.numpy() * model.energy_factor
@@ -138,7 +138,7 @@ def test_directions_outside_the_training_window_are_refused(model):
 def test_corrupt_or_mismatched_weight_files_are_refused(tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(SHIPPED_WEIGHTS, broken)
-    weights = broken / "weights.safetensors"
+    weights = sorted(broken.glob("weights*.safetensors"))[0]
     weights.write_bytes(weights.read_bytes()[:-1000])
     with pytest.raises(ModelFolderError):
         load_pretrained(broken)
@@ -248,7 +248,9 @@ def test_fidelity_at_50_gev_normal_incidence_in_the_barrel(model, barrel):
     assert (share * deviation).sum() < 0.03  # energy-weighted mean deviation of the profile
     core = share > 0.01  # the layers holding at least 1 % of the energy each (about 20 of 30)
     assert core.sum() > 15
-    np.testing.assert_allclose(profile[core], ref_profile[core], rtol=0.06)
+    # 7 %: the flow trained at scale puts 5-7 % too much energy into layers 0-4 at 50 GeV
+    # (docs/caloclouds3-fidelity.md); the deeper layers are within 3.5 %
+    np.testing.assert_allclose(profile[core], ref_profile[core], rtol=0.07)
 
 
 def test_importing_the_authors_network(tmp_path):
@@ -304,7 +306,7 @@ def test_info_is_a_model_card():
     assert result.exit_code == 0, result.output
     for expected in (
         "paper: Buss et al., CaloClouds3",
-        "trained (flow): 20,000 cc3-training showers, reference-MC physics version 2",
+        "trained (flow): 115,000 showers, reference-MC physics version 2",
         "calibrated for: ild-ecal-barrel",
         "validity: photons of 1-127 GeV",
         "fidelity:",

@@ -207,7 +207,8 @@ def test_a_new_flow_with_the_shipped_point_network(data_path, tmp_path):
     assert all(
         torch.equal(a, b) for a, b in zip(model.net.state_dict().values(), shipped.net.state_dict().values())
     )
-    assert model.scaler.to_dict() == shipped.scaler.to_dict() and "point_network" in model.training
+    assert model.scaler.to_dict() == shipped.scaler.to_dict()
+    assert model.training["distill"] == shipped.training["distill"]
     assert len(model.sample(20.0, seed=0)) == 1
 
 
@@ -222,7 +223,7 @@ def test_recipe_options_are_checked(data_path):
     assert result.exit_code != 0 and "assemble stage only" in result.output
     assert CaloClouds3Recipe().flow_units == "per-gev"  # new runs; files without a recipe: the paper's
     assert CaloClouds3Recipe().restore(None).flow_units == "fixed"
-    assert calozoo.load("caloclouds3").recipe.flow_units == "fixed"
+    assert calozoo.load("caloclouds3").recipe.flow_units == "per-gev"  # the shipped flow's
 
 
 def test_cli_refuses_options_of_another_stage_and_missing_inputs(data_path, tmp_path):
