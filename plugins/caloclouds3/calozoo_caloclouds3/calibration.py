@@ -58,9 +58,6 @@ class _Factors:
     layers: np.ndarray | None = None
     spread: float = 1.0
 
-    def replaced(self, **change) -> _Factors:
-        return replace(self, **change)
-
     def args(self) -> tuple:
         """The arguments of :class:`~calozoo_engine.calibration.Thinning`."""
         return self.occ, self.widen, self.energy, self.layers, self.spread
@@ -118,13 +115,19 @@ class CaloClouds3Calibrator(Calibrator):
 
         def measure(what: str, **change):
             return getattr(
-                summarise_cells(thin(*f.replaced(**change).args()), geometry, self.incident_point_mm), what
+                summarise_cells(thin(*replace(f, **change).args()), geometry, self.incident_point_mm), what
             )
 
-        for _ in range(self.rounds):  # the paper's three factors
-            f.occ = bisect(lambda v: measure("occupancy", occ=v), target.occupancy, 0.02, 1.0)
+        def global_occupancy(spread: float = 1.0) -> float:
+            return bisect(lambda v: measure("occupancy", occ=v, spread=spread), target.occupancy, 0.02, 1.0)
+
+        def width_and_energy() -> None:
             f.widen = bisect(lambda v: measure("radial_width_mm", widen=v), target.radial_width_mm, 0.6, 1.6)
             f.energy = self._energy(measure, target, f)
+
+        for _ in range(self.rounds):  # the paper's three factors
+            f.occ = global_occupancy()
+            width_and_energy()
 
         def occupancy_for(spread: float) -> dict[str, Any]:
             """The occupancy factor(s) matching the reference's hit cells at this energy spread."""
@@ -136,11 +139,7 @@ class CaloClouds3Calibrator(Calibrator):
                     np.ones(N_LAYERS),
                 )
                 return {"layers": share / f.occ}
-            return {
-                "occ": bisect(
-                    lambda v: measure("occupancy", occ=v, spread=spread), target.occupancy, 0.02, 1.0
-                )
-            }
+            return {"occ": global_occupancy(spread)}
 
         def log_cell_energy(spread: float) -> float:
             return measure("log_cell_energy", spread=spread, **occupancy_for(spread))
@@ -154,8 +153,7 @@ class CaloClouds3Calibrator(Calibrator):
                 )
             for key, value in occupancy_for(f.spread).items():
                 setattr(f, key, value)
-            f.widen = bisect(lambda v: measure("radial_width_mm", widen=v), target.radial_width_mm, 0.6, 1.6)
-            f.energy = self._energy(measure, target, f)
+            width_and_energy()
         self.occupancy_factor_, self.widening_, self.energy_factor_ = f.occ, f.widen, f.energy
         self.layer_occupancy_, self.energy_spread_ = f.layers, f.spread
         after = summarise_cells(thin(*f.args()), geometry, self.incident_point_mm)

@@ -31,7 +31,7 @@ from calozoo_engine.export import (
 )
 from torch import Tensor, nn
 
-from .model import ENERGY_SCALE_GEV, MEV_PER_GEV, N_LAYERS, POINTS_PER_GEV, layer_targets
+from .model import ENERGY_SCALE_GEV, N_LAYERS, layer_targets
 
 __all__ = [
     "DDMLModule",
@@ -69,10 +69,10 @@ class DDMLModule(DDMLBase):
         self.register_buffer("occupancy", model.occupancy.clone())
         self.energy_scale_gev = float(ENERGY_SCALE_GEV)
         self.per_gev = model.recipe.flow_units == "per-gev"
+        # points and MeV per flow unit at 1 GeV: per GeV (per-gev units) or at any energy (fixed)
         count_scale, energy_scale = model.recipe.scales([1.0])
-        # fixed units: points and MeV per flow unit; per-gev: per unit and GeV of incident energy
-        self.count_scale = float(count_scale) if not self.per_gev else float(POINTS_PER_GEV)
-        self.energy_scale_mev = float(energy_scale) if not self.per_gev else float(MEV_PER_GEV)
+        self.count_scale = float(count_scale)
+        self.energy_scale_mev = float(energy_scale)
 
     def check_flow(self, flow: nn.Module) -> None:
         if int(flow.features) != 2 * N_LAYERS:
