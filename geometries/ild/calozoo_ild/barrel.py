@@ -48,12 +48,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from calozoo.conditions import UNIT_TOLERANCE
-from calozoo.interfaces import CellHits, EnergyLosses, Geometry, check_training_points, warn_missing_layers
-from calozoo.layered import cell_sums, pad_cell_hits, sum_per_shower
-from calozoo.showers import Showers, tilt_xy_mm
+from calozoo.cellid import CellIdLayout
+from calozoo.interfaces import CellHits, EnergyLosses
+from calozoo.showers import Showers
 
-from .facts import load_facts
+from .asbuilt import AsBuilt
+from .cells import Ladder, slab_cells, slab_wafers
 
 __all__ = [
     "ILDBarrel",
@@ -61,6 +61,7 @@ __all__ = [
     "EnergyLosses",
     "StaveLocation",
     "CELL_ID_FIELDS",
+    "CELL_ID_LAYOUT",
     "encode_cell_id",
     "decode_cell_id",
 ]
@@ -74,9 +75,8 @@ FACE_TOLERANCE_MM = 1.0
 #: reads ``0xSSMMTTWXCXWYCYLL``: stave, module, tower, wafer and cell along the beam, wafer and
 #: cell across the stave (wafer counted from the slab's ``−y`` end), layer.
 CELL_ID_FIELDS = ("stave", "module", "tower", "wafer_x", "cell_x", "wafer_y", "cell_y", "layer")
-_BITS = 8
-_FIELD_MASK = (1 << _BITS) - 1
-_SHIFTS = tuple(_BITS * (len(CELL_ID_FIELDS) - 1 - i) for i in range(len(CELL_ID_FIELDS)))
+#: The barrel's :class:`~calozoo.cellid.CellIdLayout`.
+CELL_ID_LAYOUT = CellIdLayout([(name, 8) for name in CELL_ID_FIELDS])
 
 
 def encode_cell_id(stave, module, tower, wafer_x, cell_x, wafer_y, cell_y, layer) -> np.ndarray:
@@ -85,14 +85,7 @@ def encode_cell_id(stave, module, tower, wafer_x, cell_x, wafer_y, cell_y, layer
     >>> hex(int(encode_cell_id(2, 1, 4, 0, 17, 7, 3, 29)))
     '0x20104001107031d'
     """
-    values = (stave, module, tower, wafer_x, cell_x, wafer_y, cell_y, layer)
-    fields = np.broadcast_arrays(*(np.asarray(v, dtype=np.int64) for v in values))
-    out = np.zeros(fields[0].shape, dtype=np.int64)
-    for name, value, shift in zip(CELL_ID_FIELDS, fields, _SHIFTS):
-        if np.any((value < 0) | (value > _FIELD_MASK)):
-            raise ValueError(f"cell id field {name!r} must lie in [0, {_FIELD_MASK}]")
-        out |= value << shift
-    return out
+    return CELL_ID_LAYOUT.encode(stave, module, tower, wafer_x, cell_x, wafer_y, cell_y, layer)
 
 
 def decode_cell_id(cell_id) -> dict[str, np.ndarray]:
@@ -102,12 +95,7 @@ def decode_cell_id(cell_id) -> dict[str, np.ndarray]:
     >>> {k: int(v) for k, v in decode_cell_id(0x20104001107031D).items()}
     {'stave': 2, 'module': 1, 'tower': 4, 'wafer_x': 0, 'cell_x': 17, 'wafer_y': 7, 'cell_y': 3, 'layer': 29}
     """
-    ids = np.asarray(cell_id, dtype=np.int64)
-    valid = ids >= 0
-    return {
-        name: np.where(valid, (ids >> shift) & _FIELD_MASK, -1)
-        for name, shift in zip(CELL_ID_FIELDS, _SHIFTS)
-    }
+    return CELL_ID_LAYOUT.decode(cell_id)
 
 
 # ---------------------------------------------------------------------------- results
@@ -147,7 +135,7 @@ class StaveLocation(NamedTuple):
 # ---------------------------------------------------------------------------- the geometry
 
 
-class ILDBarrel(Geometry):
+class ILDBarrel(AsBuilt):
     """The ILD silicon-tungsten ECAL barrel with its real cells, dead regions and staggering.
 
     Projects training points (tilt removed, ``z`` in layer units, directions in the local frame of
@@ -181,16 +169,12 @@ class ILDBarrel(Geometry):
     #: Layers with the same tungsten (20 behind 2.1 mm plates, 10 behind 4.2 mm): the photon
     #: finder's calibration has one weight per group (:mod:`calozoo.reconstruction`).
     calibration_layer_groups = ((0, 20), (20, 30))
+    normal_name = "stave's outward normal"
+    towards = "towards the beam"
 
     def __init__(self, threshold_mev: float | None = None, name: str = "ild-ecal-barrel"):
-        f = self.facts = load_facts()
-        threshold_mev = f.threshold_mev if threshold_mev is None else float(threshold_mev)
-        if not threshold_mev >= 0:
-            raise ValueError(f"threshold_mev must be >= 0, got {threshold_mev}")
-        self._threshold = threshold_mev
-        self.name = name
-        self.cell_size_mm = f.cell_size_mm
-        self._depth = f.layer_depth_mm()
+        super().__init__(threshold_mev, name)
+        f = self.facts
 
         # Staves: outward normal n_s at azimuth s * 360° / n; across-stave axis y_s = n_s × z.
         phi = 2 * np.pi * np.arange(f.n_staves) / f.n_staves
@@ -205,11 +189,22 @@ class ILDBarrel(Geometry):
         end_cut = f.slab_back_depth_mm() / math.tan(2 * math.pi / f.n_staves)
         self._slab_start = -self.half_side_mm + end_cut
         self._slab_end = self.half_side_mm + 2 * f.pinwheel_shift_mm - end_cut
-        length = self._slab_end - self._slab_start
-        self._full_wafers = np.floor(length / f.wafer_pitch_mm).astype(np.int64)
-        rest = length - self._full_wafers * f.wafer_pitch_mm
-        partial = np.floor((rest - 2 * f.guard_ring_mm) / f.cell_size_mm).astype(np.int64)
-        self._partial_cells = np.clip(partial, 0, f.cells_per_wafer)
+        self._full_wafers, self._partial_cells = slab_wafers(self._slab_end - self._slab_start, f)
+        #: cells along the beam: 5 modules of 5 towers of 2 wafers from the barrel's -z end
+        self._beam = Ladder(
+            f.beam_origin_mm,
+            f.n_modules,
+            f.module_length_mm,
+            f.module_margin_mm,
+            f.n_towers,
+            f.tower_pitch_mm,
+            f.tower_margin_mm,
+            f.wafers_per_tower,
+            f.wafer_pitch_mm,
+            f.guard_ring_mm,
+            f.cells_per_wafer,
+            f.cell_size_mm,
+        )
 
         # Sizes of the cell-id fields, for the dense index summed over in project().
         self._radices = (
@@ -231,36 +226,10 @@ class ILDBarrel(Geometry):
             fields.append(value)
         return [index, *fields[::-1]]
 
-    # ------------------------------------------------------------------ Geometry interface
-    @property
-    def n_layers(self) -> int:
-        return self.facts.n_layers
-
-    @property
-    def layer_depth_mm(self) -> np.ndarray:
-        return self._depth.copy()
-
-    @property
-    def threshold_mev(self) -> float:
-        return self._threshold
-
-    def get_config(self) -> dict[str, Any]:
-        return {"threshold_mev": self._threshold, "name": self.name}
-
     # ------------------------------------------------------------------ cells
     def beam_cell_centre_mm(self, module, tower, wafer, cell) -> np.ndarray:
         """Centre along the beam (global ``z``, mm) of a cell, the spec's formula term by term."""
-        f = self.facts
-        return (
-            f.beam_origin_mm
-            + f.module_length_mm * np.asarray(module)
-            + f.module_margin_mm
-            + f.tower_pitch_mm * np.asarray(tower)
-            + f.tower_margin_mm
-            + f.wafer_pitch_mm * np.asarray(wafer)
-            + f.guard_ring_mm
-            + f.cell_size_mm * (np.asarray(cell) + 0.5)
-        )
+        return self._beam.centre_mm(module, tower, wafer, cell)
 
     def across_cell_centre_mm(self, layer, wafer, cell) -> np.ndarray:
         """Centre across the stave (stave-frame ``y``, mm) of cell ``cell`` of wafer ``wafer`` in a layer."""
@@ -357,42 +326,17 @@ class ILDBarrel(Geometry):
         top = f.n_staves // 4
         return self.to_global_mm(top, [beam, across, 0.0])
 
-    def _beam_cells(self, x: np.ndarray):
-        """Cells along the beam of global ``z`` values: ``(module, tower, wafer, cell, alive, inside)``."""
-        f = self.facts
-        r = x - f.beam_origin_mm
-        module = np.floor(r / f.module_length_mm)
-        r = r - f.module_length_mm * module - f.module_margin_mm
-        tower = np.floor(r / f.tower_pitch_mm)
-        r = r - f.tower_pitch_mm * tower - f.tower_margin_mm
-        wafer = np.floor(r / f.wafer_pitch_mm)
-        r = r - f.wafer_pitch_mm * wafer - f.guard_ring_mm
-        cell = np.floor(r / f.cell_size_mm)
-        inside = (module >= 0) & (module < f.n_modules)
-        alive = (
-            inside
-            & (tower >= 0)
-            & (tower < f.n_towers)
-            & (wafer >= 0)
-            & (wafer < f.wafers_per_tower)
-            & (cell >= 0)
-            & (cell < f.cells_per_wafer)
-        )
-        return module, tower, wafer, cell, alive, inside
-
     def _across_cells(self, y: np.ndarray, slab: np.ndarray):
         """Cells across the stave of stave-frame ``y`` in ``slab``: ``(wafer, cell, alive, inside)``."""
         f = self.facts
-        v = y - self._slab_start[slab]
-        inside = (v >= 0) & (y < self._slab_end[slab])
-        wafer = np.floor(v / f.wafer_pitch_mm)
-        cell = np.floor((v - f.wafer_pitch_mm * wafer - f.guard_ring_mm) / f.cell_size_mm)
-        full = self._full_wafers[slab]
-        n_cells = np.where(
-            wafer < full, f.cells_per_wafer, np.where(wafer == full, self._partial_cells[slab], 0)
+        inside = (y >= self._slab_start[slab]) & (y < self._slab_end[slab])
+        wafer, cell, alive = slab_cells(
+            y - self._slab_start[slab],
+            self._full_wafers[slab],
+            self._partial_cells[slab],
+            f,
         )
-        alive = inside & (cell >= 0) & (cell < n_cells)
-        return wafer, cell, alive, inside
+        return wafer, cell, alive & inside, inside
 
     # ------------------------------------------------------------------ incident points
     def _on_face(self, point) -> tuple[np.ndarray, np.ndarray]:
@@ -426,22 +370,6 @@ class ILDBarrel(Geometry):
         across = np.einsum("ij,ij->i", p, self.stave_across[stave])
         return stave, np.stack([p[:, 2], across], axis=1)
 
-    def _check_local_direction(self, direction: np.ndarray, what: str) -> None:
-        if not np.all(np.isfinite(direction)):
-            raise ValueError(f"{self.name}: {what} contains NaN or infinite values")
-        norm = np.linalg.norm(direction, axis=-1)
-        if np.any(np.abs(norm - 1.0) > UNIT_TOLERANCE):
-            bad = norm[np.abs(norm - 1.0) > UNIT_TOLERANCE]
-            raise ValueError(
-                f"{self.name}: {what} must be unit vectors, got norms {np.unique(bad)[:3].tolist()}"
-            )
-        backward = direction[..., 2] <= 0
-        if np.any(backward):
-            raise ValueError(
-                f"{self.name}: {what} points out of the calorimeter (towards the beam): its component "
-                f"along the stave's outward normal must be > 0, got {direction[..., 2][backward][:3]}"
-            )
-
     def locate(self, global_point, global_direction=None) -> StaveLocation:
         """Find the stave a global incident point lies on, and the local frame there.
 
@@ -464,10 +392,7 @@ class ILDBarrel(Geometry):
         stave, on_face = self._on_face(np.atleast_2d(point))
         local = None
         if global_direction is not None:
-            d = np.asarray(global_direction, dtype=np.float64)
-            d = np.broadcast_to(np.atleast_2d(d), (len(stave), 3)) if d.ndim == 1 else d
-            if d.shape != (len(stave), 3):
-                raise ValueError(f"{self.name}: direction must be (3,) or (N, 3) for N = {len(stave)} points")
+            d = self._directions(global_direction, len(stave))
             local = np.stack(
                 [
                     d[:, 2],
@@ -503,74 +428,32 @@ class ILDBarrel(Geometry):
             ValueError: points not in layer units or NaN, incident points off the inner face or NaN,
                 directions that are not unit vectors or point out of the calorimeter.
         """
-        f = self.facts
-        check_training_points(self, showers)
-        n = len(showers)
-        point = self.default_incident_point_mm if incident_point_mm is None else incident_point_mm
-        point = np.asarray(point, dtype=np.float64)
-        if point.ndim == 1 and point.shape == (3,):
-            point = np.broadcast_to(point, (n, 3))
-        if point.shape != (n, 3):
-            raise ValueError(
-                f"{self.name}: incident_point_mm must be (3,) or (N, 3) for N = {n} showers, "
-                f"got {point.shape}"
-            )
+        point = self._incident_points(showers, incident_point_mm)
         stave, origin = self._on_face(point)
-        self._check_local_direction(showers.direction, "shower direction")
+        p = self._place(showers, origin)
 
-        points, shower_index = showers.flat()
-        x, y, z, e = points.astype(np.float64).T
-        if not (
-            np.isfinite(x).all() and np.isfinite(y).all() and np.isfinite(z).all() and np.isfinite(e).all()
-        ):
-            raise ValueError(f"{self.name}: the showers' points contain NaN or infinite values")
-        layer = np.floor(z).astype(np.int64)
-        in_layers = (layer >= 0) & (layer < f.n_layers)
-        layer = np.clip(layer, 0, f.n_layers - 1)
-
-        # Tilt back: at depth d the trajectory sits at d * (p_x, p_y) / p_z from the incident point.
-        axis = tilt_xy_mm(showers.direction[shower_index], self._depth[layer])
-        beam = x + axis[:, 0] + origin[shower_index, 0]
-        across = y + axis[:, 1] + origin[shower_index, 1]
-
-        module, tower, wafer_x, cell_x, alive_x, inside_x = self._beam_cells(beam)
-        wafer_y, cell_y, alive_y, inside_y = self._across_cells(across, layer // 2)
-        inside = in_layers & inside_x & inside_y
+        module, tower, wafer_x, cell_x, alive_x, inside_x = self._beam.cells(p.u)
+        wafer_y, cell_y, alive_y, inside_y = self._across_cells(p.v, p.layer // 2)
+        inside = p.in_layers & inside_x & inside_y
         alive = inside & alive_x & alive_y
-        dead = inside & ~alive
-        beyond = in_layers & ~inside
-        dead_mev = sum_per_shower(shower_index[dead], e[dead], n)
-        outside_mev = sum_per_shower(shower_index[beyond], e[beyond], n)
-        outside_layers_mev = sum_per_shower(shower_index[~in_layers], e[~in_layers], n)
 
         # Sum on a dense mixed-radix index (exact in float64, one masked copy), then turn only the
         # surviving cells into the 8-bit-field cell ids.
-        index = stave[shower_index].astype(np.float64)
-        for value, radix in zip((module, tower, wafer_x, cell_x, wafer_y, cell_y, layer), self._radices[1:]):
+        index = stave[p.shower].astype(np.float64)
+        fields = (module, tower, wafer_x, cell_x, wafer_y, cell_y, p.layer)
+        for value, radix in zip(fields, self._radices[1:]):
             index = index * radix + value
-        s, index, energy = cell_sums(shower_index[alive], index[alive].astype(np.int64), e[alive])
-        keep = energy >= self._threshold
-        below_mev = sum_per_shower(s[~keep], energy[~keep], n)
-        s, energy = s[keep], energy[keep]
-        key = encode_cell_id(*self._unravel(index[keep]))
-
-        centre = self.cell_position_mm(key)
-        xyz = np.column_stack(
-            [
-                centre[:, 0] - origin[s, 0],
-                centre[:, 1] - origin[s, 1],
-                ((key >> _SHIFTS[-1]) & _FIELD_MASK) + 0.5,
-            ]
+        hits = self._sum_cells(
+            showers,
+            p,
+            origin,
+            index[alive].astype(np.int64),
+            alive,
+            p.in_layers & ~inside,
+            lambda index: encode_cell_id(*self._unravel(index)),
+            lambda ids: CELL_ID_LAYOUT.field(ids, "layer"),
         )
-        losses = EnergyLosses(
-            below_threshold_mev=below_mev,
-            outside_layers_mev=outside_layers_mev,
-            outside_mev=outside_mev,
-            dead_mev=dead_mev,
-        )
-        warn_missing_layers(self, showers, losses)
-        hits = pad_cell_hits(showers, s, key, xyz, energy)
-        return BarrelCellHits(hits.showers, hits.cell_id, losses, stave=stave)
+        return BarrelCellHits(hits.showers, hits.cell_id, hits.losses, stave=stave)
 
     def describe(self) -> str:
         f = self.facts

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["Slice", "ILDEcalFacts", "load_facts", "MATERIALS", "SURROUNDING_MATERIALS"]
+__all__ = ["Slice", "ILDEcalFacts", "EndcapFacts", "load_facts", "MATERIALS", "SURROUNDING_MATERIALS"]
 
 #: Material names used in the stack (the reference Monte Carlo maps them to its own tables).
 MATERIALS = ("W", "Si", "Cu", "Al", "air", "polystyrene", "carbon fibre", "ground/HV mix")
@@ -47,6 +47,30 @@ class Slice(NamedTuple):
     material: str
     thickness_mm: float
     layer: int | None
+
+
+@dataclass(frozen=True)
+class EndcapFacts:
+    """The endcap's numbers (``ild_ecal.json``, ``"endcap"``; its ``about`` text says what is assumed).
+
+    Lengths in mm. The layer stack and cells are the barrel's (:class:`ILDEcalFacts`).
+    """
+
+    z_min_mm: float
+    z_max_mm: float
+    outer_radius_mm: float
+    hole_half_width_mm: float
+    n_quadrants: int
+    modules_per_quadrant: int
+    towers_per_module: int
+    wafers_per_tower: int
+    ring_cell_size_mm: float
+    ring_inner_radius_mm: float
+    ring_outer_radius_mm: float
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EndcapFacts:
+        return cls(**{k: v for k, v in data.items() if k != "about"})
 
 
 @dataclass(frozen=True)
@@ -92,6 +116,7 @@ class ILDEcalFacts:
     surroundings_back: tuple[tuple[str, Any, str], ...] = ()
     hcal_layer: tuple[tuple[str, Any, str], ...] = ()
     hcal_layers_kept: int = 0
+    endcap: EndcapFacts | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ILDEcalFacts:
@@ -110,6 +135,7 @@ class ILDEcalFacts:
             surroundings_back=tuple(map(tuple, sur.get("back", ()))),
             hcal_layer=tuple(map(tuple, sur.get("hcal_layer", ()))),
             hcal_layers_kept=int(sur.get("hcal_layers_kept", 0)),
+            endcap=EndcapFacts.from_dict(data["endcap"]) if "endcap" in data else None,
         )
 
     @property

@@ -1,4 +1,4 @@
-"""Registers ``ild-ecal-regular`` and ``ild-ecal-barrel`` with calozoo (the module the entry point names).
+"""Registers the ILD ECAL geometries with calozoo (the module the entry point names).
 
 calozoo imports this module every time it lists geometries, so it stays light: no numpy, nothing
 from this package's geometry code. The metadata repeats three facts of ``ild_ecal.json`` so that
@@ -26,5 +26,17 @@ def calozoo_register_geometries(register):
         "ild-ecal-barrel",
         "calozoo_ild.barrel:ILDBarrel",
         summary="ILD ECAL barrel as built: 8 staves, guard rings and gaps, staggered slabs, 0.1 MeV cut",
+        **_COMMON,
+    )
+    register(
+        "ild-ecal-endcap-regular",
+        "calozoo_ild.regular:ILDEndcapRegular",
+        summary="ILD ECAL regularised for the endcap (training): the field along the shower axis",
+        **_COMMON,
+    )
+    register(
+        "ild-ecal-endcap",
+        "calozoo_ild.endcap:ILDEndcap",
+        summary="ILD ECAL endcaps as built: 4 quadrants, gaps, the hole and its ring, 0.1 MeV cut",
         **_COMMON,
     )
