@@ -19,13 +19,21 @@ from .conditions import direction_from_angles
 
 __all__ = [
     "barrel_ip_directions",
+    "endcap_ip_directions",
     "draw_per_shower",
     "DIRECTION_DISTRIBUTIONS",
     "STAVE_INNER_RADIUS_MM",
+    "ENDCAP_FACE_Z_MM",
 ]
 
 #: Distance of the ILD ECAL top barrel stave's inner face from the beam, mm (specs/geometry.md).
 STAVE_INNER_RADIUS_MM = 1804.8
+#: Distance of the ILD ECAL endcaps' front faces from the interaction point along the beam, mm.
+ENDCAP_FACE_Z_MM = 2411.8
+#: Quadrant 0 of the endcap on its front face, mm: ``x`` from ``-h`` to ``R``, ``y`` from ``h`` to
+#: ``R`` (``h`` the hole's half width, ``R`` the octagon's apothem), cut by the octagon's diagonal.
+_ENDCAP_HOLE_HALF_WIDTH_MM = 400.0
+_ENDCAP_APOTHEM_MM = 2095.84
 
 
 def barrel_ip_directions(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -53,8 +61,30 @@ def barrel_ip_directions(n: int, rng: np.random.Generator) -> np.ndarray:
     return direction_from_angles(theta[:n], phi[:n])
 
 
+def endcap_ip_directions(n: int, rng: np.random.Generator) -> np.ndarray:
+    """``(n, 3)`` directions from the interaction point onto quadrant 0 of the +z endcap.
+
+    Straight lines from the interaction point hitting the endcap's front face (at
+    :data:`ENDCAP_FACE_Z_MM`) with a uniform density over quadrant 0 of ``ild-ecal-endcap``
+    (``x`` from −400 to 2095.84 mm, ``y`` from 400 to 2095.84 mm, inside the octagon:
+    ``x + y <= 2095.84 √2``), in the endcap's local frame (``x, y`` global, ``z`` along the
+    beam): 9.4° to 43° from the normal. Points are drawn in blocks of ``2 n`` and those outside
+    the octagon dropped, until ``n`` are kept. The endcap's training directions, as
+    :func:`barrel_ip_directions` are the barrel's.
+    """
+    h, apothem = _ENDCAP_HOLE_HALF_WIDTH_MM, _ENDCAP_APOTHEM_MM
+    points = np.empty((0, 2))
+    while len(points) < n:
+        x = rng.uniform(-h, apothem, 2 * n)
+        y = rng.uniform(h, apothem, 2 * n)
+        keep = x + y <= apothem * np.sqrt(2.0)
+        points = np.concatenate([points, np.column_stack([x[keep], y[keep]])])
+    vectors = np.column_stack([points[:n], np.full(n, ENDCAP_FACE_Z_MM)])
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
 #: ``--directions NAME`` -> the function (described for ``--help`` in :data:`calozoo.grammar.DIRECTIONS`).
-DIRECTION_DISTRIBUTIONS = {"barrel-ip": barrel_ip_directions}
+DIRECTION_DISTRIBUTIONS = {"barrel-ip": barrel_ip_directions, "endcap-ip": endcap_ip_directions}
 
 
 def draw_per_shower(rngs, energy=None, directions=None) -> tuple[np.ndarray, np.ndarray | None]:

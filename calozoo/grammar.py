@@ -64,6 +64,8 @@ ENERGY_FORMS = (
 DIRECTIONS = {
     "barrel-ip": "from the interaction point, uniform on the top barrel stave's inner face within "
     "θ 30-150° and φ 80-110° (CaloClouds3's training directions)",
+    "endcap-ip": "from the interaction point, uniform on quadrant 0 of the +z endcap's front face "
+    "(9-43° from the normal; the endcap's training directions)",
 }
 
 

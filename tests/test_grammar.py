@@ -6,7 +6,13 @@ import pytest
 
 from calozoo import grammar
 from calozoo.conditions import angles_from_direction, direction_from_angles
-from calozoo.distributions import DIRECTION_DISTRIBUTIONS, STAVE_INNER_RADIUS_MM, barrel_ip_directions
+from calozoo.distributions import (
+    DIRECTION_DISTRIBUTIONS,
+    ENDCAP_FACE_Z_MM,
+    STAVE_INNER_RADIUS_MM,
+    barrel_ip_directions,
+    endcap_ip_directions,
+)
 from calozoo.grammar import EnergySpec, parse_direction, parse_energy, resolve_directions
 
 
@@ -131,6 +137,26 @@ def test_barrel_ip_directions_cover_the_window_uniformly_on_the_stave():
         barrel_ip_directions(7, np.random.default_rng(2)), barrel_ip_directions(7, np.random.default_rng(2))
     )
     assert barrel_ip_directions(0, np.random.default_rng(2)).shape == (0, 3)
+
+
+def test_endcap_ip_directions_cover_quadrant_0_uniformly_from_the_interaction_point():
+    direction = endcap_ip_directions(6000, np.random.default_rng(1))
+    np.testing.assert_allclose(np.linalg.norm(direction, axis=1), 1.0)
+    # where they hit the front face: quadrant 0 (x from -400, y from 400 to the octagon)
+    x, y = (ENDCAP_FACE_Z_MM * direction[:, :2] / direction[:, 2:]).T
+    assert x.min() > -400 and y.min() > 400 and x.max() < 2095.84 and y.max() < 2095.84
+    assert np.all(x + y <= 2095.84 * np.sqrt(2) + 1e-6)
+    assert x.min() < -380 and y.min() < 420 and (x + y).max() > 2940  # all of it, to the diagonal
+    # uniform on the face: two equal areas get equal shares
+    near = np.mean((x < 400) & (y < 1200))  # 800 x 800 mm beside the hole
+    far = np.mean((x > 800) & (x < 1600) & (y > 800) & (y < 1600))
+    assert near == pytest.approx(far, rel=0.1)
+    angle = np.degrees(np.arccos(direction[:, 2]))
+    assert 9.3 < angle.min() < 11 and 41 < angle.max() < 43.5
+    np.testing.assert_array_equal(
+        endcap_ip_directions(5, np.random.default_rng(2)), endcap_ip_directions(5, np.random.default_rng(2))
+    )
+    assert endcap_ip_directions(0, np.random.default_rng(2)).shape == (0, 3)
 
 
 def test_the_grammar_imports_no_numpy():

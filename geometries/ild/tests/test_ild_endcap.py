@@ -327,6 +327,17 @@ def test_cell_ids_decode_to_the_cells_positions(endcap):
     np.testing.assert_allclose(total, showers.visible_energy_mev, rtol=1e-6)
 
 
+def test_the_endcap_training_directions_land_on_quadrant_0_of_this_geometry(endcap):
+    from calozoo.distributions import ENDCAP_FACE_Z_MM, endcap_ip_directions
+
+    assert ENDCAP_FACE_Z_MM == load_facts().endcap.z_min_mm  # the core's constant is the fact
+    direction = endcap_ip_directions(2000, np.random.default_rng(4))
+    point = ENDCAP_FACE_Z_MM * direction / direction[:, 2:]
+    where = endcap.locate(point, direction)
+    assert np.all(where.endcap == 0) and np.all(where.part == 0)
+    np.testing.assert_allclose(where.direction, direction, atol=1e-12)  # local = global at +z
+
+
 def test_the_endcaps_are_registered_and_survive_save_and_load(tmp_path):
     geo = calozoo.geometry("ild-ecal-endcap", threshold_mev=0.2)
     assert isinstance(geo, ILDEndcap) and geo.threshold_mev == 0.2

@@ -31,11 +31,12 @@ def _scheduler_for(
 @grammar.n_showers_option("(required, except with --like: all of REF's showers, or its first N)")
 @click.option(
     "--preset",
-    type=click.Choice(["cc3-training", "cc2-training", "none"]),
+    type=click.Choice(["cc3-training", "cc2-training", "cc3-endcap-training", "none"]),
     default="cc3-training",
     show_default=True,
     help="Incident conditions: the CaloClouds3 training set (1-127 GeV, --directions barrel-ip), the "
-    "CaloClouds2 one (10-90 GeV, normal incidence), or 'none' for --energy with --theta/--phi, "
+    "CaloClouds2 one (10-90 GeV, normal incidence), CaloClouds3's endcap set (1-127 GeV, "
+    "--directions endcap-ip, in ild-ecal-endcap-regular), or 'none' for --energy with --theta/--phi, "
     "--direction or --directions. With --energy a preset keeps its directions and particle and takes "
     "those energies. Giving --theta/--phi, --direction or --directions sets no preset.",
 )
@@ -76,6 +77,13 @@ def _scheduler_for(
     show_default=True,
     help="Showers per shard file (part of the data set's settings: keep it to resume or grow one).",
 )
+@click.option(
+    "--geometry",
+    metavar="NAME",
+    default=None,
+    help="The regularised geometry to simulate in (its material stack and field direction; "
+    "`calozoo list-geometries`). [default: the preset's; ild-ecal-regular]",
+)
 @click.option("--raw", is_flag=True, help="Also write the raw hits (z in mm) next to the point clouds.")
 @click.option("--max-points", type=click.IntRange(min=1), default=None, help="Points kept per shower.")
 @click.option(
@@ -105,6 +113,7 @@ def simulate_command(
     workers,
     scheduler,
     shard_size,
+    geometry,
     raw,
     max_points,
     physics_version,
@@ -122,6 +131,7 @@ def simulate_command(
     calozoo simulate data/cc3 -n 20000 --seed 1                  # the CaloClouds3 training set
     calozoo simulate data/test -n 6000 --energy 10,50,100 --theta 90 --phi 90 --seed 2
     calozoo simulate data/angles -n 6000 --energy 10,50,100 --directions barrel-ip --seed 3
+    calozoo simulate data/endcap -n 20000 --preset cc3-endcap-training --seed 1   # the endcap's
     calozoo simulate data/twin --like data/test --seed 3     # same conditions, shower by shower
     calozoo simulate data/cc3 -n 20000 --seed 1 --scheduler tcp://HOST:8786   # on a Dask cluster
     """
@@ -192,6 +202,7 @@ def simulate_command(
             shard_size=shard_size,
             raw=raw,
             max_points=max_points,
+            geometry=geometry,
             progress=not no_progress,
             scheduler=_scheduler_for(scheduler, workers, n_showers, shard_size),
             physics_version=int(physics_version),

@@ -38,9 +38,16 @@ __all__ = [
 ]
 
 #: Named condition sets (``None`` in a field means "given by the caller").
-PRESETS = ("cc3-training", "cc2-training")
+PRESETS = ("cc3-training", "cc2-training", "cc3-endcap-training")
 #: Each preset's energies (uniform, GeV) and directions (a ``--directions`` name; ``None``: normal).
-_PRESET_CONDITIONS = {"cc3-training": ((1.0, 127.0), "barrel-ip"), "cc2-training": ((10.0, 90.0), None)}
+_PRESET_CONDITIONS = {
+    "cc3-training": ((1.0, 127.0), "barrel-ip"),
+    "cc2-training": ((10.0, 90.0), None),
+    "cc3-endcap-training": ((1.0, 127.0), "endcap-ip"),
+}
+#: The geometry a preset simulates in when none is given (the others: ``ild-ecal-regular``).
+PRESET_GEOMETRY = {"cc3-endcap-training": "ild-ecal-endcap-regular"}
+DEFAULT_GEOMETRY = "ild-ecal-regular"
 #: How a data set's showers are seeded (recorded in the manifest): each shower from child ``i`` of
 #: the seed (:mod:`calozoo.seeding`). Data sets seeded per shard (manifests without it) differ.
 SEEDING = "per-shower"
@@ -304,7 +311,7 @@ def simulate_dataset(
     shard_size: int = 1000,
     raw: bool = False,
     max_points: int | None = None,
-    geometry: str = "ild-ecal-regular",
+    geometry: str | None = None,
     progress: bool = True,
     scheduler: str | None = None,
     physics_version: int = PHYSICS_VERSION,
@@ -317,7 +324,9 @@ def simulate_dataset(
         n_showers: total number of showers; with ``like`` ``None`` takes all of its showers
             and a number the first ``n_showers``.
         preset: ``"cc3-training"`` (see :func:`cc3_training_conditions`), ``"cc2-training"``
-            (:func:`cc2_training_conditions`) or ``None`` for
+            (:func:`cc2_training_conditions`), ``"cc3-endcap-training"`` (1-127 GeV uniform,
+            directions :func:`calozoo.distributions.endcap_ip_directions`, in
+            ``ild-ecal-endcap-regular`` unless ``geometry`` says otherwise) or ``None`` for
             conditions given by ``energy_gev`` (one value, or several sharing every shard equally)
             or ``energy_range``, ``direction`` (local unit vector, default normal incidence) or
             ``directions``, and ``pdg``. With a preset, ``energy_gev`` or ``energy_range``
@@ -345,7 +354,9 @@ def simulate_dataset(
         shard_size: showers per file.
         raw: also write the raw hits.
         max_points: training points kept per shower (CaloClouds3 uses 6000); ``None`` keeps all.
-        geometry: a registered geometry with a material stack.
+        geometry: a registered geometry with a material stack; default the preset's
+            (:data:`PRESET_GEOMETRY`), else ``ild-ecal-regular``. The reference MC takes the
+            field's direction from it.
         progress: show a tqdm progress bar.
         scheduler: ``None`` (a multiprocessing pool, or this process for one worker),
             ``"local"`` (a Dask ``LocalCluster`` of ``workers`` processes, one thread each) or a
@@ -384,6 +395,8 @@ def simulate_dataset(
     if preset is not None and preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; known: {PRESETS} (or None with energy_gev)")
     energy_range = _check_energy_range(energy_range, energy_gev)
+    if geometry is None:
+        geometry = PRESET_GEOMETRY.get(preset, DEFAULT_GEOMETRY)
     if directions is not None:
         from calozoo.distributions import DIRECTION_DISTRIBUTIONS
 

@@ -71,6 +71,18 @@ def stack_with_surroundings(geometry, front=None, back=None) -> SlabStack:
     return SlabStack(bounds, materials, layer)
 
 
+#: The barrel's field axis in the local frame: along the beam.
+_ALONG_X = (1.0, 0.0, 0.0)
+
+
+def _field_direction(value) -> tuple[float, float, float]:
+    """A field direction as a tuple of three floats; refuses anything but a unit vector."""
+    d = np.asarray(value, dtype=np.float64).reshape(-1)
+    if d.shape != (3,) or not np.all(np.isfinite(d)) or abs(np.linalg.norm(d) - 1.0) > 1e-6:
+        raise ValueError(f"field_direction must be a unit 3-vector in the local frame, got {value!r}")
+    return tuple(float(c) for c in d)
+
+
 def simulate_hits(
     stack: SlabStack,
     tables: Tables,
@@ -79,8 +91,12 @@ def simulate_hits(
     pdg: np.ndarray,
     seeds: np.ndarray,
     field_tesla: float = 3.5,
+    field_direction=(1.0, 0.0, 0.0),
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Transport showers through ``stack``: per shower ``(n, 5)`` hits ``x, y, z [mm], e [MeV], layer``.
+
+    ``field_direction``: the field's unit vector in the local frame (the barrel's beam axis ``x``
+    by default; ``z``, along the shower, in the endcap).
 
     Also returns ``(N, 3)`` energy tallies in MeV: deposited, absorbed on the spot below the cuts,
     escaped; per shower they add up to the incident kinetic energy.
@@ -112,6 +128,7 @@ def simulate_hits(
             tables.photon_low,
             tables.photon_shells,
             tables.photon_formf,
+            *(float(c) for c in field_direction),
         )
         if stack.boundaries_mm[0] < 0 and len(h):
             # slabs in front of the face (surroundings): the transport starts at their front, so
@@ -135,7 +152,10 @@ class ReferenceMC(ShowerModel):
             :func:`calozoo.preprocessing.preprocess` with the geometry; ``"raw"``: the raw hits
             (``z_units="mm"``, depth behind the front face, energies in MeV).
         geometry: a geometry with a ``material_stack``, or its registered name.
-        field_tesla: magnetic field along the local ``x`` axis (the beam), T.
+        field_tesla: magnetic field strength, T.
+        field_direction: its unit vector in the local frame; default the geometry's
+            ``field_direction`` (``ild-ecal-regular``: ``x``, the beam; ``ild-ecal-endcap-regular``:
+            ``z``, along the shower), else ``x``.
         energy_range_gev: accepted incident kinetic energies, GeV.
         max_angle_deg: accepted directions: at most this angle to the layer normal.
         cuts: overrides of :class:`~calozoo_refmc.physics.Cuts` (MeV, mm).
@@ -167,6 +187,7 @@ class ReferenceMC(ShowerModel):
         max_points: int | None = None,
         physics_version: int = PHYSICS_VERSION,
         surroundings: bool = False,
+        field_direction=None,
     ) -> None:
         if output not in ("points", "raw"):
             raise ValueError(f"output must be 'points' or 'raw', got {output!r}")
@@ -191,6 +212,11 @@ class ReferenceMC(ShowerModel):
         import calozoo
 
         self.geometry = calozoo.geometry(geometry) if isinstance(geometry, str) else geometry
+        self.field_direction = _field_direction(
+            getattr(self.geometry, "field_direction", _ALONG_X)
+            if field_direction is None
+            else field_direction
+        )
         if self.surroundings:
             self.stack = stack_with_surroundings(self.geometry)
         else:
@@ -204,6 +230,8 @@ class ReferenceMC(ShowerModel):
 
     def get_config(self) -> dict[str, Any]:
         extra = {"surroundings": True} if self.surroundings else {}
+        if self.field_direction != _ALONG_X:  # folders saved before the option read as along x
+            extra["field_direction"] = list(self.field_direction)
         return extra | {
             "output": self.output,
             "geometry": self.geometry_name,
@@ -227,7 +255,14 @@ class ReferenceMC(ShowerModel):
         is seeded with :func:`transport_seeds` of ``seeds[i]`` alone.
         """
         hits, tallies = simulate_hits(
-            self.stack, self.tables, energy_gev, direction, pdg, transport_seeds(seeds), self.field_tesla
+            self.stack,
+            self.tables,
+            energy_gev,
+            direction,
+            pdg,
+            transport_seeds(seeds),
+            self.field_tesla,
+            self.field_direction,
         )
         # a deposit that rounds to zero in float32 would read as padding on disk
         kept = [h[h[:, 3].astype(np.float32) > 0, :4] for h in hits]

@@ -687,6 +687,9 @@ def simulate_shower(
     photon_low,
     photon_shells,
     photon_formf,
+    field_x=1.0,
+    field_y=0.0,
+    field_z=0.0,
 ):
     """Transport one incident particle; return ``(hits (n, 5): x, y, z [mm], e [MeV], layer; tallies (3,))``.
 
@@ -695,11 +698,13 @@ def simulate_shower(
         kind: PHOTON, ELECTRON or POSITRON. seed: integer seed of this shower.
         bounds, slab_medium, slab_layer: the stack (``SlabStack`` + ``Tables.slab_medium``).
         params, photon, electron: the :class:`~calozoo_refmc.physics.Tables` arrays.
-        field_tesla: magnetic field along local ``x``.
+        field_tesla: magnetic field strength, T.
         version: the physics version (:data:`~calozoo_refmc.physics.PHYSICS_VERSIONS`); what a
             later version adds is switched on by ``version >= N``.
         photon_low, photon_shells, photon_formf: version 3's low-energy photon tables
             (:mod:`calozoo_refmc.photons`; unused in version 2).
+        field_x, field_y, field_z: the field's unit direction in the local frame (default
+            ``x``, the barrel's beam axis; the endcap's is ``z``, along the shower).
 
     The tallies are ``(deposited, local, escaped)`` in MeV (see the module docstring).
     """
@@ -996,8 +1001,9 @@ def simulate_shower(
             if loss > t:
                 loss = t
 
-            # move: straight, or along a helix around x (chord through the mid direction)
-            if field_tesla > 0.0 and step > 0.0:
+            # move: straight, or along a helix around the field (chord through the mid direction)
+            along_x = field_x == 1.0 and field_y == 0.0 and field_z == 0.0
+            if field_tesla > 0.0 and step > 0.0 and along_x:
                 angle = charge * _CURVATURE * field_tesla / pmom * step
                 ca, sa = math.cos(angle), math.sin(angle)
                 ndy = dy * ca + dz * sa
@@ -1014,6 +1020,32 @@ def simulate_shower(
                 y += chord * my
                 z += chord * mz
                 dy, dz = ndy, ndz
+            elif field_tesla > 0.0 and step > 0.0:
+                # any other axis b: the part of the direction along b is kept, the part across it
+                # (w) turns about b by the same angle and sense as above: w cos a - (b x w) sin a
+                angle = charge * _CURVATURE * field_tesla / pmom * step
+                par = dx * field_x + dy * field_y + dz * field_z
+                wx, wy, wz = dx - par * field_x, dy - par * field_y, dz - par * field_z
+                cx = field_y * wz - field_z * wy
+                cy = field_z * wx - field_x * wz
+                cz = field_x * wy - field_y * wx
+                ca, sa = math.cos(angle), math.sin(angle)
+                half_c, half_s = math.cos(0.5 * angle), math.sin(0.5 * angle)
+                chord = step * (math.sin(0.5 * angle) / (0.5 * angle) if abs(angle) > 1e-9 else 1.0)
+                mpx, mpy, mpz = (
+                    wx * half_c - cx * half_s,
+                    wy * half_c - cy * half_s,
+                    wz * half_c - cz * half_s,
+                )
+                x_mid = x + 0.5 * (step * par * field_x + step * mpx)
+                y_mid = y + 0.5 * (step * par * field_y + step * mpy)
+                z_mid = z + 0.5 * (step * par * field_z + step * mpz)
+                x += step * par * field_x + chord * mpx
+                y += step * par * field_y + chord * mpy
+                z += step * par * field_z + chord * mpz
+                dx = par * field_x + wx * ca - cx * sa
+                dy = par * field_y + wy * ca - cy * sa
+                dz = par * field_z + wz * ca - cz * sa
             else:
                 x_mid = x + 0.5 * step * dx
                 y_mid = y + 0.5 * step * dy

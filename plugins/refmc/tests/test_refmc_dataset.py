@@ -340,6 +340,39 @@ def test_simulate_directions_barrel_ip_is_the_cc3_preset(tmp_path):
     np.testing.assert_allclose(energies, want, rtol=1e-6)
 
 
+def test_the_endcap_preset_simulates_in_the_endcap_geometry(tmp_path):
+    import json
+
+    from calozoo.distributions import endcap_ip_directions
+
+    showers = _simulate(tmp_path, "ec", "-n", 3, "--preset", "cc3-endcap-training", "--seed", 4)[0]
+    settings = json.loads((tmp_path / "ec" / "reference-mc.json").read_text())
+    assert settings["preset"] == "cc3-endcap-training" and settings["geometry"] == "ild-ecal-endcap-regular"
+    want = []
+    for rng in condition_rngs(4, 3):  # each shower's stream: its energy first, then its direction
+        rng.uniform(1.0, 127.0)
+        want.append(endcap_ip_directions(1, rng)[0])
+    np.testing.assert_allclose(showers.direction, want, rtol=1e-6)
+    assert np.all((showers.incident_energy_gev >= 1) & (showers.incident_energy_gev <= 127))
+    # --geometry takes another one; one without a material stack is refused with the reason
+    result = CliRunner().invoke(
+        simulate_command,
+        [
+            str(tmp_path / "bad"),
+            "-n",
+            "2",
+            "--preset",
+            "none",
+            "--energy",
+            "5",
+            "--geometry",
+            "ild-ecal-barrel",
+        ],
+    )
+    assert result.exit_code != 0 and "has no material_stack" in result.output
+    assert not (tmp_path / "bad").exists() or not list((tmp_path / "bad").glob("shard-*"))
+
+
 def test_simulate_energy_ranges_with_fixed_directions(tmp_path):
     showers = _simulate(tmp_path, "u", "-n", 3, "--energy", "1:3", "--theta", 70, "--phi", 95, "--seed", 2)[0]
     want = [rng.uniform(1, 3) for rng in condition_rngs(2, 3)]
