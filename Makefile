@@ -9,10 +9,10 @@ STAMP  := $(VENV)/.calozoo-installed
 install: $(STAMP)
 
 # torch==2.13.0 is the local CPU build: the pins in the pyprojects keep pip from pulling CUDA wheels.
-$(STAMP): pyproject.toml plugins/toyflow/pyproject.toml geometries/ild/pyproject.toml engine/pyproject.toml plugins/refmc/pyproject.toml plugins/caloclouds3/pyproject.toml plugins/caloclouds2/pyproject.toml
+$(STAMP): pyproject.toml plugins/toyflow/pyproject.toml geometries/ild/pyproject.toml geometries/calochallenge/pyproject.toml engine/pyproject.toml plugins/refmc/pyproject.toml plugins/caloclouds3/pyproject.toml plugins/caloclouds2/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]" -e plugins/toyflow -e geometries/ild -e engine -e plugins/refmc -e plugins/caloclouds3 -e plugins/caloclouds2
+	$(BIN)/python -m pip install --quiet -e ".[test]" -e plugins/toyflow -e geometries/ild -e geometries/calochallenge -e engine -e plugins/refmc -e plugins/caloclouds3 -e plugins/caloclouds2
 	touch $(STAMP)
 
 demo: install  ## CaloClouds3 showers in the ILD barrel, summarised against reference-MC showers

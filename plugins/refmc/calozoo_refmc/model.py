@@ -152,7 +152,8 @@ class ReferenceMC(ShowerModel):
             :func:`calozoo.preprocessing.preprocess` with the geometry; ``"raw"``: the raw hits
             (``z_units="mm"``, depth behind the front face, energies in MeV).
         geometry: a geometry with a ``material_stack``, or its registered name.
-        field_tesla: magnetic field strength, T.
+        field_tesla: magnetic field strength, T; default the geometry's ``field_tesla``, else 3.5
+            (ILD's solenoid).
         field_direction: its unit vector in the local frame; default the geometry's
             ``field_direction`` (``ild-ecal-regular``: ``x``, the beam; ``ild-ecal-endcap-regular``:
             ``z``, along the shower), else ``x``.
@@ -180,7 +181,7 @@ class ReferenceMC(ShowerModel):
         self,
         output: str = "points",
         geometry: str | Geometry = "ild-ecal-regular",
-        field_tesla: float = 3.5,
+        field_tesla: float | None = None,
         energy_range_gev: tuple[float, float] = (0.1, 1000.0),
         max_angle_deg: float = 89.0,
         cuts: dict[str, float] | None = None,
@@ -198,7 +199,6 @@ class ReferenceMC(ShowerModel):
             raise ValueError(f"max_angle_deg must lie in [0, 90), got {max_angle_deg}")
         self.output = output
         self.geometry_name = geometry if isinstance(geometry, str) else geometry.name
-        self.field_tesla = float(field_tesla)
         self.energy_range_gev = (lo, hi)
         self.max_angle_deg = float(max_angle_deg)
         self.physics_version = check_physics_version(physics_version)
@@ -212,6 +212,9 @@ class ReferenceMC(ShowerModel):
         import calozoo
 
         self.geometry = calozoo.geometry(geometry) if isinstance(geometry, str) else geometry
+        if field_tesla is None:  # the geometry's field (calochallenge-regular: none), else ILD's 3.5 T
+            field_tesla = getattr(self.geometry, "field_tesla", 3.5)
+        self.field_tesla = float(field_tesla)
         self.field_direction = _field_direction(
             getattr(self.geometry, "field_direction", _ALONG_X)
             if field_direction is None
