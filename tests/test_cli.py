@@ -103,7 +103,7 @@ def test_generate_writes_a_readable_file(run, tmp_path, file_format):
         (["--direction", "0,0"], "three comma-separated numbers"),
         (["--direction", "0,0,1", "--theta", "90", "--phi", "90"], "not --theta/--phi and --direction"),
         (["--directions", "barrel-ip", "--theta", "90", "--phi", "90"], "not --theta/--phi and --directions"),
-        (["--directions", "endcap"], "'endcap' is not 'barrel-ip'"),
+        (["--directions", "endcap"], "'endcap' is not one of 'barrel-ip', 'endcap-ip'"),
         (["-n", "0"], "0 is not in the range"),
         (["--n-showers", "2", "--n", "2"], "give -n/--n-showers once"),
     ],
@@ -476,7 +476,7 @@ def test_ctrl_c_stops_generate_at_once_and_leaves_no_file(tmp_path, signal_name,
         (["train", "caloclouds3", "-h"], "--stage [flow|teacher|distill|assemble|calibrate|summarise]"),
         (["train", "caloclouds2", "-h"], "--stage [flow|teacher|distill|assemble|calibrate|summarise]"),
         (["import", "caloclouds3", "-h"], "-o, --output DIRECTORY"),
-        (["simulate", "-h"], "--directions [barrel-ip]"),
+        (["simulate", "-h"], "--directions [barrel-ip|endcap-ip]"),
     ],
 )
 def test_dash_h_on_plugin_commands_shows_their_options(command, expected):
