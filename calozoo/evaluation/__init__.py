@@ -13,7 +13,9 @@ The pieces, in the order a comparison uses them:
 - :mod:`.slices` and :mod:`.checks` - energy slices, input and condition checks;
 - :mod:`.comparison` - :func:`evaluate`, the whole comparison;
 - :mod:`.plots` and :mod:`.report` - figures and the report folder;
-- :mod:`.distortions` - deliberately distorted copies, to see what each observable catches.
+- :mod:`.distortions` - deliberately distorted copies, to see what each observable catches;
+- :mod:`.voxels` - the CaloChallenge's comparison for voxelised showers (per-layer energies,
+  centres, widths and sparsity; separation powers and the classifier test).
 
 Example:
     >>> from calozoo.evaluation import evaluate, write_report                  # doctest: +SKIP
@@ -53,6 +55,9 @@ _LAZY = {
     "classifier_test": "classifier",
     "ConditionMismatchError": "checks",
     "EvaluationInputError": "checks",
+    "VoxelLayout": "voxels",
+    "voxel_features": "voxels",
+    "compare_voxels": "voxels",
 }
 
 __all__ = list(_LAZY)
