@@ -275,6 +275,10 @@ def evaluate_command(
 
     check_folder_replaceable(report, REPORT_KIND)  # before the work, not after it
     geometry = calozoo.geometry(geometry_name)
+    if hasattr(geometry, "n_alpha") and hasattr(geometry, "to_voxels"):  # a voxel readout: CaloChallenge
+        _evaluate_voxels(models, reference, twin, geometry, report, no_classifier, low_level_classifier, seed)
+        click.echo(f"report written to {report} ({time.perf_counter() - started:.1f} s)")
+        return
     inputs = [Path(reference), *([Path(twin)] if twin else []), *(f for fs in models.values() for f in fs)]
     projected = _projected_inputs(inputs, geometry.name, projected)
 
@@ -360,6 +364,19 @@ def evaluate_command(
     for message in result.warnings:
         click.echo(f"warning: {message}", err=True)
     click.echo(f"\nreport written to {folder / 'index.html'} ({time.perf_counter() - started:.1f} s)")
+
+
+def _evaluate_voxels(models, reference, twin, geometry, report, no_classifier, low_level, seed) -> None:
+    """The CaloChallenge's comparison in voxel space (:func:`.voxels.evaluate_voxel_files`):
+    CaloChallenge files as they are, calozoo point files projected into the readout first."""
+    from .voxels import evaluate_voxel_files, summary_lines
+
+    classifiers = () if no_classifier else ("high", "low") if low_level else ("high",)
+    results = evaluate_voxel_files(
+        models, reference, geometry, report, twin=twin, classifiers=classifiers, seed=seed
+    )
+    for line in summary_lines(results):
+        click.echo(line)
 
 
 def _table(rows: list[tuple[str, ...]]) -> list[str]:

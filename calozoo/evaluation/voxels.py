@@ -26,7 +26,15 @@ import numpy as np
 from ..io import VoxelShowers
 from .distances import separation_power
 
-__all__ = ["VoxelLayout", "voxel_features", "compare_voxels", "PER_LAYER", "PER_SHOWER"]
+__all__ = [
+    "VoxelLayout",
+    "voxel_features",
+    "compare_voxels",
+    "read_voxels",
+    "evaluate_voxel_files",
+    "PER_LAYER",
+    "PER_SHOWER",
+]
 
 #: The per-layer high-level observables, ``(N, L)`` each.
 PER_LAYER = ("energy", "centre_x", "centre_y", "width_x", "width_y", "sparsity")
@@ -220,3 +228,100 @@ def compare_voxels(
                 kind="boosting" if kind == "high" else "dnn",
             )
     return result
+
+
+def read_voxels(path, geometry, batch_size: int = 1000) -> VoxelShowers:
+    """Voxel showers from a CaloChallenge file, or from a calozoo point file projected into
+    ``geometry`` (a voxel readout with ``project`` and ``to_voxels``) ``batch_size`` at a time."""
+    from ..io import detect_format, read_calochallenge, read_showers
+    from .checks import EvaluationInputError
+
+    if detect_format(path) == "calochallenge":
+        voxels = read_calochallenge(path)
+        if voxels.energies_mev.shape[1] != geometry.n_voxels:
+            raise EvaluationInputError(
+                f"{path}: {voxels.energies_mev.shape[1]} voxels per shower, but {geometry.name} has "
+                f"{geometry.n_voxels}: evaluate it with the geometry of its dataset"
+            )
+        return voxels
+    showers = read_showers(path)
+    return _concat(
+        [
+            geometry.to_voxels(geometry.project(showers[i : i + batch_size]))
+            for i in range(0, len(showers), batch_size)
+        ]
+    )
+
+
+def _concat(parts: list[VoxelShowers]) -> VoxelShowers:
+    return VoxelShowers(
+        energies_mev=np.concatenate([p.energies_mev for p in parts]),
+        incident_energy_gev=np.concatenate([p.incident_energy_gev for p in parts]),
+    )
+
+
+def summary_lines(results: dict[str, dict[str, Any]]) -> list[str]:
+    """A terminal table: per observable the mean separation power of each model (and the floor),
+    then each model's classifier AUCs."""
+    names = list(results)
+    first = results[names[0]]
+    rows = [("separation power", *names, *(["floor (twin)"] if "floor" in first else []))]
+    for obs in first["separation"]:
+        cells = [obs, *[f"{results[m]['separation'][obs]['mean']:.2e}" for m in names]]
+        if "floor" in first:
+            cells.append(f"{first['floor'][obs]['mean']:.2e}")
+        rows.append(tuple(cells))
+    kinds = sorted({k for m in names for k in results[m]["classifier"]})
+    if kinds:
+        rows += [("", *[""] * (len(rows[0]) - 1))]
+        for kind in kinds:
+            cells = [f"classifier AUC ({kind}-level)"]
+            for m in names:
+                c = results[m]["classifier"].get(kind, {})
+                cells.append("skipped" if "skipped" in c or "auc" not in c else f"{float(c['auc']):.3f}")
+            rows.append(tuple(cells + [""] * (len(rows[0]) - len(cells))))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+
+
+def evaluate_voxel_files(
+    models: dict[str, list], reference, geometry, report, *, twin=None, classifiers=("high",), seed: int = 0
+) -> dict[str, dict[str, Any]]:
+    """What ``calozoo evaluate --geometry calochallenge-ds2`` does: :func:`compare_voxels` of each
+    model's file(s) (concatenated) against the reference, written to ``report/results.json`` and
+    ``report/summary.txt`` (an atomic folder)."""
+    import json
+
+    from ..serialization import REPORT_KIND, atomic_folder
+
+    ref = read_voxels(reference, geometry)
+    twin_voxels = None if twin is None else read_voxels(twin, geometry)
+    results = {}
+    for label, files in models.items():
+        generated = _concat([read_voxels(f, geometry) for f in files])
+        results[label] = compare_voxels(
+            ref, generated, geometry, twin=twin_voxels, classifiers=classifiers, seed=seed
+        )
+    lines = summary_lines(results)
+    settings = {
+        "geometry": geometry.name,
+        "reference": str(reference),
+        "twin": None if twin is None else str(twin),
+        "inputs": {label: [str(f) for f in files] for label, files in models.items()},
+        "classifiers": list(classifiers),
+        "seed": seed,
+    }
+    with atomic_folder(report, kind=REPORT_KIND) as tmp:
+        (tmp / "results.json").write_text(
+            json.dumps({"settings": settings, "models": results}, indent=1, default=_json_default)
+        )
+        (tmp / "summary.txt").write_text("\n".join(lines) + "\n")
+    return results
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -153,3 +153,56 @@ def test_the_reference_mc_simulates_in_the_calochallenge_stack():
     # a 10 GeV shower is contained in 45 layers and 41.85 mm: little is lost
     lost = cells.losses.outside_mev + cells.losses.below_threshold_mev
     assert np.all(lost < 0.1 * points.visible_energy_mev)
+
+
+def _toy_points(n, seed, width=8.0):
+    rng = np.random.default_rng(seed)
+    energy = np.exp(rng.uniform(np.log(5), np.log(50), n))
+    points = []
+    for e in energy:
+        k = int(40 * e)
+        depth = rng.gamma(3.0, 4.0, k)
+        xy = rng.normal(0, width, (k, 2)) * (0.5 + depth[:, None] / 20)
+        points.append(np.column_stack([xy, np.clip(depth, 0, 44.99), rng.exponential(0.05, k)]))
+    return Showers.from_point_lists(points, energy, pdg=[11] * n)
+
+
+def test_calozoo_evaluate_compares_voxel_files_as_the_calochallenge_does(tmp_path):
+    from click.testing import CliRunner
+
+    from calozoo.cli import main
+
+    ds2 = dataset2()
+    files = {}
+    for name, seed, width in (("ref", 1, 8.0), ("twin", 2, 8.0), ("same", 3, 8.0), ("wide", 4, 11.0)):
+        files[name] = write_calochallenge(
+            tmp_path / f"{name}.h5", ds2.to_voxels(ds2.project(_toy_points(300, seed, width)))
+        )
+    args = ["evaluate", f"same={files['same']}", f"wide={files['wide']}", "--reference", str(files["ref"])]
+    args += [
+        "--twin",
+        str(files["twin"]),
+        "--geometry",
+        "calochallenge-ds2",
+        "--report",
+        str(tmp_path / "report"),
+    ]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "classifier AUC (high-level)" in result.output and "width_x" in result.output
+    import json
+
+    report = json.loads((tmp_path / "report" / "results.json").read_text())
+    same, wide = report["models"]["same"], report["models"]["wide"]
+    assert wide["separation"]["width_x"]["mean"] > 2 * same["separation"]["width_x"]["mean"]
+    assert wide["separation"]["width_x"]["mean"] > 2 * same["floor"]["width_x"]["mean"]
+    assert wide["classifier"]["high"]["auc"] > same["classifier"]["high"]["auc"] + 0.1
+    # a dataset-3 file against the dataset-2 readout is refused with the voxel counts
+    ds3 = dataset3()
+    other = write_calochallenge(tmp_path / "ds3.h5", ds3.to_voxels(ds3.project(_toy_points(5, 5))))
+    args = ["evaluate", f"other={other}", "--reference", str(files["ref"]), "--geometry", "calochallenge-ds2"]
+    result = CliRunner().invoke(main, [*args, "--report", str(tmp_path / "report2")])
+    assert (
+        result.exit_code != 0 and "40500 voxels per shower, but calochallenge-ds2 has 6480" in result.output
+    )
+    assert "Traceback" not in result.output and not (tmp_path / "report2").exists()
