@@ -381,6 +381,13 @@ _FORMAT_OPTION = click.option(
     help="A model folder saved by model.save() instead of the shipped weights.",
 )
 @click.option(
+    "--variant",
+    default=None,
+    metavar="NAME",
+    help="One of the model's shipped variants (`calozoo info MODEL`), e.g. endcap for caloclouds3 "
+    "[default: the model's first].",
+)
+@click.option(
     "-O",
     "--option",
     "options",
@@ -435,6 +442,7 @@ def generate(
     seed,
     batch_size,
     weights,
+    variant,
     options,
     output,
     file_format,
@@ -503,7 +511,7 @@ def generate(
             unit = np.array([0.0, 0.0, 1.0])
 
     if shard_size is not None:
-        job = {"model_name": model_name, "weights": weights, "options": tuple(options)}
+        job = {"model_name": model_name, "weights": weights, "variant": variant, "options": tuple(options)}
         job.update(batch_size=batch_size, format=file_format)
         _generate_shards(job, energies, unit, pdg, seed, shard_size, output, scheduler, workers)
         return
@@ -513,7 +521,7 @@ def generate(
 
     check_file_replaceable(output, SHOWER_FILE_KIND, is_calozoo_shower_file)  # before the model loads
     started = time.perf_counter()
-    model = calozoo.load(model_name, path=weights, **_parse_options(options, model_name))
+    model = calozoo.load(model_name, path=weights, variant=variant, **_parse_options(options, model_name))
     # Per-shower directions and pdg (with --like) are checked against the model here, before the
     # first batch: a particle it does not simulate is refused with the ones it does.
     try:
@@ -553,11 +561,11 @@ def _pending_shard(folder: Path, index: int) -> Path:
 
 
 @functools.lru_cache(maxsize=2)
-def _shard_model(model_name: str, weights: str | None, options: tuple[str, ...]):
+def _shard_model(model_name: str, weights: str | None, options: tuple[str, ...], variant: str | None = None):
     """The model, loaded once per process (a Dask worker makes many shards with it)."""
     import calozoo
 
-    return calozoo.load(model_name, path=weights, **_parse_options(options, model_name))
+    return calozoo.load(model_name, path=weights, variant=variant, **_parse_options(options, model_name))
 
 
 def _make_generated_shard(task: tuple) -> tuple[int, int, float, float]:
@@ -565,7 +573,7 @@ def _make_generated_shard(task: tuple) -> tuple[int, int, float, float]:
     from .io import ShowerWriter
 
     index, job, energies, unit, pdg, seed, start, pending = task
-    model = _shard_model(job["model_name"], job["weights"], job["options"])
+    model = _shard_model(job["model_name"], job["weights"], job["options"], job["variant"])
     batch_size = job["batch_size"]
     # the job's showers start, start + 1, ...: the same seeds whatever the shard size
     batches = model.iter_sample(
@@ -659,7 +667,8 @@ def _make_shards(job, energies, unit, pdg, seed, shard_size, folder, scheduler, 
         shard_unit = unit[part] if np.ndim(unit) == 2 else unit
         shard_pdg = pdg[part] if pdg is not None and np.ndim(pdg) > 0 else pdg
         tasks.append((index, job, energies[part], shard_unit, shard_pdg, seed, start, None))
-    _shard_model(job["model_name"], job["weights"], job["options"])  # here too: bad options fail early
+    # here too: bad options fail early
+    _shard_model(job["model_name"], job["weights"], job["options"], job["variant"])
     from tqdm.auto import tqdm
 
     results = []
@@ -712,9 +721,10 @@ def _generate_on_dask(scheduler: str, workers: int | None, tasks: list, folder: 
     type=click.Path(exists=True, file_okay=False),
     help="A model folder saved by model.save() instead of the shipped weights.",
 )
+@click.option("--variant", default=None, metavar="NAME", help="One of the model's shipped variants.")
 @click.option("--geometry", help="Geometry whose layer depths the export uses (model default if not given).")
 @friendly_errors
-def export(model_name, output, weights, geometry) -> None:
+def export(model_name, output, weights, variant, geometry) -> None:
     """Export MODEL for the C++ simulation chain (TorchScript for DDFastShowerML).
 
     \b
@@ -722,7 +732,7 @@ def export(model_name, output, weights, geometry) -> None:
     """
     import calozoo
 
-    model = calozoo.load(model_name, path=weights)
+    model = calozoo.load(model_name, path=weights, variant=variant)
     options = {} if geometry is None else {"geometry": geometry}
     try:
         written = model.export(output, **options)

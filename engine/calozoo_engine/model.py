@@ -61,6 +61,10 @@ class FlowPointModel(ShowerModel):
     recipe_type: ClassVar[type[Recipe]]
     #: the folder of the trained weights inside the installed plugin
     shipped: ClassVar[Path]
+    #: further shipped weights by variant name (e.g. ``{"endcap": folder}``); the default
+    #: variant, :attr:`default_variant`, is :attr:`shipped`
+    variants: ClassVar[dict[str, Path]] = {}
+    default_variant: ClassVar[str | None] = None
 
     flow: ShowerFlow
     net: PointwiseNet
@@ -132,14 +136,28 @@ class FlowPointModel(ShowerModel):
 
     @classmethod
     def load_pretrained(
-        cls, path: str | os.PathLike | None = None, extrapolate: bool = False, batch_invariant: bool = False
+        cls,
+        path: str | os.PathLike | None = None,
+        extrapolate: bool = False,
+        batch_invariant: bool = False,
+        variant: str | None = None,
     ):
-        """The weights in ``path``, or those shipped in the plugin (:attr:`shipped`) when ``None``.
+        """The weights in ``path``, or those shipped in the plugin (:attr:`shipped`, or the
+        :attr:`variants` folder of ``variant``) when ``None``.
 
         ``extrapolate``: accept energies beyond the training range, at the user's risk;
         ``batch_invariant``: showers bit-identical for any batch size (slower, see the module).
         """
-        folder = cls.shipped if path is None else Path(path)
+        if path is not None and variant is not None:
+            raise ModelFolderError(
+                f"give a saved folder or a shipped variant of {cls.name}, not both "
+                f"(variant {variant!r} with {str(path)!r})"
+            )
+        if variant is not None and variant != cls.default_variant and variant not in cls.variants:
+            known = [v for v in (cls.default_variant, *cls.variants) if v]
+            raise ModelFolderError(f"{cls.name} has no variant {variant!r}; its variants are {known}")
+        shipped = cls.variants.get(variant, cls.shipped) if variant else cls.shipped
+        folder = shipped if path is None else Path(path)
         if path is None and not (folder / "config.json").exists():
             raise ModelFolderError(
                 f"the shipped {cls.name} weights are missing from {str(folder)!r}; "

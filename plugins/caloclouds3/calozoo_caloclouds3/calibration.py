@@ -73,6 +73,10 @@ class CaloClouds3Calibrator(Calibrator):
         incident_point_mm: where showers enter during the fit (``None``: the geometry's default).
         per_layer: also fit the occupancy factor layer by layer (see the module docstring).
         cell_energy: also fit the spread of the point energies (see the module docstring).
+        direction_window: ``"model"`` keeps the directions the model accepts; ``"reference"``
+            makes the calibrated model accept those the reference spans (plus 1°): for a model
+            trained on other directions than the barrel's, with a reference drawn like its
+            training set (the endcap variant).
     """
 
     name: ClassVar[str] = "caloclouds3"
@@ -85,7 +89,11 @@ class CaloClouds3Calibrator(Calibrator):
         incident_point_mm=None,
         per_layer: bool = False,
         cell_energy: bool = False,
+        direction_window: str = "model",
     ):
+        if direction_window not in ("model", "reference"):
+            raise ValueError(f"direction_window must be 'model' or 'reference', got {direction_window!r}")
+        self.direction_window = direction_window
         self.geometry = geometry
         self.per_layer = bool(per_layer)
         self.cell_energy = bool(cell_energy)
@@ -203,6 +211,8 @@ class CaloClouds3Calibrator(Calibrator):
         The model generates uncalibrated showers at the reference's conditions, the factors are
         fitted, and a copy of the model carrying them (and this fit's report) is returned.
         """
+        if self.direction_window == "reference":
+            model = model.with_direction_window(reference.direction)
         raw = model.with_calibration(1.0, 1.0, 1.0)
         generated = raw.sample(
             reference.incident_energy_gev, reference.direction, seed=seed, batch_size=batch_size
@@ -238,6 +248,7 @@ class CaloClouds3Calibrator(Calibrator):
             "incident_point_mm": self.incident_point_mm,
             "per_layer": self.per_layer,
             "cell_energy": self.cell_energy,
+            "direction_window": self.direction_window,
         }
         if hasattr(self, "occupancy_factor_"):
             layers = self.layer_occupancy_

@@ -37,7 +37,7 @@ from calozoo_engine.model import FlowPointModel, per_shower_normal, per_shower_u
 from calozoo_engine.pointnet import OneStep, PointwiseNet
 from calozoo_engine.recipe import Recipe
 
-from calozoo.conditions import Conditions
+from calozoo.conditions import Conditions, angles_from_direction
 from calozoo.showers import Showers
 
 __all__ = [
@@ -236,6 +236,8 @@ class CaloClouds3(FlowPointModel):
     name: ClassVar[str] = "caloclouds3"
     recipe_type = CaloClouds3Recipe
     shipped = SHIPPED_WEIGHTS
+    default_variant: ClassVar[str] = "barrel"
+    variants: ClassVar[dict[str, Path]] = {}
 
     def __init__(
         self,
@@ -287,15 +289,52 @@ class CaloClouds3(FlowPointModel):
         return torch.tensor(self.occupancy_factor * m, dtype=torch.float32)[None]
 
     @property
+    def direction_window(self) -> dict[str, Any]:
+        """The directions the model accepts: ``theta_deg`` and ``phi_deg`` ranges and the largest
+        angle from the normal; the barrel training set's unless :meth:`with_direction_window` set
+        others (kept in ``training["direction_window"]``, saved with the model)."""
+        window = {
+            "theta_deg": TRAINING_RANGE["theta_deg"],
+            "phi_deg": TRAINING_RANGE["phi_deg"],
+            "max_angle_deg": MAX_ANGLE_DEG,
+        }
+        return {**window, **self.training.get("direction_window", {})}
+
+    def with_direction_window(self, directions, margin_deg: float = 1.0) -> CaloClouds3:
+        """A copy that accepts the directions spanned by ``directions`` (``(N, 3)`` local unit
+        vectors, e.g. a sample of its training set's), widened by ``margin_deg``: for a model
+        trained on other directions than the barrel's (the endcap variant)."""
+        theta, phi = angles_from_direction(np.asarray(directions, dtype=np.float64).reshape(-1, 3))
+        normal = np.degrees(
+            np.arccos(np.clip(np.asarray(directions, dtype=np.float64).reshape(-1, 3)[:, 2], -1, 1))
+        )
+        window = {
+            "theta_deg": [float(theta.min() - margin_deg), float(theta.max() + margin_deg)],
+            "phi_deg": [float(phi.min() - margin_deg), float(phi.max() + margin_deg)],
+            "max_angle_deg": float(min(normal.max() + margin_deg, 89.0)),
+        }
+        other = self.with_calibration(
+            self.occupancy_factor,
+            self.widening,
+            self.energy_factor,
+            self.layer_occupancy,
+            self.energy_spread,
+            **self.calibration,
+        )
+        other.training = {**self.training, "direction_window": window}
+        return other
+
+    @property
     def conditions(self) -> Conditions:
         low, high = EXTRAPOLATE_RANGE_GEV if self.extrapolate else TRAINING_RANGE["energy_gev"]
+        window = self.direction_window
         return Conditions(
             low,
             high,
             pdg=(22,),
-            max_angle_deg=MAX_ANGLE_DEG,
-            theta_deg=TRAINING_RANGE["theta_deg"],
-            phi_deg=TRAINING_RANGE["phi_deg"],
+            max_angle_deg=window["max_angle_deg"],
+            theta_deg=tuple(window["theta_deg"]),
+            phi_deg=tuple(window["phi_deg"]),
             energy_hint="" if self.extrapolate else ENERGY_HINT,
         )
 
@@ -405,7 +444,11 @@ class CaloClouds3(FlowPointModel):
 
 
 def load_pretrained(
-    path: str | os.PathLike | None = None, extrapolate: bool = False, batch_invariant: bool = False
+    path: str | os.PathLike | None = None,
+    extrapolate: bool = False,
+    batch_invariant: bool = False,
+    variant: str | None = None,
 ) -> CaloClouds3:
-    """Factory registered as ``caloclouds3``: the shipped, calibrated weights or a saved folder."""
-    return CaloClouds3.load_pretrained(path, extrapolate, batch_invariant)
+    """Factory registered as ``caloclouds3``: the shipped, calibrated weights (``variant``
+    ``"barrel"``, the default) or a saved folder."""
+    return CaloClouds3.load_pretrained(path, extrapolate, batch_invariant, variant)

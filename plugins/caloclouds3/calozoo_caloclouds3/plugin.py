@@ -13,6 +13,8 @@ def calozoo_register_models(register):
         "caloclouds3",
         "calozoo_caloclouds3.model:load_pretrained",
         summary="CaloClouds3 (arXiv:2511.01460): ShowerFlow + one-step consistency-distilled point model",
+        # barrel: the shipped weights, calibrated for ild-ecal-barrel
+        variants=("barrel",),
         trainable=True,
         weights="shipped (trained on the reference MC's CaloClouds3 set made with its physics version 2, "
         "calibrated for ild-ecal-barrel; reproduce the data with calozoo simulate --physics-version 2)",

@@ -46,6 +46,35 @@ def test_loaded_by_name_and_calibrated_for_the_barrel():
     assert 0.8 < model.widening < 1.3 and 0.8 < model.energy_factor < 1.25
 
 
+def test_variants_are_named_and_a_wrong_one_says_which_exist(model):
+    assert calozoo.load("caloclouds3", variant="barrel").get_config() == model.get_config()
+    with pytest.raises(ValueError, match=r"no variant 'forward'; its variants are \['barrel'\]"):
+        calozoo.load("caloclouds3", variant="forward")
+    with pytest.raises(ModelFolderError, match="not both"):
+        load_pretrained(SHIPPED_WEIGHTS, variant="barrel")
+    with pytest.raises(ModelFolderError, match="no variant 'forward'"):
+        load_pretrained(variant="forward")
+
+
+def test_a_direction_window_taken_from_a_data_set_is_kept_and_saved(model, tmp_path):
+    from calozoo.distributions import endcap_ip_directions
+
+    directions = endcap_ip_directions(300, np.random.default_rng(4))
+    with pytest.raises(InvalidConditionError, match="outside the trained window"):
+        model.sample([10.0, 10.0], directions[:2], seed=1)
+    wide = model.with_direction_window(directions)
+    assert wide.sample([10.0, 10.0], directions[:2], seed=1).num_points.min() > 0
+    assert model.direction_window["phi_deg"] == (80.0, 110.0)  # the original is unchanged
+    normal = np.degrees(np.arccos(directions[:, 2]))
+    assert wide.direction_window["max_angle_deg"] == pytest.approx(normal.max() + 1.0)
+    wide.save(tmp_path / "wide")
+    assert CaloClouds3.load(tmp_path / "wide").direction_window == wide.direction_window
+    # a calibrator told to take the reference's window passes it on to the calibrated model
+    assert CaloClouds3Calibrator(direction_window="reference").get_config()["direction_window"] == "reference"
+    with pytest.raises(ValueError, match="'model' or 'reference'"):
+        CaloClouds3Calibrator(direction_window="endcap")
+
+
 def test_layers_get_the_flows_counts_and_energies(model, monkeypatch):
     recorded = {}
     real_sample = model.flow.sample
