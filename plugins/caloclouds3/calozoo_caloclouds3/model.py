@@ -237,7 +237,7 @@ class CaloClouds3(FlowPointModel):
     recipe_type = CaloClouds3Recipe
     shipped = SHIPPED_WEIGHTS
     default_variant: ClassVar[str] = "barrel"
-    variants: ClassVar[dict[str, Path]] = {}
+    variants: ClassVar[dict[str, Path]] = {"endcap": SHIPPED_WEIGHTS.parent / "caloclouds3-endcap"}
 
     def __init__(
         self,
@@ -450,5 +450,5 @@ def load_pretrained(
     variant: str | None = None,
 ) -> CaloClouds3:
     """Factory registered as ``caloclouds3``: the shipped, calibrated weights (``variant``
-    ``"barrel"``, the default) or a saved folder."""
+    ``"barrel"``, the default, or ``"endcap"``, for ild-ecal-endcap) or a saved folder."""
     return CaloClouds3.load_pretrained(path, extrapolate, batch_invariant, variant)

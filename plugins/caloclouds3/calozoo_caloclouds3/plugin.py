@@ -13,8 +13,9 @@ def calozoo_register_models(register):
         "caloclouds3",
         "calozoo_caloclouds3.model:load_pretrained",
         summary="CaloClouds3 (arXiv:2511.01460): ShowerFlow + one-step consistency-distilled point model",
-        # barrel: the shipped weights, calibrated for ild-ecal-barrel
-        variants=("barrel",),
+        # barrel: the shipped weights for ild-ecal-barrel; endcap: a flow and calibration trained
+        # for ild-ecal-endcap (the field along the shower axis) with the barrel's point network
+        variants=("barrel", "endcap"),
         trainable=True,
         weights="shipped (trained on the reference MC's CaloClouds3 set made with its physics version 2, "
         "calibrated for ild-ecal-barrel; reproduce the data with calozoo simulate --physics-version 2)",

@@ -48,7 +48,7 @@ def test_loaded_by_name_and_calibrated_for_the_barrel():
 
 def test_variants_are_named_and_a_wrong_one_says_which_exist(model):
     assert calozoo.load("caloclouds3", variant="barrel").get_config() == model.get_config()
-    with pytest.raises(ValueError, match=r"no variant 'forward'; its variants are \['barrel'\]"):
+    with pytest.raises(ValueError, match=r"no variant 'forward'; its variants are \['barrel', 'endcap'\]"):
         calozoo.load("caloclouds3", variant="forward")
     with pytest.raises(ModelFolderError, match="not both"):
         load_pretrained(SHIPPED_WEIGHTS, variant="barrel")
@@ -73,6 +73,25 @@ def test_a_direction_window_taken_from_a_data_set_is_kept_and_saved(model, tmp_p
     assert CaloClouds3Calibrator(direction_window="reference").get_config()["direction_window"] == "reference"
     with pytest.raises(ValueError, match="'model' or 'reference'"):
         CaloClouds3Calibrator(direction_window="endcap")
+
+
+def test_the_endcap_variant_is_calibrated_for_the_endcap():
+    endcap = calozoo.load("caloclouds3", variant="endcap")
+    assert endcap.calibration["geometry"] == "ild-ecal-endcap"
+    # the barrel's point network, the endcap's own flow
+    barrel = load_pretrained()
+    assert all(
+        torch.equal(a, b) for a, b in zip(endcap.net.state_dict().values(), barrel.net.state_dict().values())
+    )
+    assert not torch.equal(next(iter(endcap.flow.parameters())), next(iter(barrel.flow.parameters())))
+    assert endcap.direction_window["max_angle_deg"] > 40  # the endcap's directions, 9-43 deg
+    from calozoo.distributions import endcap_ip_directions
+
+    showers = endcap.sample([20.0, 20.0], endcap_ip_directions(2, np.random.default_rng(3)), seed=3)
+    assert (showers.num_points > 100).all()
+    # projected into the endcap it is calibrated for: about the visible energy of a 20 GeV photon
+    hits = calozoo.geometry("ild-ecal-endcap").project(showers)
+    assert 300 < hits.showers.visible_energy_mev.mean() < 600
 
 
 def test_layers_get_the_flows_counts_and_energies(model, monkeypatch):
