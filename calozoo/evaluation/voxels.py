@@ -293,6 +293,7 @@ def evaluate_voxel_files(
     import json
 
     from ..serialization import REPORT_KIND, atomic_folder
+    from .comparison import _json_ready
 
     ref = read_voxels(reference, geometry)
     twin_voxels = None if twin is None else read_voxels(twin, geometry)
@@ -313,15 +314,7 @@ def evaluate_voxel_files(
     }
     with atomic_folder(report, kind=REPORT_KIND) as tmp:
         (tmp / "results.json").write_text(
-            json.dumps({"settings": settings, "models": results}, indent=1, default=_json_default)
+            json.dumps(_json_ready({"settings": settings, "models": results}), indent=1)
         )
         (tmp / "summary.txt").write_text("\n".join(lines) + "\n")
     return results
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

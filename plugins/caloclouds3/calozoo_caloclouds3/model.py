@@ -304,10 +304,9 @@ class CaloClouds3(FlowPointModel):
         """A copy that accepts the directions spanned by ``directions`` (``(N, 3)`` local unit
         vectors, e.g. a sample of its training set's), widened by ``margin_deg``: for a model
         trained on other directions than the barrel's (the endcap variant)."""
-        theta, phi = angles_from_direction(np.asarray(directions, dtype=np.float64).reshape(-1, 3))
-        normal = np.degrees(
-            np.arccos(np.clip(np.asarray(directions, dtype=np.float64).reshape(-1, 3)[:, 2], -1, 1))
-        )
+        unit = np.asarray(directions, dtype=np.float64).reshape(-1, 3)
+        theta, phi = angles_from_direction(unit)
+        normal = np.degrees(np.arccos(np.clip(unit[:, 2], -1.0, 1.0)))
         window = {
             "theta_deg": [float(theta.min() - margin_deg), float(theta.max() + margin_deg)],
             "phi_deg": [float(phi.min() - margin_deg), float(phi.max() + margin_deg)],
