@@ -88,7 +88,7 @@ def test_sample_does_not_depend_on_the_batch_size(models, name):
 
 
 def test_toyflow_is_batch_independent_for_many_batch_sizes(models):
-    """Loaded batch invariant, the flow runs in blocks of 64 rows: a row rounds the same in any batch."""
+    """Loaded batch invariant, the flow runs one row per call: a row rounds the same in any batch."""
     model, _ = models["toyflow"]
     energy = np.random.default_rng(1).uniform(1.0, 30.0, 70)
     reference = model.sample(energy, seed=2, batch_size=70)

@@ -197,8 +197,9 @@ class ShowerFlow(nn.Module):
     def forward_rows(
         self, z: torch.Tensor, context: torch.Tensor, row_block: int = ROW_BLOCK
     ) -> torch.Tensor:
-        """:meth:`forward` in fixed blocks of ``row_block`` rows (the last zero-padded), so each row's
-        result is the same bit for bit whatever else is in the batch; ``row_block = 0``: one call."""
+        """:meth:`forward` in blocks of ``row_block`` rows (the last zero-padded), each in storage of
+        its own; with one row (:data:`~.pointnet.ROW_BLOCK`) each row's result is the same bit for
+        bit whatever else is in the batch; ``row_block = 0``: one call."""
         if row_block <= 0:
             return self.forward(z, context)
         n = len(z)
@@ -206,7 +207,7 @@ class ShowerFlow(nn.Module):
         z = torch.cat([z, z.new_zeros(pad, z.shape[1])])
         context = torch.cat([context, context.new_zeros(pad, context.shape[1])])
         parts = [
-            self.forward(z[i : i + row_block], context[i : i + row_block])
+            self.forward(z[i : i + row_block].clone(), context[i : i + row_block].clone())
             for i in range(0, n + pad, row_block)
         ]
         return torch.cat(parts)[:n] if parts else z[:0]

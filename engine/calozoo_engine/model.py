@@ -9,9 +9,10 @@ from that shower's own seed (:func:`shower_generators`), so the random numbers o
 depend on the batch size. The arithmetic of the networks does, at the level of float rounding
 (a matrix product rounds a row differently for different numbers of rows): showers of one seed
 agree to about 1e-6 between batch sizes, except that a count that sits on an integer may differ
-by one. Loaded with ``batch_invariant=True`` a model evaluates every per-shower network in fixed
-blocks of :data:`~.pointnet.ROW_BLOCK` rows and its showers are bit-identical for any batch size,
-at a cost (docs/engine.md). A model subclass adds its calibration and the :meth:`generate` chain.
+by one. Loaded with ``batch_invariant=True`` a model evaluates every per-shower network one
+shower per call (:data:`~.pointnet.ROW_BLOCK`), in storage of its own, and its showers are
+bit-identical for any batch size, at a cost (docs/engine.md). A model subclass adds its
+calibration and the :meth:`generate` chain.
 """
 
 from __future__ import annotations

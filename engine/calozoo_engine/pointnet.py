@@ -56,12 +56,14 @@ SIGMA_DATA = 0.5
 SIGMA_MIN = 0.002
 SIGMA_MAX = 80.0
 RHO = 7.0
-#: Batch invariance: a matrix product rounds a row differently for different numbers of rows
-#: (about 1e-7 relative), so a shower's numbers depend, at that level, on how many others share
-#: its batch. A model loaded with ``batch_invariant=True`` computes every per-shower quantity in
-#: blocks of this many rows, the last one zero-padded, and its showers are then bit-identical for
-#: any batch size.
-ROW_BLOCK = 64
+#: Batch invariance: a matrix product rounds a row differently for different numbers of rows, and
+#: an elementwise function (a sigmoid, a softplus) a number differently for different positions in
+#: its tensor (vector body or scalar tail; about 1e-7 relative), so a shower's numbers depend, at
+#: that level, on the others in its batch. A model loaded with ``batch_invariant=True`` evaluates
+#: its per-shower networks (the flow, the point network's modulations) in blocks of this many rows,
+#: each in storage of its own: with one row, every shower's call has the same shapes and alignment
+#: in any batch, and its showers are bit-identical for any batch size.
+ROW_BLOCK = 1
 #: CaloClouds3 widths (input, hidden..., output).
 CC3_WIDTHS = (4, 32, 64, 128, 64, 32, 4)
 
@@ -219,8 +221,9 @@ class PointwiseNet(nn.Module):
         n = cond.shape[0]
         if n == 0:
             return x.new_zeros((0, self.widths[-1]))
-        # row_block > 0: the per-shower numbers in fixed blocks of rows (the last zero-padded),
-        # so a shower's modulation is the same bit for bit whatever else shares its batch
+        # row_block > 0: the per-shower numbers in blocks of row_block rows (the last zero-padded),
+        # each block in storage of its own; with ROW_BLOCK = 1 every shower's call has the same
+        # shapes and alignment whatever else shares its batch, so the same rounding, bit for bit
         block = row_block if row_block > 0 else n
         pad = (block - n % block) % block
         c_noise_p = torch.cat([c_noise, torch.zeros(pad, dtype=c_noise.dtype)])
@@ -228,24 +231,29 @@ class PointwiseNet(nn.Module):
         blocks: list[torch.Tensor] = []
         for start in range(0, n + pad, block):
             stop = start + block
-            blocks.append(self.modulations(c_noise_p[start:stop], cond_p[start:stop]))
+            blocks.append(self.modulations(c_noise_p[start:stop].clone(), cond_p[start:stop].clone()))
         mod = torch.cat(blocks, 0)[:n]
-        weights: list[torch.Tensor] = []
-        biases: list[torch.Tensor] = []
+        gates: list[torch.Tensor] = []
+        context_biases: list[torch.Tensor] = []
         offset = 0
         for layer in self.layers:
             width = layer._layer.weight.shape[0]
-            gate = mod[:, offset : offset + width]  # (B, out)
-            context_bias = mod[:, offset + width : offset + 2 * width]
+            gates.append(mod[:, offset : offset + width])  # (B, out)
+            context_biases.append(mod[:, offset + width : offset + 2 * width])
             offset += 2 * width
-            weights.append(gate[:, :, None] * layer._layer.weight[None])  # (B, out, in)
-            biases.append(gate * layer._layer.bias[None] + context_bias)  # (B, out)
         sizes: list[int] = torch.bincount(owner, minlength=cond.shape[0]).tolist()
         out: list[torch.Tensor] = []
-        last = len(weights) - 1
+        last = len(self.layers) - 1
         for b, h in enumerate(torch.split(x, sizes)):
-            for i in range(len(weights)):
-                h = torch.nn.functional.linear(h, weights[i][b], biases[i][b])
+            # Each shower's input, folded weights and biases get storage of their own: a shower's
+            # rows start anywhere in x, and some matrix-product kernels round differently for
+            # differently aligned operands (bit-identical showers in any batch need the same rounding).
+            h = h.clone()
+            for i, module in enumerate(self.layers):
+                gate = gates[i][b]
+                weight = gate[:, None] * module._layer.weight
+                bias = gate * module._layer.bias + context_biases[i][b]
+                h = torch.nn.functional.linear(h, weight, bias)
                 if i < last:
                     h = torch.nn.functional.leaky_relu(h, 0.01, inplace=True)
             out.append(h)
