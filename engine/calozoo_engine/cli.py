@@ -79,9 +79,8 @@ def make_train_command(recipe_type: type, default_steps: dict[str, int] | None =
     )
     @click.option(
         "--geometry",
-        default="ild-ecal-barrel",
-        show_default=True,
-        help="calibrate: geometry to calibrate for.",
+        help="calibrate: geometry to calibrate for (default ild-ecal-barrel); flow, teacher, distill, "
+        "summarise: a new work folder's detector, whose layer count the model takes (default ILD's 30).",
     )
     @click.option(
         "-o",
@@ -138,7 +137,11 @@ def make_train_command(recipe_type: type, default_steps: dict[str, int] | None =
         if threads:
             torch.set_num_threads(threads)
         recipe = make_recipe(recipe_type, recipe_options)
-        if recipe_options and stage in ("flow", "teacher", "distill"):
+        if geometry is not None and stage not in ("assemble", "calibrate"):
+            import calozoo
+
+            recipe = recipe.for_geometry(calozoo.geometry(geometry))
+        if (recipe_options or geometry is not None) and stage in ("flow", "teacher", "distill"):
             _check_resumed_recipe(Path(work) / stage, recipe)
         if base is not None and stage != "assemble":
             raise click.UsageError("--base applies to the assemble stage only")
@@ -163,6 +166,7 @@ def make_train_command(recipe_type: type, default_steps: dict[str, int] | None =
 
             folder = Path(output) if output else Path(work) / "model"
             options = parse_calibrator_options(calibrator_options)
+            geometry = geometry or "ild-ecal-barrel"
             echo_result(
                 calibrate_model(name, reference, geometry, folder, seed=seed, weights=folder, options=options)
             )
@@ -174,7 +178,7 @@ def make_train_command(recipe_type: type, default_steps: dict[str, int] | None =
         if stage == "summarise":
             if output is None:
                 raise click.UsageError("-o/--output (a .h5 file) is required for the summarise stage")
-            summaries = SummarySet.of_shards(data, recipe_type.n_layers, limit=limit)
+            summaries = SummarySet.of_shards(data, recipe.n_layers, limit=limit)
             written = write_summaries(output, summaries)
             size = written.stat().st_size
             click.echo(
@@ -220,6 +224,9 @@ def make_train_command(recipe_type: type, default_steps: dict[str, int] | None =
     calozoo train {name} --data TRAIN --stage distill
     calozoo train {name} --stage assemble
     calozoo train {name} --stage calibrate --reference REF.h5 --geometry ild-ecal-barrel
+
+    \b
+    Another detector: --geometry NAME on the training stages (the layer count is the geometry's).
     """
     return train_command
 
@@ -257,11 +264,15 @@ def _check_resumed_recipe(stage_folder: Path, recipe) -> None:
     state = stage_folder / "checkpoint" / "state.json"
     if not state.exists():
         return
-    stored = recipe.restore(json.loads(state.read_text()).get("recipe")).to_dict()
-    if stored != recipe.to_dict():
-        differ = {k: stored.get(k) for k in recipe.to_dict() if stored.get(k) != recipe.to_dict()[k]}
+    stored = recipe.restore(json.loads(state.read_text())["state"].get("recipe"))
+    if stored.to_dict() != recipe.to_dict():
+        keys = sorted(set(stored.to_dict()) | set(recipe.to_dict()) | {"n_layers"})
+        differ = {
+            k: getattr(stored, k, None) for k in keys if getattr(stored, k, None) != getattr(recipe, k, None)
+        }
         raise click.UsageError(
-            f"{stage_folder} was started with {differ}: resume it without --recipe or use another --work"
+            f"{stage_folder} was started with {differ}: resume it without --recipe/--geometry "
+            "or use another --work"
         )
 
 

@@ -78,6 +78,7 @@ class TrainingSet:
         points: ``(M, 4)`` float32 training points (x, y mm; z layer units; e MeV).
         offsets: ``(N + 1,)`` start of each shower in ``points``.
         energy_gev: ``(N,)``; direction: ``(N, 3)``.
+        particles: the PDG codes of its showers (empty: not known).
 
     :meth:`summaries` gives the per-layer counts and energies and the centre of gravity of each
     shower (what a :class:`~.recipe.Recipe` makes ShowerFlow's targets of).
@@ -87,12 +88,14 @@ class TrainingSet:
     offsets: np.ndarray
     energy_gev: np.ndarray
     direction: np.ndarray
+    particles: tuple[int, ...] = ()
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_showers(cls, parts: list[Showers]) -> TrainingSet:
-        points, counts, energies, directions = [], [], [], []
+        points, counts, energies, directions, pdg = [], [], [], [], set()
         for s in parts:
+            pdg.update(int(p) for p in np.unique(s.pdg))
             points.append(s.flat()[0].astype(np.float32))
             counts.append(s.num_points)
             energies.append(s.incident_energy_gev)
@@ -103,6 +106,7 @@ class TrainingSet:
             offsets=np.concatenate([[0], np.cumsum(num)]),
             energy_gev=np.concatenate(energies).astype(np.float64),
             direction=np.concatenate(directions).astype(np.float64),
+            particles=tuple(sorted(pdg)),
         )
 
     @classmethod
@@ -159,6 +163,7 @@ class TrainingSet:
             offsets=np.concatenate([[0], np.cumsum(num)]),
             energy_gev=self.energy_gev[index],
             direction=self.direction[index],
+            particles=self.particles,
         )
 
     def split(self, validation_fraction: float, seed: int) -> tuple[TrainingSet, TrainingSet]:
@@ -199,6 +204,7 @@ class SummarySet:
     data: ShowerSummaries
     energy_gev: np.ndarray
     direction: np.ndarray
+    particles: tuple[int, ...] = ()
 
     def __len__(self) -> int:
         return len(self.energy_gev)
@@ -216,14 +222,14 @@ class SummarySet:
 
     def subset(self, index: np.ndarray) -> SummarySet:
         index = np.asarray(index)
-        return SummarySet(self.data[index], self.energy_gev[index], self.direction[index])
+        return SummarySet(self.data[index], self.energy_gev[index], self.direction[index], self.particles)
 
     split = TrainingSet.split
 
     @classmethod
     def of(cls, data: TrainingSet, n_layers: int) -> SummarySet:
         """The summaries of a training set's showers."""
-        return cls(data.summaries(n_layers), data.energy_gev, data.direction)
+        return cls(data.summaries(n_layers), data.energy_gev, data.direction, data.particles)
 
     @classmethod
     def of_shards(
@@ -242,6 +248,7 @@ class SummarySet:
             ShowerSummaries.concatenate([p.data for p in parts]),
             np.concatenate([p.energy_gev for p in parts]),
             np.concatenate([p.direction for p in parts]),
+            tuple(sorted({pdg for p in parts for pdg in p.particles})),
         )
         _check_size(path, len(data))
         return data if limit is None else data.subset(np.arange(min(limit, len(data))))
@@ -263,11 +270,13 @@ class SummarySet:
                     f["cog"][()].astype(np.float64),
                     energy,
                 )
-                parts.append(cls(summaries, energy, f["direction"][()].astype(np.float64)))
+                pdg = tuple(int(p) for p in f.attrs.get("pdg", ()))
+                parts.append(cls(summaries, energy, f["direction"][()].astype(np.float64), pdg))
         data = cls(
             ShowerSummaries.concatenate([p.data for p in parts]),
             np.concatenate([p.energy_gev for p in parts]),
             np.concatenate([p.direction for p in parts]),
+            tuple(sorted({pdg for p in parts for pdg in p.particles})),
         )
         return data if limit is None else data.subset(np.arange(min(limit, len(data))))
 
@@ -285,6 +294,8 @@ def write_summaries(path: str | os.PathLike, data: SummarySet) -> Path:
     with atomic_path(path, kind="summaries file", recognise=is_summary_file) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["calozoo_kind"] = SUMMARY_KIND
+            if data.particles:
+                f.attrs["pdg"] = np.asarray(data.particles, dtype=np.int32)
             columns = {
                 "counts": data.data.counts.astype(np.uint16),
                 "energy_mev": data.data.energy_mev.astype(np.float32),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from calozoo.errors import FileFormatError
 from calozoo.showers import Showers
 
 __all__ = ["ShowerSummaries", "PointScaler", "LOG_EPS"]
@@ -40,6 +41,14 @@ class ShowerSummaries:
 
     @classmethod
     def of(cls, showers: Showers, n_layers: int) -> ShowerSummaries:
+        deepest = float((showers.points[..., 2] * showers.padding_mask).max(initial=0.0))
+        if deepest >= n_layers:
+            raise FileFormatError(
+                "training showers",
+                None,
+                f"have points in layer {int(deepest)}, the model has {n_layers} layers (0-{n_layers - 1}): "
+                "train it for their detector (calozoo train --geometry NAME)",
+            )
         counts, energy = showers.layer_sums(n_layers)
         e = showers.points[..., 3] * showers.padding_mask
         total = np.maximum(e.sum(1), 1e-30)[:, None]

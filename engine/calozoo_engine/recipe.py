@@ -40,8 +40,9 @@ class Recipe:
 
     #: the model's registered name (checkpoints remember it)
     name: ClassVar[str]
-    #: layers of the calorimeter the model's ``z`` spans
-    n_layers: ClassVar[int] = 30
+    #: layers of the calorimeter the model's ``z`` spans (a recipe that can take another
+    #: detector's count sets it per instance: :meth:`for_geometry`)
+    n_layers: int = 30
     #: flow sizes and architecture (keyword arguments of :class:`~.flow.ShowerFlow`)
     flow_features: ClassVar[int]
     flow_context_features: ClassVar[int]
@@ -51,6 +52,20 @@ class Recipe:
     point_context_features: ClassVar[int]
     #: the constructor's options and their accepted values (``calozoo train --recipe KEY=VALUE``)
     options: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    def for_geometry(self, geometry: Any) -> Recipe:
+        """This recipe for a detector of ``geometry.n_layers`` layers (``calozoo train --geometry``).
+
+        By default a recipe's layer count is fixed, and another is refused; a recipe whose targets
+        are per layer (CaloClouds3) returns a copy with the geometry's count.
+        """
+        n_layers = int(geometry.n_layers)
+        if n_layers != self.n_layers:
+            raise ModelFolderError(
+                f"{self.name} is made for {self.n_layers} layers; geometry "
+                f"{getattr(geometry, 'name', geometry)!r} has {n_layers}"
+            )
+        return self
 
     def fit(self, summaries: ShowerSummaries) -> Recipe:
         """Statistics of a training set the targets need (none by default); returns ``self``."""

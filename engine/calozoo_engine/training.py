@@ -300,6 +300,26 @@ def _stored_state(folder: Path) -> dict:
     return json.loads(path.read_text())["state"] if path.exists() else {}
 
 
+def data_window(data) -> dict[str, Any]:
+    """What a training set spans, saved with a model trained on it (``training["window"]``): its
+    energies, particles (when known) and directions in the local frame (θ and φ ranges and the
+    largest angle from the layer normal, degrees), so a model can accept what it was trained on."""
+    from calozoo.conditions import angles_from_direction
+
+    direction = np.asarray(data.direction, dtype=np.float64).reshape(-1, 3)
+    theta, phi = angles_from_direction(direction)
+    normal = np.degrees(np.arccos(np.clip(direction[:, 2], -1.0, 1.0)))
+    window: dict[str, Any] = {
+        "energy_gev": [float(np.min(data.energy_gev)), float(np.max(data.energy_gev))],
+        "theta_deg": [float(theta.min()), float(theta.max())],
+        "phi_deg": [float(phi.min()), float(phi.max())],
+        "max_angle_deg": float(normal.max()),
+    }
+    if getattr(data, "particles", ()):
+        window["pdg"] = [int(p) for p in data.particles]
+    return window
+
+
 def _stage_recipe(state: dict, recipe: Recipe) -> Recipe:
     """A resumed stage keeps the recipe (with its statistics) it started with."""
     return recipe.restore(state.get("recipe")) if state else recipe
@@ -325,6 +345,7 @@ def train_flow(
     recipe = _stage_recipe(stored, recipe)
     if not stored:  # a new run: the recipe's statistics come from this training split
         recipe = recipe.fit(train.summaries(recipe.n_layers))
+    window = stored.get("window", data_window(data) if not stored else None)
     torch.manual_seed(settings.seed)
     flow = ShowerFlow(**recipe.flow_kwargs(), seed=settings.seed).to(device)
     optimizer = torch.optim.Adam(flow.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
@@ -372,7 +393,8 @@ def train_flow(
             folder,
             _prefixed("flow", flow),
             optimizer,
-            {"step": step, "settings": asdict(settings), "recipe": recipe.to_dict()},
+            {"step": step, "settings": asdict(settings), "recipe": recipe.to_dict()}
+            | ({"window": window} if window is not None else {}),
         )
 
     _loop("flow", work, settings, state["step"], step_fn, save_fn, progress, dist)
@@ -649,6 +671,8 @@ def trained_parts(work: str | os.PathLike, recipe: Recipe, point_model: Any = No
     flow = ShowerFlow(**recipe.flow_kwargs(), seed=flow_state["settings"]["seed"])
     flow.load_state_dict(_unprefixed("flow", flow_tensors))
     training = {"flow": {"steps": flow_state["step"], **_last_losses(work / "flow" / "log.jsonl")}}
+    if "window" in flow_state:  # what the flow was trained on (flow checkpoints since it was saved)
+        training["window"] = flow_state["window"]
     if point_model is not None:
         if getattr(point_model, "name", None) != recipe.name:
             raise ModelFolderError(f"the point network must come from a {recipe.name} model")

@@ -118,7 +118,8 @@ class CaloClouds3Calibrator(Calibrator):
         geometry = self._geometry(geometry)
         target = summarise_cells(reference, geometry, self.incident_point_mm)
         before = summarise_cells(generated, geometry, self.incident_point_mm)
-        thin = Thinning(generated, self.seed, N_LAYERS)
+        n_layers = int(geometry.n_layers)
+        thin = Thinning(generated, self.seed, n_layers)
         f = _Factors()
 
         def measure(what: str, **change):
@@ -143,8 +144,8 @@ class CaloClouds3Calibrator(Calibrator):
                 share = bisect_each(
                     lambda v: measure("layer_occupancy", occ=1.0, layers=v, spread=spread),
                     target.layer_occupancy,
-                    np.full(N_LAYERS, 0.02),
-                    np.ones(N_LAYERS),
+                    np.full(n_layers, 0.02),
+                    np.ones(n_layers),
                 )
                 return {"layers": share / f.occ}
             return {"occ": global_occupancy(spread)}
@@ -196,7 +197,8 @@ class CaloClouds3Calibrator(Calibrator):
     def apply(self, showers: Showers) -> Showers:
         """Calibrate already generated (uncalibrated) showers: thin, widen, rescale."""
         self._check_fitted()
-        thin = Thinning(showers, self.seed, N_LAYERS)
+        layers = self.layer_occupancy_
+        thin = Thinning(showers, self.seed, N_LAYERS if layers is None else len(layers))
         return thin(
             self.occupancy_factor_,
             self.widening_,

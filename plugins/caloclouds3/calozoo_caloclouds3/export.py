@@ -31,7 +31,7 @@ from calozoo_engine.export import (
 )
 from torch import Tensor, nn
 
-from .model import ENERGY_SCALE_GEV, N_LAYERS, layer_targets
+from .model import ENERGY_SCALE_GEV, layer_targets
 
 __all__ = [
     "DDMLModule",
@@ -75,8 +75,8 @@ class DDMLModule(DDMLBase):
         self.energy_scale_mev = float(energy_scale)
 
     def check_flow(self, flow: nn.Module) -> None:
-        if int(flow.features) != 2 * N_LAYERS:
-            raise ValueError(f"the flow must have {2 * N_LAYERS} features, got {int(flow.features)}")
+        if int(flow.features) != 2 * self.n_layers:
+            raise ValueError(f"the flow must have {2 * self.n_layers} features, got {int(flow.features)}")
 
     def example_flow_context(self, gen: torch.Generator) -> Tensor:
         direction = torch.randn(1, 3, generator=gen)

@@ -76,13 +76,15 @@ ENERGY_HINT = (
 N_LAYERS = Recipe.n_layers
 #: Incident energies enter as ``E / 127 GeV`` (the top of the CaloClouds3 training range).
 ENERGY_SCALE_GEV = 127.0
-#: One flow unit of a layer count is ``7864 / 30`` points (7864: the largest shower the authors saw).
+#: One flow unit of a layer count is ``7864 / 30`` points (7864: the largest shower the authors saw;
+#: a detector of ``n`` layers: ``7864 / n``).
 COUNT_SCALE = 7864 / N_LAYERS
 #: One flow unit of a layer energy is ``3.4 / 30`` GeV.
 LAYER_ENERGY_SCALE_GEV = 3.4 / N_LAYERS
 #: With ``flow_units="per-gev"``: one unit of a layer count is this many points per GeV of
 #: incident energy (7864 points at 127 GeV), of a layer energy this many MeV per GeV (the
-#: reference MC's ~2.2 % visible fraction), so every target is about 1 at every energy.
+#: reference MC's ~2.2 % visible fraction), so every target is about 1 at every energy; both
+#: shared out over the layers (``/ 30`` here, ``/ n`` for ``n`` layers).
 POINTS_PER_GEV = 7864 / 127.0 / N_LAYERS
 MEV_PER_GEV = 22.0 / N_LAYERS
 #: The flow's target units: ``fixed`` (the paper's: the same scale at every energy) or ``per-gev``
@@ -98,18 +100,22 @@ def conditioning(energy_gev: np.ndarray, direction: np.ndarray) -> np.ndarray:
     )
 
 
-def target_scales(energy_gev, flow_units: str = "fixed") -> tuple[np.ndarray, np.ndarray]:
+def target_scales(
+    energy_gev, flow_units: str = "fixed", n_layers: int = N_LAYERS
+) -> tuple[np.ndarray, np.ndarray]:
     """Points and MeV per flow unit, ``(B, 1)`` float64 each, for showers of ``energy_gev``.
 
     ``fixed``: ``7864 / 30`` points and ``3400 / 30`` MeV at every energy (the paper's);
-    ``per-gev``: :data:`POINTS_PER_GEV` points and :data:`MEV_PER_GEV` MeV per GeV of incident energy.
+    ``per-gev``: :data:`POINTS_PER_GEV` points and :data:`MEV_PER_GEV` MeV per GeV of incident energy;
+    for ``n_layers`` layers the totals are shared out over ``n_layers`` instead of 30.
     """
     energy = np.asarray(energy_gev, dtype=np.float64).reshape(-1, 1)
+    share = N_LAYERS / n_layers
     if flow_units == "per-gev":
-        return energy * POINTS_PER_GEV, energy * MEV_PER_GEV
+        return energy * (POINTS_PER_GEV * share), energy * (MEV_PER_GEV * share)
     if flow_units == "fixed":
         one = np.ones_like(energy)
-        return one * COUNT_SCALE, one * (LAYER_ENERGY_SCALE_GEV * 1000.0)
+        return one * (COUNT_SCALE * share), one * (LAYER_ENERGY_SCALE_GEV * 1000.0 * share)
     raise ValueError(f"flow_units must be one of {', '.join(FLOW_UNITS)}, got {flow_units!r}")
 
 
@@ -123,7 +129,7 @@ def flow_targets(
     energy = np.ones(len(counts)) if energy_gev is None else energy_gev
     if energy_gev is None and flow_units != "fixed":
         raise ValueError("flow targets per GeV need the incident energies")
-    count_scale, energy_scale = target_scales(energy, flow_units)
+    count_scale, energy_scale = target_scales(energy, flow_units, counts.shape[1])
     return np.concatenate([counts / count_scale, np.asarray(energy_mev) / energy_scale], 1).astype(np.float32)
 
 
@@ -142,34 +148,46 @@ class CaloClouds3Recipe(Recipe):
     Args:
         flow_units: the targets' units (:data:`FLOW_UNITS`, :func:`target_scales`): ``per-gev``
             for new training runs, ``fixed`` the paper's (and of models saved before the option).
+        n_layers: the detector's layers (30, ILD's; ``calozoo train --geometry`` sets another's):
+            the flow has ``2 n_layers`` targets, a count and an energy per layer.
     """
 
     name = "caloclouds3"
-    flow_features = 2 * N_LAYERS
     flow_context_features = 4
     flow_architecture = {"blocks": 2, "pattern": "APAPAPSPAPAPAP", "hidden_factor": 10}
     point_widths = (4, 32, 64, 128, 64, 32, 4)
     point_context_features = 4
     options = {"flow_units": FLOW_UNITS}
 
-    def __init__(self, flow_units: str = "per-gev"):
+    def __init__(self, flow_units: str = "per-gev", n_layers: int = N_LAYERS):
         if flow_units not in FLOW_UNITS:
             raise ValueError(f"flow_units must be one of {', '.join(FLOW_UNITS)}, got {flow_units!r}")
+        if int(n_layers) < 1:
+            raise ValueError(f"n_layers must be a positive number of layers, got {n_layers!r}")
         self.flow_units = flow_units
+        self.n_layers = int(n_layers)
+
+    @property
+    def flow_features(self) -> int:
+        return 2 * self.n_layers
+
+    def for_geometry(self, geometry) -> CaloClouds3Recipe:
+        return CaloClouds3Recipe(self.flow_units, int(geometry.n_layers))
 
     def to_dict(self):
-        return {"name": self.name, "flow_units": self.flow_units}
+        out = {"name": self.name, "flow_units": self.flow_units}
+        return out if self.n_layers == N_LAYERS else {**out, "n_layers": self.n_layers}
 
     @classmethod
     def from_dict(cls, data):
-        return cls(data.get("flow_units", "fixed"))
+        return cls(data.get("flow_units", "fixed"), data.get("n_layers", N_LAYERS))
 
     def unrecorded(self):
         return CaloClouds3Recipe("fixed")  # files from before the option have the paper's units
 
     def scales(self, energy_gev) -> tuple[torch.Tensor, torch.Tensor]:
         """:func:`target_scales` as ``(B, 1)`` float32 tensors (what :func:`layer_targets` takes)."""
-        count_scale, energy_scale = target_scales(energy_gev, self.flow_units)
+        count_scale, energy_scale = target_scales(energy_gev, self.flow_units, self.n_layers)
         return torch.from_numpy(count_scale).float(), torch.from_numpy(energy_scale).float()
 
     def flow_context(self, energy_gev, direction):
@@ -185,8 +203,9 @@ class CaloClouds3Recipe(Recipe):
 
     def dequantisation(self, summaries: ShowerSummaries):
         # one point's width for the counts; 0.05 MeV for layer energies (empty layers are exact 0)
-        count_scale, energy_scale = target_scales(summaries.incident_energy_gev, self.flow_units)
-        one = np.ones((1, N_LAYERS))
+        energy = summaries.incident_energy_gev
+        count_scale, energy_scale = target_scales(energy, self.flow_units, self.n_layers)
+        one = np.ones((1, self.n_layers))
         return np.concatenate([one / count_scale, 0.05 * one / energy_scale], 1).astype(np.float32)
 
     def build(self, flow, net, scaler, training):
@@ -211,6 +230,15 @@ def layer_targets(
     counts = torch.floor(t[:, :n_layers] * count_scale * occupancy).to(torch.int64)
     counts = torch.where(energy > 0, counts, torch.zeros_like(counts))
     return counts, energy
+
+
+def _widened(theta_deg, phi_deg, max_angle_deg: float, margin_deg: float) -> dict[str, Any]:
+    """A direction window: θ and φ ranges and the largest angle from the normal, widened by a margin."""
+    return {
+        "theta_deg": [float(theta_deg[0] - margin_deg), float(theta_deg[1] + margin_deg)],
+        "phi_deg": [float(phi_deg[0] - margin_deg), float(phi_deg[1] + margin_deg)],
+        "max_angle_deg": float(min(max_angle_deg + margin_deg, 89.0)),
+    }
 
 
 # ---------------------------------------------------------------------------- the model
@@ -276,29 +304,48 @@ class CaloClouds3(FlowPointModel):
         self.layer_occupancy = None
         if layer_occupancy is not None:
             m = np.asarray(layer_occupancy, dtype=np.float64)
-            if m.shape != (N_LAYERS,) or not (np.isfinite(m).all() and (m > 0).all()):
+            if m.shape != (self.n_layers,) or not (np.isfinite(m).all() and (m > 0).all()):
                 raise ValueError(
-                    f"layer_occupancy must be {N_LAYERS} positive numbers, got {layer_occupancy!r}"
+                    f"layer_occupancy must be {self.n_layers} positive numbers, got {layer_occupancy!r}"
                 )
             self.layer_occupancy = m
 
     @property
+    def n_layers(self) -> int:
+        """The detector layers the model's ``z`` spans: its recipe's (30 for ILD)."""
+        return self.recipe.n_layers
+
+    @property
     def occupancy(self) -> torch.Tensor:
         """``f_occ`` per layer, ``(1, 30)`` float32: the occupancy factor times ``layer_occupancy``."""
-        m = np.ones(N_LAYERS) if self.layer_occupancy is None else self.layer_occupancy
+        m = np.ones(self.n_layers) if self.layer_occupancy is None else self.layer_occupancy
         return torch.tensor(self.occupancy_factor * m, dtype=torch.float32)[None]
 
     @property
     def direction_window(self) -> dict[str, Any]:
         """The directions the model accepts: ``theta_deg`` and ``phi_deg`` ranges and the largest
-        angle from the normal; the barrel training set's unless :meth:`with_direction_window` set
-        others (kept in ``training["direction_window"]``, saved with the model)."""
+        angle from the normal. Those of :meth:`with_direction_window` (``training["direction_window"]``),
+        else those its flow was trained on widened by 1° (``training["window"]``, recorded by the
+        flow stage), else the barrel training set's."""
         window = {
             "theta_deg": TRAINING_RANGE["theta_deg"],
             "phi_deg": TRAINING_RANGE["phi_deg"],
             "max_angle_deg": MAX_ANGLE_DEG,
         }
+        trained = self.training.get("window")
+        if trained is not None:
+            window = _widened(trained["theta_deg"], trained["phi_deg"], trained["max_angle_deg"], 1.0)
         return {**window, **self.training.get("direction_window", {})}
+
+    @property
+    def energy_range_gev(self) -> tuple[float, float]:
+        """The incident energies accepted without ``extrapolate``: those the flow was trained on
+        (``training["window"]``, 1 % margin), else the barrel training set's 1-127 GeV."""
+        trained = self.training.get("window")
+        if trained is None:
+            return TRAINING_RANGE["energy_gev"]
+        low, high = trained["energy_gev"]
+        return (float(low) * 0.99, float(high) * 1.01)
 
     def with_direction_window(self, directions, margin_deg: float = 1.0) -> CaloClouds3:
         """A copy that accepts the directions spanned by ``directions`` (``(N, 3)`` local unit
@@ -307,11 +354,7 @@ class CaloClouds3(FlowPointModel):
         unit = np.asarray(directions, dtype=np.float64).reshape(-1, 3)
         theta, phi = angles_from_direction(unit)
         normal = np.degrees(np.arccos(np.clip(unit[:, 2], -1.0, 1.0)))
-        window = {
-            "theta_deg": [float(theta.min() - margin_deg), float(theta.max() + margin_deg)],
-            "phi_deg": [float(phi.min() - margin_deg), float(phi.max() + margin_deg)],
-            "max_angle_deg": float(min(normal.max() + margin_deg, 89.0)),
-        }
+        window = _widened([theta.min(), theta.max()], [phi.min(), phi.max()], normal.max(), margin_deg)
         other = self.with_calibration(
             self.occupancy_factor,
             self.widening,
@@ -325,16 +368,20 @@ class CaloClouds3(FlowPointModel):
 
     @property
     def conditions(self) -> Conditions:
-        low, high = EXTRAPOLATE_RANGE_GEV if self.extrapolate else TRAINING_RANGE["energy_gev"]
+        trained = self.energy_range_gev
+        low, high = EXTRAPOLATE_RANGE_GEV if self.extrapolate else trained
         window = self.direction_window
+        hint = ENERGY_HINT
+        if trained != TRAINING_RANGE["energy_gev"]:
+            hint = hint.replace("1-127 GeV", f"{trained[0]:.3g}-{trained[1]:.3g} GeV")
         return Conditions(
             low,
             high,
-            pdg=(22,),
+            pdg=tuple(self.training.get("window", {}).get("pdg", (22,))),
             max_angle_deg=window["max_angle_deg"],
             theta_deg=tuple(window["theta_deg"]),
             phi_deg=tuple(window["phi_deg"]),
-            energy_hint="" if self.extrapolate else ENERGY_HINT,
+            energy_hint="" if self.extrapolate else hint,
         )
 
     @torch.no_grad()

@@ -21,8 +21,9 @@ from click.testing import CliRunner
 
 import calozoo
 from calozoo.cli import main
-from calozoo.errors import FileFormatError, ModelFolderError
+from calozoo.errors import FileFormatError, InvalidConditionError, ModelFolderError
 from calozoo.io import write_showers
+from calozoo.showers import Showers
 
 
 @pytest.fixture(scope="module")
@@ -318,6 +319,7 @@ def test_the_flow_trains_alike_on_compact_summaries(data_path, tmp_path):
     np.testing.assert_array_equal(back.data.counts, data.summaries(30).counts)
     np.testing.assert_allclose(back.data.energy_mev, data.summaries(30).energy_mev, rtol=1e-6)
     np.testing.assert_allclose(back.energy_gev, data.energy_gev, rtol=1e-6)
+    assert back.particles == data.particles == (22,)  # what a model trained on them will accept
     points_bytes = sum(f.stat().st_size for f in data_files(data_path))
     assert summaries.stat().st_size < 0.05 * points_bytes  # a twentieth of the points' files, at most
     # the flow stage on the summaries gives the flow it gives on the points (float32 sums aside)
@@ -361,3 +363,53 @@ def test_the_node_recipe_runs_end_to_end_on_a_cpu(tmp_path):
     assert model.training["flow"]["steps"] == 2 and model.training["distill"]["steps"] == 2
     assert (tmp_path / "out" / "caloclouds3.pt").stat().st_size > 0
     assert "Traceback" not in done.stderr
+
+
+def test_another_detector_trains_through_the_same_commands(showers, tmp_path):
+    """The geometry is a parameter: ``--geometry`` gives the recipe the detector's layer count, and
+    the model keeps it and what its flow was trained on (energies, particle, directions)."""
+    pytest.importorskip("calozoo_calochallenge")
+    points = showers.points.copy()
+    points[..., 2] *= 1.5  # the toy's 30 layers stretched over 45
+    electrons = Showers(
+        points=points,
+        num_points=showers.num_points,
+        incident_energy_gev=showers.incident_energy_gev,
+        direction=showers.direction,
+        pdg=11,
+        z_units="layer",
+    )
+    (tmp_path / "data").mkdir()
+    write_showers(tmp_path / "data" / "shard-00000.h5", electrons)
+    runner = CliRunner()
+    work = str(tmp_path / "work")
+    flow = ["train", "caloclouds3", "--data", str(tmp_path / "data"), "--work", work, "--stage", "flow"]
+    flow += ["--steps", "2", "--batch-size", "16"]
+    result = runner.invoke(main, flow)  # ILD's 30 layers by default: refused, not folded
+    assert result.exit_code != 0 and "points in layer 44" in result.output and "--geometry" in result.output
+    result = runner.invoke(main, [*flow, "--geometry", "calochallenge-regular"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(main, [*flow, "--geometry", "ild-ecal-regular"])
+    assert result.exit_code != 0 and "'n_layers': 45" in result.output  # a resumed run keeps its detector
+    result = runner.invoke(
+        main, ["train", "caloclouds3", "--stage", "assemble", "--work", work, "--base", "shipped"]
+    )
+    assert result.exit_code == 0, result.output
+    model = calozoo.load("caloclouds3", Path(work) / "model")
+    assert model.n_layers == 45 and model.flow.features == 90
+    assert model.conditions.pdg == (11,)
+    energy = showers.incident_energy_gev
+    assert model.conditions.energy_min_gev == pytest.approx(0.99 * energy.min())
+    assert model.conditions.energy_max_gev == pytest.approx(1.01 * energy.max())
+    generated = model.sample([20.0, 30.0], showers.direction[:2], pdg=11, seed=0)
+    assert generated.points[..., 2].max() < 45 and generated.layer_sums(45)[0].shape == (2, 45)
+    with pytest.raises(InvalidConditionError, match="pdg"):
+        model.sample([20.0], showers.direction[:1], pdg=22, seed=0)
+    with pytest.raises(InvalidConditionError):
+        model.sample([200.0], showers.direction[:1], pdg=11, seed=0)
+    # a recipe of fixed layers refuses another detector
+    from calozoo_caloclouds2.model import CaloClouds2Recipe
+
+    with pytest.raises(ModelFolderError, match="30 layers"):
+        CaloClouds2Recipe().for_geometry(calozoo.geometry("calochallenge-regular"))
+    assert CaloClouds3Recipe.from_dict(model.recipe.to_dict()).n_layers == 45
