@@ -232,10 +232,15 @@ def compare_voxels(
 
 def read_voxels(path, geometry, batch_size: int = 1000) -> VoxelShowers:
     """Voxel showers from a CaloChallenge file, or from a calozoo point file projected into
-    ``geometry`` (a voxel readout with ``project`` and ``to_voxels``) ``batch_size`` at a time."""
-    from ..io import detect_format, read_calochallenge, read_showers
+    ``geometry`` (a voxel readout with ``project`` and ``to_voxels``) ``batch_size`` at a time;
+    a folder of shards (``calozoo simulate``'s output) is read shard by shard, in order."""
+    from pathlib import Path
+
+    from ..io import _shard_files, detect_format, read_calochallenge, read_showers
     from .checks import EvaluationInputError
 
+    if Path(path).is_dir():
+        return _concat([read_voxels(file, geometry, batch_size) for file in _shard_files(path)])
     if detect_format(path) == "calochallenge":
         voxels = read_calochallenge(path)
         if voxels.energies_mev.shape[1] != geometry.n_voxels:

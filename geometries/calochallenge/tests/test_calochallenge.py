@@ -206,3 +206,18 @@ def test_calozoo_evaluate_compares_voxel_files_as_the_calochallenge_does(tmp_pat
         result.exit_code != 0 and "40500 voxels per shower, but calochallenge-ds2 has 6480" in result.output
     )
     assert "Traceback" not in result.output and not (tmp_path / "report2").exists()
+
+
+def test_voxel_evaluation_reads_a_folder_of_shards_as_calozoo_simulate_writes_it(tmp_path):
+    from calozoo.evaluation.voxels import read_voxels
+    from calozoo.io import write_showers
+
+    ds2 = dataset2()
+    points = _toy_points(40, 6)
+    (tmp_path / "data").mkdir()
+    write_showers(tmp_path / "data" / "shard-00000.h5", points[:25])
+    write_showers(tmp_path / "data" / "shard-00001.h5", points[25:])
+    write_showers(tmp_path / "whole.h5", points)
+    folder, whole = read_voxels(tmp_path / "data", ds2), read_voxels(tmp_path / "whole.h5", ds2)
+    np.testing.assert_array_equal(folder.energies_mev, whole.energies_mev)
+    np.testing.assert_array_equal(folder.incident_energy_gev, whole.incident_energy_gev)
