@@ -248,7 +248,7 @@ class SummarySet:
             ShowerSummaries.concatenate([p.data for p in parts]),
             np.concatenate([p.energy_gev for p in parts]),
             np.concatenate([p.direction for p in parts]),
-            tuple(sorted({pdg for p in parts for pdg in p.particles})),
+            _particles(parts),
         )
         _check_size(path, len(data))
         return data if limit is None else data.subset(np.arange(min(limit, len(data))))
@@ -276,9 +276,14 @@ class SummarySet:
             ShowerSummaries.concatenate([p.data for p in parts]),
             np.concatenate([p.energy_gev for p in parts]),
             np.concatenate([p.direction for p in parts]),
-            tuple(sorted({pdg for p in parts for pdg in p.particles})),
+            _particles(parts),
         )
         return data if limit is None else data.subset(np.arange(min(limit, len(data))))
+
+
+def _particles(parts) -> tuple[int, ...]:
+    """The PDG codes of several data sets together."""
+    return tuple(sorted({pdg for part in parts for pdg in part.particles}))
 
 
 def write_summaries(path: str | os.PathLike, data: SummarySet) -> Path:

@@ -233,26 +233,29 @@ class PointwiseNet(nn.Module):
             stop = start + block
             blocks.append(self.modulations(c_noise_p[start:stop].clone(), cond_p[start:stop].clone()))
         mod = torch.cat(blocks, 0)[:n]
-        gates: list[torch.Tensor] = []
-        context_biases: list[torch.Tensor] = []
+        weights: list[torch.Tensor] = []
+        biases: list[torch.Tensor] = []
         offset = 0
         for layer in self.layers:
             width = layer._layer.weight.shape[0]
-            gates.append(mod[:, offset : offset + width])  # (B, out)
-            context_biases.append(mod[:, offset + width : offset + 2 * width])
+            gate = mod[:, offset : offset + width]  # (B, out)
+            context_bias = mod[:, offset + width : offset + 2 * width]
             offset += 2 * width
+            weights.append(gate[:, :, None] * layer._layer.weight[None])  # (B, out, in)
+            biases.append(gate * layer._layer.bias[None] + context_bias)  # (B, out)
         sizes: list[int] = torch.bincount(owner, minlength=cond.shape[0]).tolist()
         out: list[torch.Tensor] = []
-        last = len(self.layers) - 1
+        last = len(weights) - 1
         for b, h in enumerate(torch.split(x, sizes)):
-            # Each shower's input, folded weights and biases get storage of their own: a shower's
-            # rows start anywhere in x, and some matrix-product kernels round differently for
-            # differently aligned operands (bit-identical showers in any batch need the same rounding).
-            h = h.clone()
-            for i, module in enumerate(self.layers):
-                gate = gates[i][b]
-                weight = gate[:, None] * module._layer.weight
-                bias = gate * module._layer.bias + context_biases[i][b]
+            # Batch invariance: a shower's rows, weights and biases are views that start anywhere
+            # in the batch's tensors, and some matrix-product kernels round differently for
+            # differently aligned operands, so each gets storage of its own.
+            if row_block > 0:
+                h = h.clone()
+            for i in range(len(weights)):
+                weight, bias = weights[i][b], biases[i][b]
+                if row_block > 0:
+                    weight, bias = weight.clone(), bias.clone()
                 h = torch.nn.functional.linear(h, weight, bias)
                 if i < last:
                     h = torch.nn.functional.leaky_relu(h, 0.01, inplace=True)

@@ -66,11 +66,18 @@ TRAINING_RANGE = {"energy_gev": (1.0, 127.0), "theta_deg": (30.0, 150.0), "phi_d
 MAX_ANGLE_DEG = 62.0
 #: Energies accepted with ``extrapolate=True``.
 EXTRAPOLATE_RANGE_GEV = (0.1, 500.0)
+
+
 #: What an energy error adds when the model is not already extrapolating.
-ENERGY_HINT = (
-    "caloclouds3 was trained on 1-127 GeV; load it with extrapolate=True, "
-    "or `calozoo generate -O extrapolate=true`, to go beyond, at your own risk"
-)
+def energy_hint(low_gev: float, high_gev: float) -> str:
+    """What an energy error adds for a model trained on ``low_gev``-``high_gev``."""
+    return (
+        f"caloclouds3 was trained on {low_gev:.3g}-{high_gev:.3g} GeV; load it with extrapolate=True, "
+        "or `calozoo generate -O extrapolate=true`, to go beyond, at your own risk"
+    )
+
+
+ENERGY_HINT = energy_hint(*TRAINING_RANGE["energy_gev"])
 
 # ---------------------------------------------------------------------------- what the networks see
 N_LAYERS = Recipe.n_layers
@@ -371,9 +378,6 @@ class CaloClouds3(FlowPointModel):
         trained = self.energy_range_gev
         low, high = EXTRAPOLATE_RANGE_GEV if self.extrapolate else trained
         window = self.direction_window
-        hint = ENERGY_HINT
-        if trained != TRAINING_RANGE["energy_gev"]:
-            hint = hint.replace("1-127 GeV", f"{trained[0]:.3g}-{trained[1]:.3g} GeV")
         return Conditions(
             low,
             high,
@@ -381,7 +385,7 @@ class CaloClouds3(FlowPointModel):
             max_angle_deg=window["max_angle_deg"],
             theta_deg=tuple(window["theta_deg"]),
             phi_deg=tuple(window["phi_deg"]),
-            energy_hint="" if self.extrapolate else hint,
+            energy_hint="" if self.extrapolate else energy_hint(*trained),
         )
 
     @torch.no_grad()
