@@ -723,17 +723,27 @@ def _generate_on_dask(scheduler: str, workers: int | None, tasks: list, folder: 
 )
 @click.option("--variant", default=None, metavar="NAME", help="One of the model's shipped variants.")
 @click.option("--geometry", help="Geometry whose layer depths the export uses (model default if not given).")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["torchscript", "onnx"]),
+    default=None,
+    help="File format (default: onnx for a .onnx file name, torchscript otherwise).",
+)
 @friendly_errors
-def export(model_name, output, weights, variant, geometry) -> None:
-    """Export MODEL for the C++ simulation chain (TorchScript for DDFastShowerML).
+def export(model_name, output, weights, variant, geometry, file_format) -> None:
+    """Export MODEL for the C++ simulation chain (TorchScript or ONNX for DDFastShowerML).
 
     \b
     calozoo export caloclouds3 -o caloclouds3.pt
+    calozoo export caloclouds3 -o caloclouds3.onnx
     """
     import calozoo
 
     model = calozoo.load(model_name, path=weights, variant=variant)
     options = {} if geometry is None else {"geometry": geometry}
+    if file_format is not None:
+        options["format"] = file_format
     try:
         written = model.export(output, **options)
     except NotImplementedError as err:

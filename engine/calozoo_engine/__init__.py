@@ -19,6 +19,7 @@ Calorimeter Pyramid next) reads only what it uses:
 - :mod:`.model` — :class:`~.model.FlowPointModel`, saving, loading and per-shower seeding;
 - :mod:`.calibration` — projection summaries and thinning, what calibrators fit with;
 - :mod:`.export` — the TorchScript base for DDFastShowerML;
+- :mod:`.onnx_export` — the same contract as one ONNX graph (ONNX Runtime), checked against eager;
 - :mod:`.checkpoint` — reading the original authors' torch pickles without running them;
 - :mod:`.cli` — ``calozoo train MODEL`` for any recipe.
 

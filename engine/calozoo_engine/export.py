@@ -61,6 +61,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import math
 import os
 import warnings
 from collections.abc import Callable, Iterator
@@ -77,6 +78,9 @@ from .pointnet import OneStep
 
 __all__ = [
     "DDMLBase",
+    "file_info",
+    "export_format",
+    "EXPORT_FORMATS",
     "ddml_inputs",
     "unpack_output",
     "OUTPUT_LENGTH",
@@ -93,6 +97,8 @@ MAX_POINTS = (OUTPUT_LENGTH - 30) // 4
 DEFAULT_GEOMETRY = "ild-ecal-barrel"
 #: Redraws of an unphysical ShowerFlow sample before clipping (as :meth:`.ShowerFlow.sample`).
 DEFAULT_MAX_ROUNDS = 100
+#: The file formats an export writes (DDFastShowerML runs both).
+EXPORT_FORMATS = ("torchscript", "onnx")
 #: What an existing file must be for an export to replace it.
 EXPORT_KIND = "a TorchScript file exported by calozoo (holding calozoo.json)"
 
@@ -181,6 +187,16 @@ class DDMLBase(nn.Module):
         """Python only: the variant's entries of the exported file's ``calozoo.json``."""
         return {}
 
+    def example_conditions(self) -> list[tuple[float, float, float]]:
+        """Python only: ``(GeV, theta, phi)`` conditions the variant simulates, for export checks."""
+        return [(50.0, 90.0, 90.0), (10.0, 90.0, 90.0), (100.0, 90.0, 90.0)]
+
+    @torch.jit.export
+    def accepts(self, energy: Tensor, theta: Tensor, phi: Tensor) -> Tensor:
+        """A bool tensor: whether the variant simulates these conditions (all, here). The ONNX
+        export returns NaNs where it is false (:mod:`.onnx_export`)."""
+        return torch.ones(1, dtype=torch.bool)
+
     @torch.jit.export
     def check_inputs(self, energy: Tensor, theta: Tensor, phi: Tensor) -> None:
         """Raise for conditions the variant cannot simulate (all accepted here)."""
@@ -212,9 +228,15 @@ class DDMLBase(nn.Module):
     def condition(self, energy: Tensor, theta: Tensor, phi: Tensor) -> tuple[Tensor, Tensor]:
         """ShowerFlow's float32 conditioning and the ``(1, 3)`` float64 direction, from GeV and degrees."""
         self.check_inputs(energy, theta, phi)
+        return self.condition_unchecked(energy, theta, phi)
+
+    @torch.jit.export
+    def condition_unchecked(self, energy: Tensor, theta: Tensor, phi: Tensor) -> tuple[Tensor, Tensor]:
+        """:meth:`condition` without :meth:`check_inputs`."""
         e = energy.reshape(1, 1).to(torch.float64)
-        th = torch.deg2rad(theta.reshape(1, 1).to(torch.float64))
-        ph = torch.deg2rad(phi.reshape(1, 1).to(torch.float64))
+        # x (pi / 180), bit for bit torch.deg2rad (which ONNX lacks)
+        th = theta.reshape(1, 1).to(torch.float64) * (math.pi / 180.0)
+        ph = phi.reshape(1, 1).to(torch.float64) * (math.pi / 180.0)
         direction = torch.cat(
             [torch.cos(th), torch.sin(th) * torch.cos(ph), torch.sin(th) * torch.sin(ph)], 1
         )
@@ -290,6 +312,20 @@ class DDMLBase(nn.Module):
             module.flow = _trace_flow(module.flow, module.example_flow_context)
             return torch.jit.script(module)
 
+    def write(
+        self, path: str | os.PathLike, calibration: dict[str, Any] | None = None, format: str | None = None
+    ) -> Path:
+        """Write the export as TorchScript (:meth:`save`) or ONNX (:func:`.onnx_export.save_onnx`).
+
+        ``format``: ``"torchscript"`` or ``"onnx"``; by default ONNX for a ``.onnx`` file name,
+        TorchScript otherwise.
+        """
+        if export_format(path, format) == "onnx":
+            from .onnx_export import save_onnx
+
+            return save_onnx(self, path, calibration)
+        return self.save(path, calibration)
+
     def save(self, path: str | os.PathLike, calibration: dict[str, Any] | None = None) -> Path:
         """Script this module and write it (atomically) with its ``calozoo.json``; return the path.
 
@@ -300,22 +336,37 @@ class DDMLBase(nn.Module):
 
         check_file_replaceable(path, EXPORT_KIND, is_calozoo_export)  # refused before the scripting
         scripted = self.to_torchscript()
-        info = {
-            "contract": f"DDFastShowerML flat output: {self.n_layers} counts, "
-            "then (x mm, y mm, layer, e MeV) per point",
-            "inputs": ["energy GeV (1, 1)", "theta deg (1, 1)", "phi deg (1, 1)"],
-            "output_length": OUTPUT_LENGTH,
-            "max_points": self.max_points,
-            "geometry": self.geometry_name,
-            "layer_depth_mm": self.layer_depth_mm.tolist(),
-            **self.export_info(),
-            "max_rounds": self.max_rounds,
-            "calibration": calibration if calibration is not None else {},
-        }
+        info = file_info(self, calibration)
         path = Path(path)
         with atomic_path(path, kind=EXPORT_KIND, recognise=is_calozoo_export) as tmp, _quiet_jit():
             torch.jit.save(scripted, str(tmp), _extra_files={"calozoo.json": json.dumps(info, default=str)})
         return path
+
+
+def export_format(path: str | os.PathLike, format: str | None = None) -> str:
+    """``"torchscript"`` or ``"onnx"``: ``format`` checked, or by default from the file name."""
+    if format is None:
+        return "onnx" if Path(path).suffix.lower() == ".onnx" else "torchscript"
+    name = str(format).lower()
+    if name not in EXPORT_FORMATS:
+        raise ValueError(f"export format must be one of {', '.join(EXPORT_FORMATS)}, got {format!r}")
+    return name
+
+
+def file_info(ddml: DDMLBase, calibration: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What an exported file says of itself (its ``calozoo.json``): contract, geometry, factors."""
+    return {
+        "contract": f"DDFastShowerML flat output: {ddml.n_layers} counts, "
+        "then (x mm, y mm, layer, e MeV) per point",
+        "inputs": ["energy GeV (1, 1)", "theta deg (1, 1)", "phi deg (1, 1)"],
+        "output_length": OUTPUT_LENGTH,
+        "max_points": ddml.max_points,
+        "geometry": ddml.geometry_name,
+        "layer_depth_mm": ddml.layer_depth_mm.tolist(),
+        **ddml.export_info(),
+        "max_rounds": ddml.max_rounds,
+        "calibration": calibration if calibration is not None else {},
+    }
 
 
 def ddml_inputs(energy: float, theta: float, phi: float) -> tuple[Tensor, Tensor, Tensor]:

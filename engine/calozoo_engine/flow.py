@@ -24,7 +24,11 @@ import math
 
 import normflows as nf
 import torch
-from normflows.utils.splines import unconstrained_rational_quadratic_spline
+from normflows.utils.splines import (
+    DEFAULT_MIN_DERIVATIVE,
+    rational_quadratic_spline,
+    unconstrained_rational_quadratic_spline,
+)
 from torch import nn
 
 from .pointnet import ROW_BLOCK
@@ -93,10 +97,45 @@ class ContextSpline(nf.flows.Flow):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         params = self.net(context).view(len(x), self.features, 3 * self.bins - 1)
         widths, heights, derivs = params.split([self.bins, self.bins, self.bins - 1], -1)
+        if torch.onnx.is_in_onnx_export():
+            return self._spline_unmasked(x, widths, heights, derivs, inverse)
         out, logdet = unconstrained_rational_quadratic_spline(
             x, widths, heights, derivs, inverse=inverse, tails="linear", tail_bound=self.tail_bound
         )
         return out, logdet.sum(-1)
+
+    def _spline_unmasked(
+        self,
+        x: torch.Tensor,
+        widths: torch.Tensor,
+        heights: torch.Tensor,
+        derivs: torch.Tensor,
+        inverse: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same spline without boolean-mask indexing (what the ONNX export traces).
+
+        normflows evaluates the spline on the inputs inside ``[-B, B]`` only, selected by a mask;
+        a trace would fix the number selected. Here every input is evaluated clamped to the
+        interval and the identity tails are chosen elementwise: the same numbers where it matters.
+        """
+        bound = self.tail_bound
+        inside = (x >= -bound) & (x <= bound)
+        # the linear tails' end derivatives: softplus(constant) + min_derivative = 1
+        constant = math.log(math.exp(1 - DEFAULT_MIN_DERIVATIVE) - 1)
+        ends = torch.full_like(derivs[..., :1], constant)
+        out, logdet = rational_quadratic_spline(
+            x.clamp(-bound, bound),
+            widths,
+            heights,
+            torch.cat([ends, derivs, ends], -1),
+            inverse=inverse,
+            left=-bound,
+            right=bound,
+            bottom=-bound,
+            top=bound,
+        )
+        out = torch.where(inside, out, x)
+        return out, torch.where(inside, logdet, torch.zeros_like(logdet)).sum(-1)
 
     def forward(self, z, context=None):
         return self._spline(z, context, inverse=False)

@@ -202,6 +202,36 @@ class PointwiseNet(nn.Module):
             parts.append(layer._hyper_bias(ctx))
         return torch.cat(parts, 1)
 
+    def fold(self, mod: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Each layer's per-shower weight ``(B, out, in)`` and bias ``(B, out)`` with the gate and the
+        context bias of ``mod`` (:meth:`modulations`) folded in: ``(g W) h + (g b + H c)``."""
+        weights: list[torch.Tensor] = []
+        biases: list[torch.Tensor] = []
+        offset = 0
+        for layer in self.layers:
+            width = layer._layer.weight.shape[0]
+            gate = mod[:, offset : offset + width]  # (B, out)
+            context_bias = mod[:, offset + width : offset + 2 * width]
+            offset += 2 * width
+            weights.append(gate[:, :, None] * layer._layer.weight[None])  # (B, out, in)
+            biases.append(gate * layer._layer.bias[None] + context_bias)  # (B, out)
+        return weights, biases
+
+    def forward_one(self, x: torch.Tensor, c_noise: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward_flat` for the points ``x`` ``(M, 4)`` of one shower (``cond`` ``(1, C)``).
+
+        The same operations, with no per-shower split: its number of points stays a tensor
+        dimension (what the ONNX export traces with ``M`` dynamic).
+        """
+        weights, biases = self.fold(self.modulations(c_noise, cond))
+        h = x
+        last = len(weights) - 1
+        for i in range(len(weights)):
+            h = torch.nn.functional.linear(h, weights[i][0], biases[i][0])
+            if i < last:
+                h = torch.nn.functional.leaky_relu(h, 0.01)
+        return h
+
     def forward_flat(
         self,
         x: torch.Tensor,
@@ -232,17 +262,7 @@ class PointwiseNet(nn.Module):
         for start in range(0, n + pad, block):
             stop = start + block
             blocks.append(self.modulations(c_noise_p[start:stop].clone(), cond_p[start:stop].clone()))
-        mod = torch.cat(blocks, 0)[:n]
-        weights: list[torch.Tensor] = []
-        biases: list[torch.Tensor] = []
-        offset = 0
-        for layer in self.layers:
-            width = layer._layer.weight.shape[0]
-            gate = mod[:, offset : offset + width]  # (B, out)
-            context_bias = mod[:, offset + width : offset + 2 * width]
-            offset += 2 * width
-            weights.append(gate[:, :, None] * layer._layer.weight[None])  # (B, out, in)
-            biases.append(gate * layer._layer.bias[None] + context_bias)  # (B, out)
+        weights, biases = self.fold(torch.cat(blocks, 0)[:n])
         sizes: list[int] = torch.bincount(owner, minlength=cond.shape[0]).tolist()
         out: list[torch.Tensor] = []
         last = len(weights) - 1
@@ -333,6 +353,13 @@ class OneStep(nn.Module):
         c_noise = torch.full((cond.shape[0],), self.c_noise)
         features = self.net.forward_flat(self.c_in * x, c_noise, cond, owner, self.row_block)
         return self.c_skip * x + self.c_out * features
+
+    def forward_one(self, noise: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` for one shower's ``(M, 4)`` noise and ``(1, C)`` conditioning
+        (:meth:`PointwiseNet.forward_one`)."""
+        x = noise * self.sigma
+        c_noise = torch.full((1,), self.c_noise)
+        return self.c_skip * x + self.c_out * self.net.forward_one(self.c_in * x, c_noise, cond)
 
 
 class MultiStep(nn.Module):

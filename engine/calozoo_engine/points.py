@@ -25,36 +25,45 @@ def assemble_points(
     owner: torch.Tensor,
     counts: torch.Tensor,
     layer_energy_mev: torch.Tensor,
-    within_layer: torch.Tensor,
+    within_layer: torch.Tensor | None,
     mean: torch.Tensor,
     std: torch.Tensor,
     widening: float,
     energy_factor: float,
     energy_spread: float = 1.0,
+    order: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Generated features -> points ``(M, 4)`` (x, y mm; z layer units; e MeV), flat, shower-major.
 
     Sorts each shower's points by generated ``z``, hands the first ``n_0`` to layer 0, the next
     ``n_1`` to layer 1, and so on; ``z`` becomes ``layer + within_layer`` (``within_layer`` in
-    ``[0, 1)``); ``x, y`` are de-normalised and widened; energies are de-normalised (their
-    logarithm times ``energy_spread``: 1 keeps the network's spread of point energies), rescaled
-    so each layer sums to the flow's layer energy, and multiplied by ``energy_factor``.
+    ``[0, 1)``; ``None``: ``z`` is the layer index); ``x, y`` are de-normalised and widened;
+    energies are de-normalised (their logarithm times ``energy_spread``: 1 keeps the network's
+    spread of point energies), rescaled so each layer sums to the flow's layer energy, and
+    multiplied by ``energy_factor``.
+    ``order``: that sort, computed by the caller (the ONNX export, whose operator set has no
+    stable sort, gives its own for one shower).
     """
     n_showers, n_layers = counts.shape[0], counts.shape[1]
     # Sort by z inside each shower: a stable sort on z, then a stable sort on the owner.
-    order = torch.argsort(features[:, 2], stable=True)
-    order = order[torch.argsort(owner[order], stable=True)]
+    if order is None:
+        order = torch.argsort(features[:, 2], stable=True)
+        order = order[torch.argsort(owner[order], stable=True)]
     f = features[order]
     layer = torch.repeat_interleave(torch.arange(n_layers).repeat(n_showers), counts.reshape(-1))
     x = (f[:, 0] * 2 * std[0] + mean[0]) * widening
     y = (f[:, 1] * 2 * std[1] + mean[1]) * widening
     e = torch.exp((f[:, 3] * 2 * std[3] + mean[3]) * energy_spread)
     group = owner * n_layers + layer
-    sums = torch.zeros(n_showers * n_layers, dtype=e.dtype).index_add_(0, group, e)
+    # scatter_add, not index_add_ (the same sums bit for bit; ONNX export writes it as a sum)
+    sums = torch.zeros(n_showers * n_layers, dtype=e.dtype).scatter_add(0, group, e)
     e = e * (layer_energy_mev.reshape(-1)[group] / sums[group].clamp_min(1e-30)) * energy_factor
     base = layer.to(f.dtype)
-    # layer + within can round up to the next layer in float32 (20 + 0.99999994 = 21): keep it inside
-    z = torch.minimum(base + within_layer, torch.nextafter(base + 1, base))
+    if within_layer is None:
+        z = base
+    else:
+        # layer + within can round up to the next layer in float32 (20 + 0.99999994 = 21): keep it inside
+        z = torch.minimum(base + within_layer, torch.nextafter(base + 1, base))
     return torch.stack([x, y, z, e], 1)
 
 

@@ -108,12 +108,20 @@ class CaloClouds2DDML(DDMLBase):
             "normal_incidence_tolerance_deg": self.normal_tolerance_deg,
         }
 
+    def example_conditions(self) -> list[tuple[float, float, float]]:
+        return [(50.0, 90.0, 90.0), (10.0, 90.0, 90.0), (90.0, 90.0, 90.0)]
+
     @torch.jit.export
-    def check_inputs(self, energy: Tensor, theta: Tensor, phi: Tensor) -> None:
-        """Refuse any direction but the layer normal (``theta = phi = 90`` within the tolerance)."""
+    def accepts(self, energy: Tensor, theta: Tensor, phi: Tensor) -> Tensor:
+        """The layer normal only: ``theta = phi = 90`` within the tolerance (NaN refused)."""
         ok_theta = torch.abs(theta.to(torch.float64) - 90.0) <= self.normal_tolerance_deg
         ok_phi = torch.abs(phi.to(torch.float64) - 90.0) <= self.normal_tolerance_deg
-        if not bool(ok_theta.all()) or not bool(ok_phi.all()):
+        return (ok_theta & ok_phi).all().reshape(1)
+
+    @torch.jit.export
+    def check_inputs(self, energy: Tensor, theta: Tensor, phi: Tensor) -> None:
+        """Refuse any direction but the layer normal (:meth:`accepts`)."""
+        if not bool(self.accepts(energy, theta, phi).all()):
             raise RuntimeError("CaloClouds2 is normal incidence only (theta = phi = 90)")
 
     @torch.jit.export

@@ -243,8 +243,11 @@ def shift_to_cog(points: torch.Tensor, owner: torch.Tensor, cog_xy: torch.Tensor
     """Shift each shower's ``x, y`` so its energy-weighted centre sits at ``cog_xy`` ``(B, 2)`` mm."""
     n_showers = cog_xy.shape[0]
     e = points[:, 3]
-    total = torch.zeros(n_showers, dtype=e.dtype).index_add_(0, owner, e).clamp_min(1e-30)
-    centre = torch.zeros(n_showers, 2, dtype=e.dtype).index_add_(0, owner, points[:, :2] * e[:, None])
+    # scatter_add, not index_add_: the same sums bit for bit, and the ONNX export writes it as a sum
+    total = torch.zeros(n_showers, dtype=e.dtype).scatter_add(0, owner, e).clamp_min(1e-30)
+    weighted = points[:, :2] * e[:, None]
+    index = owner[:, None].expand_as(weighted)
+    centre = torch.zeros(n_showers, 2, dtype=e.dtype).scatter_add(0, index, weighted)
     shift = cog_xy - centre / total[:, None]
     out = points.clone()
     out[:, :2] = points[:, :2] + shift[owner]
@@ -378,15 +381,17 @@ class CaloClouds2(FlowPointModel):
         )
 
     # ------------------------------------------------------------------ export
-    def export(self, path: str | os.PathLike, **options) -> Path:
-        """TorchScript for DDFastShowerML, occupancy and centre of gravity inside (:mod:`.export`).
+    def export(self, path: str | os.PathLike, format: str | None = None, **options) -> Path:
+        """TorchScript or ONNX for DDFastShowerML, occupancy and centre of gravity inside (:mod:`.export`).
 
+        ``format``: ``"torchscript"`` or ``"onnx"`` (default: ONNX for a ``.onnx`` name).
         Options: ``geometry`` (name or object; default ``"ild-ecal-barrel"``), ``max_rounds``.
-        The exported module refuses any direction but normal incidence (``theta = phi = 90``).
+        The exported module refuses any direction but normal incidence (``theta = phi = 90``);
+        the ONNX graph returns NaNs there.
         """
-        from .export import export_torchscript
+        from .export import CaloClouds2DDML
 
-        return export_torchscript(self, path, **options)
+        return CaloClouds2DDML(self, **options).write(path, getattr(self, "calibration", {}), format)
 
 
 def load_pretrained(

@@ -195,3 +195,28 @@ def test_export_from_the_command_line(tmp_path):
     flat = torch.jit.load(str(out))(*args(*NORMAL))
     counts, points = unpack_output(flat)
     assert flat.shape == (OUTPUT_LENGTH,) and int(counts.sum()) == len(points) > 100
+
+
+# ------------------------------------------------------------------------ ONNX beside TorchScript
+def test_onnx_export_gives_normal_incidence_showers_and_nans_elsewhere(model, tmp_path):
+    import onnxruntime as ort
+    from calozoo_engine.onnx_export import onnx_parity
+
+    refused = (50.0, 60.0, 90.0)
+    parity = onnx_parity(CaloClouds2DDML(model), conditions=(NORMAL, (10.0, 90.0, 90.0), refused))
+    assert parity.problems() == [], parity
+    path = model.export(tmp_path / "caloclouds2.onnx")
+    ort.set_seed(0)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+    def run_onnx(*conditions):
+        feed = dict(zip(["energy", "theta", "phi"], (t.numpy() for t in args(*conditions))))
+        return session.run(None, feed)[0]
+
+    out = run_onnx(*NORMAL)
+    counts, points = unpack_output(torch.from_numpy(out))
+    assert out.shape == (OUTPUT_LENGTH,) and int(counts.sum()) == len(points) > 100
+    near = 90.0 + NORMAL_TOLERANCE_DEG / 2
+    assert np.isfinite(run_onnx(50.0, near, 180.0 - near)).all()
+    for angles in [(60.0, 90.0), (90.0, 100.0), (float("nan"), 90.0)]:
+        assert np.isnan(run_onnx(50.0, *angles)).all()  # ONNX cannot raise: NaNs, never a shower

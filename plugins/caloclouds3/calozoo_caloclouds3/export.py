@@ -83,6 +83,9 @@ class DDMLModule(DDMLBase):
         direction = direction / direction.norm(dim=1, keepdim=True)
         return torch.cat([torch.rand(1, 1, generator=gen), direction], 1)
 
+    def example_conditions(self) -> list[tuple[float, float, float]]:
+        return [(50.0, 90.0, 90.0), (10.0, 60.0, 95.0), (100.0, 125.0, 85.0)]
+
     def export_info(self) -> dict[str, Any]:
         return {
             "occupancy_factor": self.occupancy_factor,

@@ -483,14 +483,15 @@ class CaloClouds3(FlowPointModel):
             config.get("energy_spread", 1.0),
         )
 
-    def export(self, path: str | os.PathLike, **options) -> Path:
-        """TorchScript for DDFastShowerML, calibration and tilt inside (:func:`.export.export_torchscript`).
+    def export(self, path: str | os.PathLike, format: str | None = None, **options) -> Path:
+        """TorchScript or ONNX for DDFastShowerML, calibration and tilt inside (:mod:`.export`).
 
+        ``format``: ``"torchscript"`` or ``"onnx"`` (default: ONNX for a ``.onnx`` name).
         Options: ``geometry`` (name or object; default ``"ild-ecal-barrel"``), ``max_rounds``.
         """
-        from .export import export_torchscript
+        from .export import DDMLModule
 
-        return export_torchscript(self, path, **options)
+        return DDMLModule(self, **options).write(path, getattr(self, "calibration", {}), format)
 
 
 def load_pretrained(

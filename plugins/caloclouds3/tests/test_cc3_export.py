@@ -25,15 +25,17 @@ from calozoo_caloclouds3.export import (
 from calozoo_caloclouds3.model import CaloClouds3, CaloClouds3Recipe, conditioning, layer_targets
 from calozoo_engine import points as chain
 from calozoo_engine.export import ddml_inputs as args
-from calozoo_engine.features import PointScaler
-from calozoo_engine.flow import ContextSpline, ShowerFlow, TanhAffineCoupling
-from calozoo_engine.pointnet import OneStep, PointwiseNet
+from calozoo_engine.flow import ContextSpline, TanhAffineCoupling
+from calozoo_engine.pointnet import OneStep
 
 import calozoo
 from calozoo.conditions import direction_from_angles
 
 torch.set_num_threads(1)
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning"),
+    pytest.mark.usefixtures("keep_global_rng"),
+]
 
 F_OCC, WIDENING, F_E = 0.7, 1.05, 0.98
 ROUNDS = 3
@@ -43,23 +45,9 @@ ROUNDS = 3
 FIXED = CaloClouds3Recipe("fixed").scales([1.0])
 
 
-@pytest.fixture(autouse=True)
-def _keep_global_rng():
-    with torch.random.fork_rng():
-        yield
-
-
 @pytest.fixture(scope="module")
-def model() -> CaloClouds3:
-    torch.manual_seed(0)  # the networks' linear layers draw from the global generator
-    return CaloClouds3(
-        ShowerFlow(blocks=1, hidden_factor=2, seed=0),
-        PointwiseNet(seed=0),
-        PointScaler([0, 0, 12, -7], [20, 20, 5, 1.3]),
-        occupancy_factor=F_OCC,
-        widening=WIDENING,
-        energy_factor=F_E,
-    )
+def model(small_caloclouds3) -> CaloClouds3:
+    return small_caloclouds3(F_OCC, WIDENING, F_E)
 
 
 @pytest.fixture(scope="module")
