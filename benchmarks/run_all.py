@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import bench_caloclouds3  # noqa: E402
 import bench_evaluation  # noqa: E402
+import bench_export  # noqa: E402
 import bench_generate  # noqa: E402
 import bench_geometry  # noqa: E402
 import bench_scaleout  # noqa: E402
@@ -100,6 +101,13 @@ def main() -> None:
             "",
             bench_scaleout.START + block + bench_scaleout.END,
         ]
+    try:
+        exported = bench_export.run()
+    except (ModelFolderError, UnknownNameError) as err:
+        exported_lines = [f"Not measured: {err}"]
+    else:
+        exported_lines = bench_export.markdown(exported)
+    lines += ["", "## Exported files: TorchScript and ONNX (DDFastShowerML)", "", *exported_lines]
     with atomic_path(DOCS) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     print(DOCS.read_text())
