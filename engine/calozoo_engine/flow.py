@@ -21,6 +21,8 @@ Direction convention (normflows'): ``forward`` maps the latent normal to data (s
 from __future__ import annotations
 
 import math
+import warnings
+import weakref
 
 import normflows as nf
 import torch
@@ -39,6 +41,14 @@ __all__ = ["TanhAffineCoupling", "ContextSpline", "StandardNormal", "ShowerFlow"
 BLOCK_PATTERN = "APAPAPSPAPAPAP"
 #: A shower with more negative layer energies than this is drawn again (the paper's rule).
 MAX_NEGATIVE_LAYERS = 7
+#: Inference on one row runs a trace of the flow (:meth:`ShowerFlow.forward`): the same kernels
+#: without normflows' Python overhead. False: always eager (for comparisons).
+TRACE_ONE_ROW = True
+#: One-row calls made eagerly before the trace (about a second) is made: short jobs never pay it.
+TRACE_AFTER_CALLS = 32
+#: ShowerFlow -> [one-row calls so far, ids of the tensors traced with, the traced forward or None],
+#: outside the modules so that state dicts, copies and pickles never see a traced graph.
+_TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
@@ -155,6 +165,17 @@ class StandardNormal(nf.distributions.BaseDistribution):
         return -0.5 * (z**2).sum(-1) - 0.5 * self.features * math.log(2 * math.pi)
 
 
+class _EagerForward(nn.Module):
+    """normflows' forward pass as a module of its own (what :meth:`ShowerFlow.forward` traces)."""
+
+    def __init__(self, flow: nn.Module):
+        super().__init__()
+        self.flow = flow
+
+    def forward(self, z: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        return self.flow.forward(z, context)
+
+
 class ShowerFlow(nn.Module):
     """The conditional flow ``p(targets | c)`` with seeded sampling and the paper's rejection rule.
 
@@ -230,8 +251,51 @@ class ShowerFlow(nn.Module):
         return self.flow.log_prob(x, context)
 
     def forward(self, z: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        """Map latent normals ``z`` to targets (no rejection)."""
+        """Map latent normals ``z`` to targets (no rejection).
+
+        One row at inference (no gradients, eval mode, CPU, float32; with :data:`TRACE_ONE_ROW`)
+        runs a trace of this very forward pass, made after :data:`TRACE_AFTER_CALLS` such calls
+        and checked to give the same numbers bit for bit (else eager is kept): batch 1 is what
+        the flow's Python overhead costs most (docs/engine.md).
+        """
+        if self._one_row_inference(z, context):
+            traced = self._traced_one_row(z, context)
+            if traced is not None:
+                return traced(z, context)
         return self.flow.forward(z, context)
+
+    def _one_row_inference(self, z: torch.Tensor, context: torch.Tensor) -> bool:
+        return (
+            TRACE_ONE_ROW
+            and z.shape[0] == 1
+            and not self.training
+            and not torch.is_grad_enabled()
+            and z.device.type == "cpu"
+            and z.dtype == torch.float32
+            and context.dtype == torch.float32
+            and not torch.jit.is_tracing()
+            and not torch.onnx.is_in_onnx_export()
+        )
+
+    def _traced_one_row(self, z: torch.Tensor, context: torch.Tensor):
+        """The traced one-row forward for the flow's current tensors (made and checked once)."""
+        tensors = tuple(id(t) for t in (*self.parameters(), *self.buffers()))
+        state = _TRACED.setdefault(self, [0, None, None])
+        if state[1] == tensors:
+            return state[2]
+        state[0] += 1
+        if state[0] <= TRACE_AFTER_CALLS:
+            return None
+        eager = _EagerForward(self.flow)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's and torch.jit's notes
+            traced = torch.jit.trace(eager, (z, context), check_trace=False)
+        gen = torch.Generator().manual_seed(0)
+        # large latents reach the spline's identity tails, small ones stay inside [-3, 3]
+        checks = [z] + [torch.randn(z.shape, generator=gen) * s for s in (0.1, 1.0, 3.0, 6.0, 10.0)]
+        same = all(torch.equal(traced(x, context), eager(x, context)) for x in checks)
+        state[1:] = [tensors, traced if same else None]
+        return state[2]
 
     def forward_rows(
         self, z: torch.Tensor, context: torch.Tensor, row_block: int = ROW_BLOCK

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["point_owner", "assemble_points", "tilt_shift", "pad_points"]
+__all__ = ["point_owner", "assemble_points", "depth_order", "tilt_shift", "pad_points"]
 
 
 def point_owner(counts: torch.Tensor) -> torch.Tensor:
@@ -45,10 +45,8 @@ def assemble_points(
     stable sort, gives its own for one shower).
     """
     n_showers, n_layers = counts.shape[0], counts.shape[1]
-    # Sort by z inside each shower: a stable sort on z, then a stable sort on the owner.
     if order is None:
-        order = torch.argsort(features[:, 2], stable=True)
-        order = order[torch.argsort(owner[order], stable=True)]
+        order = depth_order(features[:, 2], owner, n_showers)
     f = features[order]
     layer = torch.repeat_interleave(torch.arange(n_layers).repeat(n_showers), counts.reshape(-1))
     x = (f[:, 0] * 2 * std[0] + mean[0]) * widening
@@ -65,6 +63,25 @@ def assemble_points(
         # layer + within can round up to the next layer in float32 (20 + 0.99999994 = 21): keep it inside
         z = torch.minimum(base + within_layer, torch.nextafter(base + 1, base))
     return torch.stack([x, y, z, e], 1)
+
+
+def depth_order(z: torch.Tensor, owner: torch.Tensor, n_showers: int) -> torch.Tensor:
+    """The points sorted by ``z`` inside each shower (``owner`` sorted), ties kept in order.
+
+    One stable sort: on ``z`` alone for one shower; for more, on one int64 key per point, the
+    shower in the high 32 bits and ``z``'s float32 bits made order-preserving in the low ones
+    (negative floats have their magnitude bits flipped; ``-0.0`` counts as ``0.0``). The same
+    order, element for element, as a stable sort on ``z`` followed by one on the owner (which
+    is what other dtypes than float32, and TorchScript, get).
+    """
+    if n_showers <= 1:
+        return torch.argsort(z, stable=True)
+    if z.dtype != torch.float32 or torch.jit.is_scripting():  # TorchScript cannot view bits
+        order = torch.argsort(z, stable=True)
+        return order[torch.argsort(owner[order], stable=True)]
+    bits = (z + 0.0).view(torch.int32).to(torch.int64)
+    bits = torch.where(bits < 0, torch.bitwise_xor(bits, 2147483647), bits)
+    return torch.argsort(owner.to(torch.int64) * 4294967296 + bits, stable=True)
 
 
 def tilt_shift(layer_depth_mm: torch.Tensor, direction: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,102 @@
+"""ShowerFlow's one-row inference runs a trace of itself: the same numbers bit for bit, nothing else moves."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import pytest
+import torch
+from calozoo_engine import flow as flow_module
+from calozoo_engine.flow import TRACE_AFTER_CALLS, ShowerFlow
+
+
+def small_flow(seed: int = 0) -> ShowerFlow:
+    return ShowerFlow(features=8, context_features=2, blocks=1, hidden_factor=2, seed=seed).eval()
+
+
+def eager(flow: ShowerFlow, z: torch.Tensor, c: torch.Tensor, monkeypatch) -> torch.Tensor:
+    with monkeypatch.context() as m:
+        m.setattr(flow_module, "TRACE_ONE_ROW", False)
+        return flow(z, c)
+
+
+def traced_state(flow: ShowerFlow):
+    return flow_module._TRACED.get(flow)
+
+
+def warm(flow: ShowerFlow, calls: int = TRACE_AFTER_CALLS + 1) -> None:
+    with torch.no_grad():
+        for _ in range(calls):
+            flow(torch.randn(1, 8), torch.rand(1, 2))
+
+
+def test_one_row_inference_is_traced_after_a_few_calls_and_bit_identical(monkeypatch):
+    flow = small_flow()
+    warm(flow, TRACE_AFTER_CALLS)
+    assert traced_state(flow)[2] is None  # short jobs never pay for the trace
+    warm(flow, 1)
+    assert traced_state(flow)[2] is not None
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for scale in (0.05, 1.0, 4.0, 12.0):  # inside the spline interval and in its identity tails
+            for _ in range(10):
+                z, c = torch.randn(1, 8, generator=gen) * scale, torch.rand(1, 2, generator=gen)
+                assert torch.equal(flow(z, c), eager(flow, z, c, monkeypatch))
+
+
+def test_new_weights_are_used_whether_copied_in_or_replaced(monkeypatch):
+    flow = small_flow()
+    warm(flow)
+    z, c = torch.randn(1, 8), torch.rand(1, 2)
+    with torch.no_grad():
+        before = flow(z, c)
+        flow.load_state_dict(small_flow(seed=5).state_dict())  # copied into the same tensors
+        copied = flow(z, c)
+        assert not torch.equal(copied, before) and torch.equal(copied, eager(flow, z, c, monkeypatch))
+        coupling = next(m for m in flow.modules() if isinstance(m, torch.nn.Linear))
+        coupling.weight = torch.nn.Parameter(coupling.weight * 1.5)  # a new tensor: traced again
+        warm(flow)
+        replaced = flow(z, c)
+        assert not torch.equal(replaced, copied) and torch.equal(replaced, eager(flow, z, c, monkeypatch))
+
+
+def test_training_gradients_and_batches_stay_eager():
+    flow = small_flow()
+    warm(flow)
+    z, c = torch.randn(1, 8), torch.rand(1, 2)
+    out = flow(z, c)  # gradients enabled: eager, differentiable
+    assert out.requires_grad
+    out.sum().backward()
+    assert all(p.grad is not None for p in flow.parameters() if p.requires_grad)
+    calls = traced_state(flow)[0]
+    with torch.no_grad():
+        flow(torch.randn(4, 8), torch.rand(4, 2))  # more rows: eager, not counted
+        flow.train()
+        flow(z, c)
+    assert traced_state(flow)[0] == calls
+
+
+def test_state_dict_copies_and_pickles_never_see_the_trace():
+    flow = small_flow()
+    keys = list(flow.state_dict())
+    warm(flow)
+    assert traced_state(flow)[2] is not None
+    assert list(flow.state_dict()) == keys
+    again = pickle.loads(pickle.dumps(flow))
+    twin = copy.deepcopy(flow)
+    z, c = torch.randn(1, 8), torch.rand(1, 2)
+    with torch.no_grad():
+        assert torch.equal(again(z, c), flow(z, c)) and torch.equal(twin(z, c), flow(z, c))
+    assert traced_state(again) is not None and traced_state(again)[2] is None  # its own count
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_sample_is_the_same_with_and_without_the_trace(monkeypatch, rows):
+    flow = small_flow()
+    warm(flow)
+    context = torch.rand(rows, 2)
+    traced = flow.sample(context, torch.Generator().manual_seed(4), row_block=1)
+    monkeypatch.setattr(flow_module, "TRACE_ONE_ROW", False)
+    plain = flow.sample(context, torch.Generator().manual_seed(4), row_block=1)
+    assert torch.equal(traced, plain)
