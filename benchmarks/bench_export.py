@@ -2,7 +2,9 @@
 
 One shower per call (what DDFastShowerML does), one CPU thread, normal incidence, no projection:
 
-* ``model.sample`` of the shipped model, batch 1 (the Python path);
+* ``model.sample`` of the shipped model, batch 1 (the Python path), with ShowerFlow's one-row
+  trace (the default) and without it (``calozoo_engine.flow.TRACE_ONE_ROW = False``: the flow
+  eager through normflows);
 * the TorchScript file (``calozoo export caloclouds3 -o caloclouds3.pt``), run by ``torch.jit.load``;
 * the ONNX file (``calozoo export caloclouds3 -o caloclouds3.onnx``), run by ONNX Runtime's CPU
   execution provider with one intra-op and one inter-op thread.
@@ -35,13 +37,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import hardware_limit  # noqa: E402
 from bench_caloclouds3 import single_thread  # noqa: E402
 from machine import cpu_name  # noqa: E402
 
 ENERGIES_GEV = (10.0, 50.0, 100.0)
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 START, END = "<!-- bench-export:start -->", "<!-- bench-export:end -->"
-CONTENDERS = ("eager", "torchscript", "onnx")
+CONTENDERS = ("untraced", "eager", "torchscript", "onnx")
+#: Untimed rounds first: more than ShowerFlow's one-row calls before it traces itself.
+WARM_UP = 40
 #: CaloClouds3 conditions of the parity check: random over 1-127 GeV, theta 30-150, phi 80-110.
 PARITY_CONDITIONS = 40
 #: Energies at which the share of refused ShowerFlow draws is measured (the ONNX candidate rule).
@@ -53,10 +58,12 @@ def run(calls: int = 200, seed: int = 0) -> dict:
     import numpy as np
     import onnxruntime as ort
     import torch
+    from calozoo_engine import flow as flow_module
 
     import calozoo
 
     model = calozoo.load("caloclouds3")
+    hardware, shapes = hardware_limit.machine(), hardware_limit.model_shapes(model)
     rows = []
     with tempfile.TemporaryDirectory() as folder, single_thread(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -75,18 +82,23 @@ def run(calls: int = 200, seed: int = 0) -> dict:
             feed = dict(zip(["energy", "theta", "phi"], (t.numpy() for t in inputs)))
             energies = np.array([energy])
             times: dict[str, list[float]] = {name: [] for name in CONTENDERS}
-            for i in range(-5, calls):  # five warm-up rounds
+            points: list[int] = []
+            for i in range(-WARM_UP, calls):
                 for name in CONTENDERS:
+                    flow_module.TRACE_ONE_ROW = name != "untraced"
                     start = time.perf_counter()
-                    if name == "eager":
-                        model.sample(energies, (0.0, 0.0, 1.0), seed=seed + 5 + i)
+                    if name in ("untraced", "eager"):
+                        showers = model.sample(energies, (0.0, 0.0, 1.0), seed=seed + WARM_UP + i)
                     elif name == "torchscript":
                         scripted(*inputs)
                     else:
                         session.run(None, feed)
                     if i >= 0:
                         times[name].append(time.perf_counter() - start)
-            row = {"energy_gev": energy}
+                points.append(int(showers.num_points[0]))
+            flow_module.TRACE_ONE_ROW = True
+            row = {"energy_gev": energy, "points": float(np.mean(points))}
+            row["limit_ms"] = hardware_limit.limit_ms(shapes, hardware, row["points"], 1)["total"]
             for name in CONTENDERS:
                 row[f"{name}_ms_median"] = 1e3 * statistics.median(times[name])
                 row[f"{name}_ms_best"] = 1e3 * min(times[name])
@@ -97,6 +109,8 @@ def run(calls: int = 200, seed: int = 0) -> dict:
         "sizes": sizes,
         "cpu": cpu_name(),
         "onnxruntime": ort.__version__,
+        "hardware": hardware,
+        "shapes": shapes,
         "parity": parity(seed),
         "refusals": refusal_rates(seed),
     }
@@ -155,24 +169,39 @@ def markdown(result: dict) -> list[str]:
     lines = [
         START,
         f"One shower per call, one thread, normal incidence, no projection; {result['calls']} calls "
-        f"of each, interleaved, after five warm-up rounds; {result['cpu']}, ONNX Runtime "
-        f"{result['onnxruntime']}. Command: `python benchmarks/bench_export.py`.",
+        f"of each, interleaved, after {WARM_UP} warm-up rounds; {result['cpu']}, ONNX Runtime "
+        f"{result['onnxruntime']}. Command: `python benchmarks/bench_export.py`. `sample` untraced: "
+        "ShowerFlow eager through normflows (`calozoo_engine.flow.TRACE_ONE_ROW = False`), as before "
+        "its one-row trace.",
         "",
-        "| energy [GeV] | `sample`, batch 1 [ms] | TorchScript file [ms] | ONNX file [ms] "
-        "| TorchScript / `sample` | ONNX / TorchScript |",
-        "|---|---|---|---|---|---|",
+        "| energy [GeV] | points | limit [ms] | `sample` untraced [ms] | `sample` [ms] "
+        "| TorchScript file [ms] | ONNX file [ms] | `sample` / untraced | TorchScript / `sample` "
+        "| ONNX / TorchScript |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in result["rows"]:
-        e, t, o = (row[f"{name}_ms_median"] for name in CONTENDERS)
+        limit = row["limit_ms"]
+        cells = [
+            f"{row[f'{n}_ms_median']:.2f} (best {row[f'{n}_ms_best']:.2f}; "
+            f"{row[f'{n}_ms_median'] / limit:.1f}x)"
+            for n in CONTENDERS
+        ]
+        u, e, t, o = (row[f"{name}_ms_median"] for name in CONTENDERS)
         lines.append(
-            f"| {row['energy_gev']:g} | {e:.2f} (best {row['eager_ms_best']:.2f}) | "
-            f"{t:.2f} (best {row['torchscript_ms_best']:.2f}) | {o:.2f} (best {row['onnx_ms_best']:.2f}) | "
-            f"{t / e:.2f} | {o / t:.2f} |"
+            f"| {row['energy_gev']:g} | {row['points']:.0f} | {limit:.2f} | {' | '.join(cells)} | "
+            f"{e / u:.2f} | {t / e:.2f} | {o / t:.2f} |"
         )
-    sizes = result["sizes"]
+    hardware, shapes, sizes = result["hardware"], result["shapes"], result["sizes"]
     lines += [
         "",
-        f"Medians (best in brackets). File sizes: TorchScript {sizes['torchscript'] / 2**20:.1f} MiB, "
+        "Medians (best; median over the limit). The limit (`benchmarks/hardware_limit.py`): this "
+        f"machine's one-thread read bandwidth {hardware['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s and "
+        f"matrix-product peak {hardware['matmul_flop_per_s'] / 1e9:.0f} GFLOP/s, measured in the same "
+        f"run; ShowerFlow's {shapes['flow_parameters'] / 1e6:.2f} M parameters streamed once, its "
+        f"products and the point network's ({shapes['point_weights']:,} weights per point) at the "
+        "peak, the points written once.",
+        "",
+        f"File sizes: TorchScript {sizes['torchscript'] / 2**20:.1f} MiB, "
         f"ONNX {sizes['onnx'] / 2**20:.1f} MiB. The files also tilt the points and pack DDML's "
         "35,000 floats; `sample` returns a `Showers` object.",
         "",

@@ -109,9 +109,47 @@ class ContextSpline(nf.flows.Flow):
         widths, heights, derivs = params.split([self.bins, self.bins, self.bins - 1], -1)
         if torch.onnx.is_in_onnx_export():
             return self._spline_unmasked(x, widths, heights, derivs, inverse)
+        if torch.jit.is_tracing():
+            return self._spline_indexed(x, widths, heights, derivs, inverse)
         out, logdet = unconstrained_rational_quadratic_spline(
             x, widths, heights, derivs, inverse=inverse, tails="linear", tail_bound=self.tail_bound
         )
+        return out, logdet.sum(-1)
+
+    def _spline_indexed(
+        self,
+        x: torch.Tensor,
+        widths: torch.Tensor,
+        heights: torch.Tensor,
+        derivs: torch.Tensor,
+        inverse: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """normflows' spline with the inside inputs gathered by index (what a trace records).
+
+        A trace of normflows' boolean-mask assignments fixes shapes that depend on how many inputs
+        fell outside ``[-B, B]`` in the example, and fails on other inputs. Gathering the inside
+        inputs by their indices (``nonzero``, a dynamic shape in a trace) and scattering the
+        results back hands normflows' spline exactly the tensors the mask would: the same numbers,
+        bit for bit.
+        """
+        bound = self.tail_bound
+        inside = ((x >= -bound) & (x <= bound)).reshape(-1)
+        index = torch.nonzero(inside)[:, 0]
+        ends = torch.full_like(derivs[..., :1], math.log(math.exp(1 - DEFAULT_MIN_DERIVATIVE) - 1))
+        derivs = torch.cat([ends, derivs, ends], -1)
+        out, logdet = rational_quadratic_spline(
+            x.reshape(-1).index_select(0, index),
+            widths.reshape(-1, widths.shape[-1]).index_select(0, index),
+            heights.reshape(-1, heights.shape[-1]).index_select(0, index),
+            derivs.reshape(-1, derivs.shape[-1]).index_select(0, index),
+            inverse=inverse,
+            left=-bound,
+            right=bound,
+            bottom=-bound,
+            top=bound,
+        )
+        out = x.reshape(-1).index_copy(0, index, out).reshape(x.shape)
+        logdet = torch.zeros_like(x).reshape(-1).index_copy(0, index, logdet).reshape(x.shape)
         return out, logdet.sum(-1)
 
     def _spline_unmasked(

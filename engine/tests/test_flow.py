@@ -100,3 +100,35 @@ def test_sample_is_the_same_with_and_without_the_trace(monkeypatch, rows):
     monkeypatch.setattr(flow_module, "TRACE_ONE_ROW", False)
     plain = flow.sample(context, torch.Generator().manual_seed(4), row_block=1)
     assert torch.equal(traced, plain)
+
+
+@pytest.mark.parametrize("outside_in_example", [0, 1, 2])
+def test_traced_spline_is_bit_identical_whatever_falls_outside_its_interval(outside_in_example):
+    """A trace of normflows' masked spline made on an example with exactly one input outside
+    [-3, 3] failed on inputs with another count; the traced spline gathers by index instead."""
+    from calozoo_engine.flow import ContextSpline
+
+    torch.manual_seed(0)
+    spline = ContextSpline(features=12, context_features=2).eval()
+
+    class Forward(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.spline = spline
+
+        def forward(self, x, c):
+            return self.spline.forward(x, c)
+
+    def inputs(outside: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        gen = torch.Generator().manual_seed(seed)
+        x = torch.rand(1, 12, generator=gen) * 5.8 - 2.9
+        x[0, :outside] = 3.5 * torch.sign(torch.randn(outside, generator=gen))
+        return x, torch.rand(1, 2, generator=gen)
+
+    with torch.no_grad():
+        traced = torch.jit.trace(Forward(), inputs(outside_in_example, 0), check_trace=False)
+        for outside in (0, 1, 2, 5, 11):
+            for seed in range(3):
+                x, c = inputs(outside, seed + 1)
+                expected, got = spline(x, c), traced(x, c)
+                assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
