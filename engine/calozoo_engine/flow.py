@@ -108,82 +108,53 @@ class ContextSpline(nf.flows.Flow):
         params = self.net(context).view(len(x), self.features, 3 * self.bins - 1)
         widths, heights, derivs = params.split([self.bins, self.bins, self.bins - 1], -1)
         if torch.onnx.is_in_onnx_export():
-            return self._spline_unmasked(x, widths, heights, derivs, inverse)
+            return self._spline_traceable(x, widths, heights, derivs, inverse, gather=False)
         if torch.jit.is_tracing():
-            return self._spline_indexed(x, widths, heights, derivs, inverse)
+            return self._spline_traceable(x, widths, heights, derivs, inverse, gather=True)
         out, logdet = unconstrained_rational_quadratic_spline(
             x, widths, heights, derivs, inverse=inverse, tails="linear", tail_bound=self.tail_bound
         )
         return out, logdet.sum(-1)
 
-    def _spline_indexed(
+    def _spline_traceable(
         self,
         x: torch.Tensor,
         widths: torch.Tensor,
         heights: torch.Tensor,
         derivs: torch.Tensor,
         inverse: bool,
+        gather: bool,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """normflows' spline with the inside inputs gathered by index (what a trace records).
+        """normflows' spline without boolean-mask assignments, for a trace.
 
-        A trace of normflows' boolean-mask assignments fixes shapes that depend on how many inputs
-        fell outside ``[-B, B]`` in the example, and fails on other inputs. Gathering the inside
-        inputs by their indices (``nonzero``, a dynamic shape in a trace) and scattering the
-        results back hands normflows' spline exactly the tensors the mask would: the same numbers,
-        bit for bit.
-        """
-        bound = self.tail_bound
-        inside = ((x >= -bound) & (x <= bound)).reshape(-1)
-        index = torch.nonzero(inside)[:, 0]
-        ends = torch.full_like(derivs[..., :1], math.log(math.exp(1 - DEFAULT_MIN_DERIVATIVE) - 1))
-        derivs = torch.cat([ends, derivs, ends], -1)
-        out, logdet = rational_quadratic_spline(
-            x.reshape(-1).index_select(0, index),
-            widths.reshape(-1, widths.shape[-1]).index_select(0, index),
-            heights.reshape(-1, heights.shape[-1]).index_select(0, index),
-            derivs.reshape(-1, derivs.shape[-1]).index_select(0, index),
-            inverse=inverse,
-            left=-bound,
-            right=bound,
-            bottom=-bound,
-            top=bound,
-        )
-        out = x.reshape(-1).index_copy(0, index, out).reshape(x.shape)
-        logdet = torch.zeros_like(x).reshape(-1).index_copy(0, index, logdet).reshape(x.shape)
-        return out, logdet.sum(-1)
-
-    def _spline_unmasked(
-        self,
-        x: torch.Tensor,
-        widths: torch.Tensor,
-        heights: torch.Tensor,
-        derivs: torch.Tensor,
-        inverse: bool,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The same spline without boolean-mask indexing (what the ONNX export traces).
-
-        normflows evaluates the spline on the inputs inside ``[-B, B]`` only, selected by a mask;
-        a trace would fix the number selected. Here every input is evaluated clamped to the
-        interval and the identity tails are chosen elementwise: the same numbers where it matters.
+        normflows evaluates the spline on the inputs inside ``[-B, B]`` only, selected by a mask,
+        and a trace of its mask assignments fixes shapes that depend on how many inputs fell
+        outside in the example (it fails on other inputs). ``gather=True`` (TorchScript traces):
+        the inside inputs are gathered by their indices (``nonzero``, a dynamic shape in a trace)
+        and the results scattered back — normflows' spline gets exactly the tensors the mask
+        would give it, so the numbers are the same bit for bit. ``gather=False`` (the ONNX export):
+        every input is evaluated clamped to the interval and the identity tails are chosen
+        elementwise — the same numbers to rounding (about 1e-6).
         """
         bound = self.tail_bound
         inside = (x >= -bound) & (x <= bound)
         # the linear tails' end derivatives: softplus(constant) + min_derivative = 1
-        constant = math.log(math.exp(1 - DEFAULT_MIN_DERIVATIVE) - 1)
-        ends = torch.full_like(derivs[..., :1], constant)
+        ends = torch.full_like(derivs[..., :1], math.log(math.exp(1 - DEFAULT_MIN_DERIVATIVE) - 1))
+        derivs = torch.cat([ends, derivs, ends], -1)
+        limits = dict(inverse=inverse, left=-bound, right=bound, bottom=-bound, top=bound)
+        if not gather:
+            out, logdet = rational_quadratic_spline(x.clamp(-bound, bound), widths, heights, derivs, **limits)
+            out = torch.where(inside, out, x)
+            return out, torch.where(inside, logdet, torch.zeros_like(logdet)).sum(-1)
+        index = torch.nonzero(inside.reshape(-1))[:, 0]
         out, logdet = rational_quadratic_spline(
-            x.clamp(-bound, bound),
-            widths,
-            heights,
-            torch.cat([ends, derivs, ends], -1),
-            inverse=inverse,
-            left=-bound,
-            right=bound,
-            bottom=-bound,
-            top=bound,
+            x.reshape(-1).index_select(0, index),
+            *(t.reshape(-1, t.shape[-1]).index_select(0, index) for t in (widths, heights, derivs)),
+            **limits,
         )
-        out = torch.where(inside, out, x)
-        return out, torch.where(inside, logdet, torch.zeros_like(logdet)).sum(-1)
+        out = x.reshape(-1).index_copy(0, index, out).reshape(x.shape)
+        logdet = torch.zeros_like(x).reshape(-1).index_copy(0, index, logdet).reshape(x.shape)
+        return out, logdet.sum(-1)
 
     def forward(self, z, context=None):
         return self._spline(z, context, inverse=False)
