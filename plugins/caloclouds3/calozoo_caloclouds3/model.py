@@ -97,6 +97,11 @@ MEV_PER_GEV = 22.0 / N_LAYERS
 #: The flow's target units: ``fixed`` (the paper's: the same scale at every energy) or ``per-gev``
 #: (scaled with the incident energy; docs/caloclouds3.md, "Low energies").
 FLOW_UNITS = ("fixed", "per-gev")
+#: ShowerFlow's sizes (``--recipe flow_size=HxS``): the couplings' MLP width is ``H x D``, the
+#: splines' ``S x D`` (D the targets). ``10x4`` is the paper's (5.8 M parameters for 60 targets);
+#: the smaller ones are those of the toy study (docs/flow-size-study.md).
+FLOW_SIZES = ("10x4", "7x3", "4x2", "2x1", "1x1")
+DEFAULT_FLOW_SIZE = "10x4"
 
 
 def conditioning(energy_gev: np.ndarray, direction: np.ndarray) -> np.ndarray:
@@ -157,37 +162,55 @@ class CaloClouds3Recipe(Recipe):
             for new training runs, ``fixed`` the paper's (and of models saved before the option).
         n_layers: the detector's layers (30, ILD's; ``calozoo train --geometry`` sets another's):
             the flow has ``2 n_layers`` targets, a count and an energy per layer.
+        flow_size: ShowerFlow's size, one of :data:`FLOW_SIZES` (the paper's ``10x4`` by default).
     """
 
     name = "caloclouds3"
     flow_context_features = 4
-    flow_architecture = {"blocks": 2, "pattern": "APAPAPSPAPAPAP", "hidden_factor": 10}
     point_widths = (4, 32, 64, 128, 64, 32, 4)
     point_context_features = 4
-    options = {"flow_units": FLOW_UNITS}
+    options = {"flow_units": FLOW_UNITS, "flow_size": FLOW_SIZES}
 
-    def __init__(self, flow_units: str = "per-gev", n_layers: int = N_LAYERS):
+    def __init__(
+        self, flow_units: str = "per-gev", n_layers: int = N_LAYERS, flow_size: str = DEFAULT_FLOW_SIZE
+    ):
         if flow_units not in FLOW_UNITS:
             raise ValueError(f"flow_units must be one of {', '.join(FLOW_UNITS)}, got {flow_units!r}")
         if int(n_layers) < 1:
             raise ValueError(f"n_layers must be a positive number of layers, got {n_layers!r}")
+        if flow_size not in FLOW_SIZES:
+            raise ValueError(f"flow_size must be one of {', '.join(FLOW_SIZES)}, got {flow_size!r}")
         self.flow_units = flow_units
         self.n_layers = int(n_layers)
+        self.flow_size = flow_size
 
     @property
     def flow_features(self) -> int:
         return 2 * self.n_layers
 
+    @property
+    def flow_architecture(self) -> dict:
+        hidden, spline = (int(v) for v in self.flow_size.split("x"))
+        return {"blocks": 2, "pattern": "APAPAPSPAPAPAP", "hidden_factor": hidden, "spline_factor": spline}
+
     def for_geometry(self, geometry) -> CaloClouds3Recipe:
-        return CaloClouds3Recipe(self.flow_units, int(geometry.n_layers))
+        return CaloClouds3Recipe(self.flow_units, int(geometry.n_layers), self.flow_size)
 
     def to_dict(self):
         out = {"name": self.name, "flow_units": self.flow_units}
-        return out if self.n_layers == N_LAYERS else {**out, "n_layers": self.n_layers}
+        if self.n_layers != N_LAYERS:
+            out["n_layers"] = self.n_layers
+        if self.flow_size != DEFAULT_FLOW_SIZE:
+            out["flow_size"] = self.flow_size
+        return out
 
     @classmethod
     def from_dict(cls, data):
-        return cls(data.get("flow_units", "fixed"), data.get("n_layers", N_LAYERS))
+        return cls(
+            data.get("flow_units", "fixed"),
+            data.get("n_layers", N_LAYERS),
+            data.get("flow_size", DEFAULT_FLOW_SIZE),
+        )
 
     def unrecorded(self):
         return CaloClouds3Recipe("fixed")  # files from before the option have the paper's units

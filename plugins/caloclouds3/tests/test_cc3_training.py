@@ -213,13 +213,37 @@ def test_a_new_flow_with_the_shipped_point_network(data_path, tmp_path):
     assert len(model.sample(20.0, seed=0)) == 1
 
 
+def test_a_smaller_flow_trains_and_ships_with_the_shipped_point_network(data_path, tmp_path):
+    """``--recipe flow_size=1x1``: the toy study's smallest ShowerFlow, on real showers."""
+    work = str(tmp_path / "work")
+    runner = CliRunner()
+    train = ["train", "caloclouds3", "--data", str(data_path), "--work", work]
+    flow_stage = [*train, "--stage", "flow", "--steps", "2", "--batch-size", "16"]
+    result = runner.invoke(main, [*flow_stage, "--recipe", "flow_size=1x1"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(main, [*flow_stage, "--recipe", "flow_size=4x2"])  # resumed: its size kept
+    assert result.exit_code != 0 and "flow_size" in result.output
+    result = runner.invoke(main, [*train, "--stage", "assemble", "--base", "shipped"])
+    assert result.exit_code == 0, result.output
+    model = CaloClouds3.load(tmp_path / "work" / "model")
+    shipped = calozoo.load("caloclouds3")
+    sizes = [sum(p.numel() for p in m.flow.parameters()) for m in (model, shipped)]
+    assert model.recipe.flow_size == "1x1" and sizes[0] * 19 < sizes[1]  # 20x fewer parameters
+    assert (model.flow.settings["hidden_factor"], model.flow.settings["spline_factor"]) == (1, 1)
+    assert CaloClouds3Recipe.from_dict(model.recipe.to_dict()).flow_size == "1x1"
+    assert "flow_size" not in shipped.recipe.to_dict()  # the paper's size, recorded as before
+    assert len(model.sample(20.0, seed=0)) == 1
+
+
 def test_recipe_options_are_checked(data_path):
     runner = CliRunner()
     train = ["train", "caloclouds3", "--data", str(data_path), "--stage", "flow"]
     result = runner.invoke(main, [*train, "--recipe", "flow_units=log"])
     assert result.exit_code != 0 and "accepted values are fixed, per-gev" in result.output
     result = runner.invoke(main, [*train, "--recipe", "units"])
-    assert result.exit_code != 0 and "KEY one of ['flow_units']" in result.output
+    assert result.exit_code != 0 and "KEY one of ['flow_size', 'flow_units']" in result.output
+    result = runner.invoke(main, [*train, "--recipe", "flow_size=3x3"])
+    assert result.exit_code != 0 and "accepted values are 10x4, 7x3, 4x2, 2x1, 1x1" in result.output
     result = runner.invoke(main, [*train, "--base", "shipped"])
     assert result.exit_code != 0 and "assemble stage only" in result.output
     assert CaloClouds3Recipe().flow_units == "per-gev"  # new runs; files without a recipe: the paper's
