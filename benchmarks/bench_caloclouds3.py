@@ -221,6 +221,8 @@ def run(
     batch 100 / 20 with 5 / 1 repeats; 50 / 3 single-shower calls; 20 / 2 reference showers
     per energy.
     """
+    import hardware_limit
+    from calozoo_engine.flow import TRACE_AFTER_CALLS
     from machine import cpu_name
 
     import calozoo
@@ -233,11 +235,14 @@ def run(
 
     with single_thread():
         model = calozoo.load("caloclouds3", path=model_path)
+        hardware, shapes = hardware_limit.machine(), hardware_limit.model_shapes(model)
         reference = calozoo.load("reference-mc")
         geometry = calozoo.geometry(GEOMETRY)
         # Warm-up: lazy initialisation, allocator, numba JIT (or its cache), projection tables.
         for batch in (1, batch_size):
             time_sampling(model, geometry, energies[0], batch, 2, True, seed=10**6)
+        # past ShowerFlow's one-row calls before it traces itself: batch 1 is timed traced
+        time_sampling(model, geometry, energies[0], 1, TRACE_AFTER_CALLS + 2, False, seed=10**6)
         time_reference_mc(reference, geometry, energies[0], 2, seed=10**6)
 
         rows = []
@@ -254,6 +259,8 @@ def run(
                 row[f"{key}_ms_median"], row[f"{key}_ms_min"] = median_and_best(times)
                 if key == "cc3_b100":
                     row["cc3_mean_points"] = points
+            for batch, name in ((batch_size, "limit_b100_ms"), (1, "limit_b1_ms")):
+                row[name] = hardware_limit.limit_ms(shapes, hardware, row["cc3_mean_points"], batch)["total"]
             points_s, projected_s, ref_points = time_reference_mc(
                 reference, geometry, energy, reference_showers, seed
             )
@@ -289,6 +296,7 @@ def run(
         "single_calls": single_calls,
         "reference_showers": reference_showers,
         "rows": rows,
+        "hardware": hardware,
         "memory": memory_rows,
         "targets": _targets(rows, batch_size),
     }
@@ -411,16 +419,34 @@ def markdown(result: dict, image=IMAGE, image_link: str = IMAGE_LINK) -> list[st
         "",
         f"| energy [GeV] | CC3 batch {b} | CC3 batch 1 | CC3 batch 1 + proj. | CC3 batch {b} + proj. "
         "| reference MC | reference MC + proj. | speed-up, points | speed-up, cells "
-        "| points / shower (CC3 / ref.) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        f"| points / shower (CC3 / ref.) | limit batch {b} / batch 1 | over the limit: batch {b} / "
+        "batch 1 / batch 1 + proj. |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
+        over = (
+            r["cc3_b100_ms_median"] / r["limit_b100_ms"],
+            r["cc3_b1_ms_median"] / r["limit_b1_ms"],
+            r["cc3_b1_proj_ms_median"] / r["limit_b1_ms"],
+        )
         lines.append(
             f"| {r['energy_gev']:g} | {_cell(r, 'cc3_b100')} | {_cell(r, 'cc3_b1')} | "
             f"{_cell(r, 'cc3_b1_proj')} | {_cell(r, 'cc3_b100_proj')} | {_cell(r, 'refmc')} | "
             f"{_cell(r, 'refmc_proj')} | {r['speedup_points']:.1f}x | {r['speedup_cells']:.1f}x | "
-            f"{r['cc3_mean_points']:.0f} / {r['refmc_mean_points']:.0f} |"
+            f"{r['cc3_mean_points']:.0f} / {r['refmc_mean_points']:.0f} | "
+            f"{r['limit_b100_ms']:.2f} / {r['limit_b1_ms']:.2f} | "
+            + " / ".join(f"{x:.1f}x" for x in over)
+            + " |"
         )
+    hardware = result["hardware"]
+    lines += [
+        "",
+        "The limit (`benchmarks/hardware_limit.py`, measured in the same run): one-thread read "
+        f"bandwidth {hardware['bandwidth_bytes_per_s'] / 1e9:.1f} GB/s and matrix-product peak "
+        f"{hardware['matmul_flop_per_s'] / 1e9:.0f} GFLOP/s; ShowerFlow's weights streamed once per "
+        "call (shared by a batch), its products and the point network's at the peak, the points "
+        "written once. The projection is not in the limit (its memory floor is microseconds).",
+    ]
     if result["memory"]:
         parts = []
         for m in result["memory"]:
