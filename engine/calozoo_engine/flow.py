@@ -46,8 +46,8 @@ MAX_NEGATIVE_LAYERS = 7
 TRACE_ONE_ROW = True
 #: One-row calls made eagerly before the trace (about a second) is made: short jobs never pay it.
 TRACE_AFTER_CALLS = 32
-#: ShowerFlow -> [one-row calls so far, ids of the tensors traced with, the traced forward or None],
-#: outside the modules so that state dicts, copies and pickles never see a traced graph.
+#: ShowerFlow -> [one-row calls so far, what the trace holds (:func:`_held_tensors`), the traced
+#: forward or None], outside the modules so that state dicts, copies and pickles never see a trace.
 _TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -174,6 +174,16 @@ class StandardNormal(nf.distributions.BaseDistribution):
         return -0.5 * (z**2).sum(-1) - 0.5 * self.features * math.log(2 * math.pi)
 
 
+def _held_tensors(module: nn.Module) -> list[tuple[dict, str, object]]:
+    """Every ``(slots, name, object)`` of the module tree's parameters, buffers and submodules:
+    what a trace holds on to. Checking these by identity is cheap; walking the tree is not."""
+    out = []
+    for sub in module.modules():
+        for slots in (sub._parameters, sub._buffers, sub._modules):
+            out += [(slots, key, held) for key, held in slots.items()]
+    return out
+
+
 class _EagerForward(nn.Module):
     """normflows' forward pass as a module of its own (what :meth:`ShowerFlow.forward` traces)."""
 
@@ -288,10 +298,9 @@ class ShowerFlow(nn.Module):
 
     def _traced_one_row(self, z: torch.Tensor, context: torch.Tensor):
         """The traced one-row forward for the flow's current tensors (made and checked once)."""
-        tensors = tuple(id(t) for t in (*self.parameters(), *self.buffers()))
         state = _TRACED.setdefault(self, [0, None, None])
-        if state[1] == tensors:
-            return state[2]
+        if state[1] is not None and all(slots.get(key) is held for slots, key, held in state[1]):
+            return state[2]  # no parameter, buffer or submodule replaced since the trace
         state[0] += 1
         if state[0] <= TRACE_AFTER_CALLS:
             return None
@@ -303,7 +312,7 @@ class ShowerFlow(nn.Module):
         # large latents reach the spline's identity tails, small ones stay inside [-3, 3]
         checks = [z] + [torch.randn(z.shape, generator=gen) * s for s in (0.1, 1.0, 3.0, 6.0, 10.0)]
         same = all(torch.equal(traced(x, context), eager(x, context)) for x in checks)
-        state[1:] = [tensors, traced if same else None]
+        state[1:] = [_held_tensors(self), traced if same else None]
         return state[2]
 
     def forward_rows(
