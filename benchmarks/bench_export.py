@@ -59,6 +59,7 @@ def run(calls: int = 200, seed: int = 0) -> dict:
     import onnxruntime as ort
     import torch
     from calozoo_engine import flow as flow_module
+    from calozoo_engine.onnx_export import onnx_feed
 
     import calozoo
 
@@ -79,7 +80,7 @@ def run(calls: int = 200, seed: int = 0) -> dict:
         torch.manual_seed(seed)
         for energy in ENERGIES_GEV:
             inputs = tuple(torch.tensor([[v]], dtype=torch.float32) for v in (energy, 90.0, 90.0))
-            feed = dict(zip(["energy", "theta", "phi"], (t.numpy() for t in inputs)))
+            feed = onnx_feed(energy, 90.0, 90.0)
             energies = np.array([energy])
             times: dict[str, list[float]] = {name: [] for name in CONTENDERS}
             points: list[int] = []

@@ -48,18 +48,22 @@ import torch
 from torch import Tensor, nn
 
 from . import points as chain
-from .export import DDMLBase, file_info
+from .export import DDMLBase, ddml_inputs, file_info
 
 __all__ = [
     "CANDIDATES",
     "OnnxShower",
     "save_onnx",
     "onnx_parity",
+    "onnx_feed",
     "Parity",
+    "INPUT_NAMES",
     "is_calozoo_onnx",
     "ONNX_OPSET",
 ]
 
+#: The graph's inputs, in order (each ``(1, 1)`` float32).
+INPUT_NAMES = ("energy", "theta", "phi")
 #: Latent draws ShowerFlow is evaluated on at once (the redraw rule, see the module docstring).
 CANDIDATES = 4
 #: The ONNX operator set the graph is written for (ONNX Runtime 1.15 and newer run it).
@@ -192,7 +196,7 @@ def save_onnx(
     }
     path = Path(path)
     with atomic_path(path, kind=ONNX_KIND, recognise=is_calozoo_onnx) as tmp:
-        _export(OnnxShower(ddml, candidates, "internal"), ddml, tmp, ["energy", "theta", "phi"])
+        _export(OnnxShower(ddml, candidates, "internal"), ddml, tmp, list(INPUT_NAMES))
         model = onnx.load(str(tmp))
         onnx.helper.set_model_props(model, {"calozoo": json.dumps(info, default=str)})
         onnx.save(model, str(tmp))
@@ -254,16 +258,16 @@ def onnx_parity(
     worst = Parity(0.0, 0.0, 0.0, True, 0.0)
     with tempfile.TemporaryDirectory() as folder:
         file = Path(folder) / "parity.onnx"
-        _export(form, ddml, file, ["energy", "theta", "phi", "latent", "noise"])
+        _export(form, ddml, file, [*INPUT_NAMES, "latent", "noise"])
         session = ort.InferenceSession(str(file), providers=["CPUExecutionProvider"])
         for energy, theta, phi in conditions:
-            inputs = _inputs(energy, theta, phi)
+            inputs = ddml_inputs(energy, theta, phi)
             latent = torch.randn(candidates, ddml.n_features, generator=gen)
             noise = torch.randn(ddml.max_points, 4, generator=gen)
             with torch.no_grad():
                 expected = [t.numpy() for t in form(*inputs, latent, noise)]
-            feed = dict(zip(["energy", "theta", "phi"], (t.numpy() for t in inputs)))
-            got = session.run(None, {**feed, "latent": latent.numpy(), "noise": noise.numpy()})
+            feed = {**onnx_feed(energy, theta, phi), "latent": latent.numpy(), "noise": noise.numpy()}
+            got = session.run(None, feed)
             one = _compare(expected, got, ddml.n_layers)
             worst = Parity(
                 max(worst.targets, one.targets),
@@ -276,8 +280,9 @@ def onnx_parity(
 
 
 # ---------------------------------------------------------------------------------------- helpers
-def _inputs(energy: float, theta: float, phi: float) -> tuple[Tensor, Tensor, Tensor]:
-    return tuple(torch.tensor([[float(v)]], dtype=torch.float32) for v in (energy, theta, phi))
+def onnx_feed(energy: float, theta: float, phi: float) -> dict[str, np.ndarray]:
+    """ONNX Runtime's input feed of an exported file: GeV, and degrees in the local frame."""
+    return {name: t.numpy() for name, t in zip(INPUT_NAMES, ddml_inputs(energy, theta, phi))}
 
 
 def _relative(a: np.ndarray, b: np.ndarray) -> float:
@@ -314,7 +319,7 @@ def _compare(expected: list[np.ndarray], got: list[np.ndarray], n_layers: int) -
 
 def _export(form: OnnxShower, ddml: DDMLBase, file: Path, names: list[str]) -> None:
     """Trace ``form`` and write it to ``file`` with the points (and the noise rows) dynamic."""
-    example: list[Tensor] = list(_inputs(*ddml.example_conditions()[0]))
+    example: list[Tensor] = list(ddml_inputs(*ddml.example_conditions()[0]))
     if form.draws == "inputs":
         example += [torch.zeros(form.candidates, ddml.n_features), torch.zeros(ddml.max_points, 4)]
     with torch.no_grad(), _quiet():

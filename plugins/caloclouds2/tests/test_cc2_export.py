@@ -200,7 +200,7 @@ def test_export_from_the_command_line(tmp_path):
 # ------------------------------------------------------------------------ ONNX beside TorchScript
 def test_onnx_export_gives_normal_incidence_showers_and_nans_elsewhere(model, tmp_path):
     import onnxruntime as ort
-    from calozoo_engine.onnx_export import onnx_parity
+    from calozoo_engine.onnx_export import onnx_feed, onnx_parity
 
     refused = (50.0, 60.0, 90.0)
     parity = onnx_parity(CaloClouds2DDML(model), conditions=(NORMAL, (10.0, 90.0, 90.0), refused))
@@ -210,8 +210,7 @@ def test_onnx_export_gives_normal_incidence_showers_and_nans_elsewhere(model, tm
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
     def run_onnx(*conditions):
-        feed = dict(zip(["energy", "theta", "phi"], (t.numpy() for t in args(*conditions))))
-        return session.run(None, feed)[0]
+        return session.run(None, onnx_feed(*conditions))[0]
 
     out = run_onnx(*NORMAL)
     counts, points = unpack_output(torch.from_numpy(out))

@@ -15,6 +15,7 @@ from calozoo_caloclouds3.model import CaloClouds3
 from calozoo_engine import onnx_export
 from calozoo_engine.export import ddml_inputs as args
 from calozoo_engine.onnx_export import CANDIDATES, OnnxShower, is_calozoo_onnx, onnx_parity
+from calozoo_engine.onnx_export import onnx_feed as feed
 
 import calozoo
 
@@ -46,10 +47,6 @@ def session(path: Path, seed: int | None = None) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def feed(*conditions: float) -> dict[str, np.ndarray]:
-    return dict(zip(["energy", "theta", "phi"], (t.numpy() for t in args(*conditions))))
 
 
 # ------------------------------------------------------------------------ the file on its own
