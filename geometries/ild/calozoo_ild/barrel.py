@@ -49,11 +49,12 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from calozoo.cellid import CellIdLayout
-from calozoo.interfaces import CellHits, EnergyLosses
+from calozoo.interfaces import CellHits, EnergyLosses, warn_missing_layers
+from calozoo.layered import pad_cell_hits
 from calozoo.showers import Showers
 
 from .asbuilt import AsBuilt
-from .cells import Ladder, slab_cells, slab_wafers
+from .cells import Ladder, slab_wafers
 
 __all__ = [
     "ILDBarrel",
@@ -206,9 +207,8 @@ class ILDBarrel(AsBuilt):
             f.cell_size_mm,
         )
 
-        # Sizes of the cell-id fields, for the dense index summed over in project().
-        self._radices = (
-            f.n_staves,
+        # Sizes of the cell-id fields after the stave: the mixed radix of project()'s sort key.
+        radices = (
             f.n_modules,
             f.n_towers,
             f.wafers_per_tower,
@@ -217,14 +217,29 @@ class ILDBarrel(AsBuilt):
             f.cells_per_wafer,
             f.n_layers,
         )
-
-    def _unravel(self, index: np.ndarray) -> list[np.ndarray]:
-        """The cell-id fields (:data:`CELL_ID_FIELDS` order) of dense indices built in :meth:`project`."""
-        fields = []
-        for radix in self._radices[:0:-1]:
-            index, value = np.divmod(index, radix)
-            fields.append(value)
-        return [index, *fields[::-1]]
+        # What the compiled projection reads (kernels.project_points): numbers and arrays.
+        b = self._beam
+        self._kernel_tables = (
+            tuple(
+                float(v)
+                for v in (
+                    b.origin_mm,
+                    b.module_pitch_mm,
+                    b.module_margin_mm,
+                    b.tower_pitch_mm,
+                    b.tower_margin_mm,
+                    b.wafer_pitch_mm,
+                    b.guard_ring_mm,
+                    b.cell_size_mm,
+                )
+            ),
+            tuple(int(v) for v in (b.n_modules, b.n_towers, b.n_wafers, b.cells_per_wafer)),
+            np.ascontiguousarray(np.stack([self._slab_start, self._slab_end], axis=1), dtype=np.float64),
+            self._full_wafers.astype(np.int64),
+            self._partial_cells.astype(np.int64),
+            np.array(radices, dtype=np.int64),
+        )
+        self._default_point = self._make_default_point()
 
     # ------------------------------------------------------------------ cells
     def beam_cell_centre_mm(self, module, tower, wafer, cell) -> np.ndarray:
@@ -318,6 +333,9 @@ class ILDBarrel(AsBuilt):
         wafer 0 of the middle tower of the middle module, across the stave the wafer of slab 0
         nearest the middle of the octagon side. About ``(−40.45, 1804.8, −46.29)`` mm.
         """
+        return self._default_point.copy()
+
+    def _make_default_point(self) -> np.ndarray:
         f = self.facts
         half = f.cells_per_wafer / 2 - 0.5  # cell "index" of a wafer's centre
         beam = self.beam_cell_centre_mm(f.n_modules // 2, f.n_towers // 2, 0, half)
@@ -326,23 +344,26 @@ class ILDBarrel(AsBuilt):
         top = f.n_staves // 4
         return self.to_global_mm(top, [beam, across, 0.0])
 
-    def _across_cells(self, y: np.ndarray, slab: np.ndarray):
-        """Cells across the stave of stave-frame ``y`` in ``slab``: ``(wafer, cell, alive, inside)``."""
-        f = self.facts
-        inside = (y >= self._slab_start[slab]) & (y < self._slab_end[slab])
-        wafer, cell, alive = slab_cells(
-            y - self._slab_start[slab],
-            self._full_wafers[slab],
-            self._partial_cells[slab],
-            f,
-        )
-        return wafer, cell, alive & inside, inside
-
     # ------------------------------------------------------------------ incident points
     def _on_face(self, point) -> tuple[np.ndarray, np.ndarray]:
         """``(stave (N,), stave-frame (x, y) (N, 2))`` of ``(N, 3)`` global points on the inner face."""
+        from . import kernels
+
         f = self.facts
         p = np.asarray(point, dtype=np.float64)
+        if p.ndim == 2 and p.shape[1] == 3:
+            # compiled: the same arithmetic in one pass; where it finds a point off the face, the
+            # checks below say why
+            stave, face, ok = kernels.on_face(
+                np.ascontiguousarray(p),
+                self.stave_normal,
+                self.stave_across,
+                f.inner_radius_mm,
+                FACE_TOLERANCE_MM,
+                f.half_length_mm,
+            )
+            if ok:
+                return stave, face
         if p.ndim != 2 or p.shape[1] != 3:
             raise ValueError(f"{self.name}: incident points must be (3,) or (N, 3) global (x, y, z) in mm")
         if not np.all(np.isfinite(p)):
@@ -428,31 +449,33 @@ class ILDBarrel(AsBuilt):
             ValueError: points not in layer units or NaN, incident points off the inner face or NaN,
                 directions that are not unit vectors or point out of the calorimeter.
         """
+        from . import kernels  # numba: imported with the first projection, not with the geometry
+
         point = self._incident_points(showers, incident_point_mm)
         stave, origin = self._on_face(point)
-        p = self._place(showers, origin)
-
-        module, tower, wafer_x, cell_x, alive_x, inside_x = self._beam.cells(p.u)
-        wafer_y, cell_y, alive_y, inside_y = self._across_cells(p.v, p.layer // 2)
-        inside = p.in_layers & inside_x & inside_y
-        alive = inside & alive_x & alive_y
-
-        # Sum on a dense mixed-radix index (exact in float64, one masked copy), then turn only the
-        # surviving cells into the 8-bit-field cell ids.
-        index = stave[p.shower].astype(np.float64)
-        fields = (module, tower, wafer_x, cell_x, wafer_y, cell_y, p.layer)
-        for value, radix in zip(fields, self._radices[1:]):
-            index = index * radix + value
-        hits = self._sum_cells(
-            showers,
-            p,
-            origin,
-            index[alive].astype(np.int64),
-            alive,
-            p.in_layers & ~inside,
-            lambda index: encode_cell_id(*self._unravel(index)),
-            lambda ids: CELL_ID_LAYOUT.field(ids, "layer"),
+        self._check_local_direction(showers.direction, "shower direction")
+        # One compiled pass: each point's layer, tilt, cell along the beam and across its slab, or
+        # why it has none; then each shower's cells summed, cut at the threshold, placed.
+        shower, cell_id, xyz, energy, lost, finite = kernels.project_points(
+            showers.points,
+            showers.num_points,
+            np.ascontiguousarray(showers.direction, dtype=np.float64),
+            np.ascontiguousarray(origin),
+            stave.astype(np.int64),
+            self._depth,
+            self._threshold,
+            *self._kernel_tables,
         )
+        if not finite:
+            raise ValueError(f"{self.name}: the showers' points contain NaN or infinite values")
+        losses = EnergyLosses(
+            below_threshold_mev=lost[:, kernels.BELOW_THRESHOLD],
+            outside_layers_mev=lost[:, kernels.OUTSIDE_LAYERS],
+            outside_mev=lost[:, kernels.OUTSIDE],
+            dead_mev=lost[:, kernels.DEAD],
+        )
+        warn_missing_layers(self, showers, losses)
+        hits = pad_cell_hits(showers, shower, cell_id, xyz, energy, losses)
         return BarrelCellHits(hits.showers, hits.cell_id, hits.losses, stave=stave)
 
     def describe(self) -> str:
