@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import hardware_limit  # noqa: E402
 from bench_caloclouds3 import single_thread  # noqa: E402
-from machine import cpu_name  # noqa: E402
+from machine import cpu_name, replace_block  # noqa: E402
 
 ENERGIES_GEV = (10.0, 50.0, 100.0)
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
@@ -240,17 +240,7 @@ def markdown(result: dict) -> list[str]:
 
 def write_block(lines: list[str], page_path: Path = DOCS) -> None:
     """Replace this benchmark's block in docs/benchmarks.md (atomically), or append it."""
-    from calozoo.serialization import atomic_path
-
-    text = "\n".join(lines)
-    page = page_path.read_text() if page_path.exists() else "# Benchmarks\n"
-    if START in page:
-        head, rest = page.split(START, 1)
-        page = head + text + rest.split(END, 1)[1]
-    else:
-        page = f"{page.rstrip()}\n\n## Exported files: TorchScript and ONNX (DDFastShowerML)\n\n{text}\n"
-    with atomic_path(page_path) as tmp:
-        tmp.write_text(page)
+    replace_block(lines, START, END, "Exported files: TorchScript and ONNX (DDFastShowerML)", page_path)
 
 
 def main(argv=None) -> None:

@@ -1,11 +1,24 @@
-"""Time to project one shower into cells, and to preprocess raw hits into training points."""
+"""Time to project one shower into cells, and to preprocess raw hits into training points.
+
+``python benchmarks/bench_geometry.py`` measures both and rewrites their block of
+docs/benchmarks.md (``make bench`` writes it too, with the rest of the page).
+"""
 
 from __future__ import annotations
 
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from machine import cpu_name, replace_block  # noqa: E402
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+START, END = "<!-- bench-geometry:start -->", "<!-- bench-geometry:end -->"
 
 ENERGIES_GEV = (10.0, 50.0, 100.0)
 GEOMETRIES = ("ild-ecal-regular", "ild-ecal-barrel")
@@ -39,6 +52,7 @@ def run_projection(repeats: int = 200) -> list[dict]:
                     "points": int(shower.num_points[0]),
                     "cells": int(geometry.project(shower).showers.num_points[0]),
                     "ms_per_shower": _median_ms(lambda g=geometry, s=shower: g.project(s), repeats),
+                    "repeats": repeats,
                 }
             )
     return rows
@@ -89,6 +103,50 @@ def run_preprocessing(n_showers: int = 20) -> list[dict]:
     return rows
 
 
+def markdown(projection: list[dict], preprocessing: list[dict]) -> list[str]:
+    """The block of docs/benchmarks.md: projection, then preprocessing."""
+    lines = [
+        START,
+        "## Projection into cells (one shower per call, one thread)",
+        "",
+        "Toy-gamma showers (training points) projected: tilt re-applied, placed at the incident point,",
+        "summed per cell, dead regions and the 0.1 MeV threshold applied. Median over "
+        f"{projection[0]['repeats'] if projection else 0} calls after a warm-up, on {cpu_name()}; "
+        "`python benchmarks/bench_geometry.py` (or `make bench`).",
+        "",
+        "| geometry | energy [GeV] | points | cells | ms / shower (median) | ns / point |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in projection:
+        lines.append(
+            f"| {row['geometry']} | {row['energy_gev']:g} | {row['points']} | {row['cells']} | "
+            f"{row['ms_per_shower']:.3f} | {1e6 * row['ms_per_shower'] / max(row['points'], 1):.0f} |"
+        )
+    lines += [
+        "",
+        "## Preprocessing raw hits into training points (batch of 20, one thread)",
+        "",
+        "Raw-hit-like clouds (toy-gamma points split into 5 hits each, tilted at 30 deg), ild-ecal-regular.",
+        "",
+        "| energy [GeV] | raw hits | points out | ms / shower |",
+        "|---|---|---|---|",
+    ]
+    for row in preprocessing:
+        lines.append(
+            f"| {row['energy_gev']:g} | {row['raw_hits']:.0f} | {row['points']:.0f} | "
+            f"{row['ms_per_shower']:.2f} |"
+        )
+    return [*lines, END]
+
+
+def main() -> None:
+    from bench_caloclouds3 import single_thread
+
+    with single_thread():
+        lines = markdown(run_projection(), run_preprocessing())
+    replace_block(lines, START, END, "Projection into cells", DOCS)
+    print("\n".join(lines))
+
+
 if __name__ == "__main__":
-    for row in run_projection() + run_preprocessing():
-        print(row)
+    main()

@@ -1,4 +1,4 @@
-"""What machine a benchmark ran on, for the result pages."""
+"""What machine a benchmark ran on, and how a benchmark puts its block on a result page."""
 
 from __future__ import annotations
 
@@ -15,3 +15,22 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
+
+
+def replace_block(lines: list[str], start: str, end: str, heading: str, page_path: Path) -> None:
+    """Replace the block from ``start`` to ``end`` of ``page_path`` with ``lines`` (atomically).
+
+    ``lines`` holds the markers themselves; a page without the block gets it appended under
+    ``## heading``.
+    """
+    from calozoo.serialization import atomic_path
+
+    text = "\n".join(lines)
+    page = page_path.read_text() if page_path.exists() else "# Benchmarks\n"
+    if start in page:
+        head, rest = page.split(start, 1)
+        page = head + text + rest.split(end, 1)[1]
+    else:
+        page = f"{page.rstrip()}\n\n## {heading}\n\n{text}\n"
+    with atomic_path(page_path) as tmp:
+        tmp.write_text(page)

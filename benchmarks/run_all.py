@@ -55,35 +55,7 @@ def main() -> None:
         )
     projection = bench_geometry.run_projection()
     preprocessing = bench_geometry.run_preprocessing()
-    lines += [
-        "",
-        "## Projection into cells (one shower per call, one thread)",
-        "",
-        "Toy-gamma showers (training points) projected: tilt re-applied, placed at the incident point,",
-        "summed per cell, dead regions and the 0.1 MeV threshold applied.",
-        "",
-        "| geometry | energy [GeV] | points | cells | ms / shower (median) |",
-        "|---|---|---|---|---|",
-    ]
-    for row in projection:
-        lines.append(
-            f"| {row['geometry']} | {row['energy_gev']:g} | {row['points']} | {row['cells']} | "
-            f"{row['ms_per_shower']:.2f} |"
-        )
-    lines += [
-        "",
-        "## Preprocessing raw hits into training points (batch of 20, one thread)",
-        "",
-        "Raw-hit-like clouds (toy-gamma points split into 5 hits each, tilted at 30 deg), ild-ecal-regular.",
-        "",
-        "| energy [GeV] | raw hits | points out | ms / shower |",
-        "|---|---|---|---|",
-    ]
-    for row in preprocessing:
-        lines.append(
-            f"| {row['energy_gev']:g} | {row['raw_hits']:.0f} | {row['points']:.0f} | "
-            f"{row['ms_per_shower']:.2f} |"
-        )
+    lines += ["", *bench_geometry.markdown(projection, preprocessing)]
     lines += ["", "## CaloClouds3", ""]
     try:
         caloclouds3 = bench_caloclouds3.run()
