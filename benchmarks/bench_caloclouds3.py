@@ -38,6 +38,9 @@ GEOMETRY = "ild-ecal-barrel"
 IMAGE = Path(__file__).resolve().parent.parent / "docs" / "images" / "caloclouds3" / "time_per_shower.png"
 #: The image as docs/benchmarks.md links it.
 IMAGE_LINK = "images/caloclouds3/time_per_shower.png"
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+#: The markers of this benchmark's section of docs/benchmarks.md.
+START, END = "<!-- bench-caloclouds3:start -->", "<!-- bench-caloclouds3:end -->"
 
 #: (key, what, energy [GeV], batch the target is about, limit [ms per shower], the authors' figure)
 TARGETS = (
@@ -495,13 +498,29 @@ def main(argv=None) -> None:
         help=f"where the plot goes (default: {IMAGE}; with --quick a file in the temporary folder)",
     )
     parser.add_argument("--json", default=None, help="also write the result here")
+    parser.add_argument(
+        "--write", action="store_true", help="replace this section of docs/benchmarks.md (not with --quick)"
+    )
     args = parser.parse_args(argv)
+    if args.write and (args.quick or args.model):
+        parser.error("--write is for the shipped model's full run (no --quick, no --model)")
     quick_image = Path(tempfile.gettempdir()) / "calozoo_cc3_time_quick.png"
     image = args.image or (quick_image if args.quick else IMAGE)
     result = run(args.model, quick=args.quick)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1))
-    print("\n".join(markdown(result, image=image)))
+    lines = markdown(result, image=image)
+    if args.write:
+        from datetime import date
+
+        from machine import cpu_name, replace_block
+
+        measured = (
+            f"Measured {date.today().isoformat()} on {cpu_name()} by "
+            "`python benchmarks/bench_caloclouds3.py --write` (this section; `make bench` runs it too)."
+        )
+        replace_block([START, measured, "", *lines, END], START, END, "CaloClouds3", DOCS)
+    print("\n".join(lines))
     print(f"\n(plot written to {image})")
 
 

@@ -62,7 +62,7 @@ def main() -> None:
     except (ModelFolderError, UnknownNameError) as err:  # plugin or shipped weights not installed
         lines.append(f"Not measured: {err}")
     else:
-        lines += bench_caloclouds3.markdown(caloclouds3)
+        lines += [bench_caloclouds3.START, *bench_caloclouds3.markdown(caloclouds3), bench_caloclouds3.END]
     # The scale-out block takes minutes and its own command (bench_scaleout.py): keep it.
     previous = DOCS.read_text() if DOCS.exists() else ""
     if bench_scaleout.START in previous:
