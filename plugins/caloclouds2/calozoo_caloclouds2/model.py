@@ -311,7 +311,8 @@ class CaloClouds2(FlowPointModel):
         )
 
     # ------------------------------------------------------------------ generation
-    @torch.no_grad()
+    # inference mode: no autograd bookkeeping at all (per op cheaper than no_grad, the same numbers)
+    @torch.inference_mode()
     def generate(self, energy_gev, direction, pdg, seeds) -> Showers:
         gens = shower_generators(seeds)
         energy_gev = np.asarray(energy_gev, dtype=np.float64)

@@ -411,7 +411,8 @@ class CaloClouds3(FlowPointModel):
             energy_hint="" if self.extrapolate else energy_hint(*trained),
         )
 
-    @torch.no_grad()
+    # inference mode: no autograd bookkeeping at all (per op cheaper than no_grad, the same numbers)
+    @torch.inference_mode()
     def generate(self, energy_gev, direction, pdg, seeds) -> Showers:
         gens = shower_generators(seeds)
         cond = torch.from_numpy(conditioning(energy_gev, direction))
