@@ -24,7 +24,8 @@ Candidates side by side (twin floor and classifier only; nothing in docs/ is wri
         --compare shipped= --compare new=run/model [--json candidates.json]
 
 ``LABEL=FOLDER`` (an empty folder: the shipped weights) prints each observable's JSD over the
-twin floor per energy slice and each candidate's classifier AUC.
+twin floor per energy slice (± the JSD's standard deviation over the generator seeds, in the
+same units) and each candidate's classifier AUC.
 """
 
 from __future__ import annotations
@@ -91,17 +92,18 @@ def compare(reference_path: Path, twin_path: Path, candidates: dict[str, str], n
         seed=0,
         progress=True,
     )
-    out = {"candidates": candidates, "n_seeds": n_seeds, "ratio": {}, "auc": {}}
+    out = {"candidates": candidates, "n_seeds": n_seeds, "ratio": {}, "ratio_error": {}, "auc": {}}
     for label in candidates:
         out["auc"][label] = result.classifier[label]["auc"]
-        out["ratio"][label] = {
-            s.key: {
-                name: result.distances[s.key][name][label]["jsd"]["mean"]
-                / max(result.distances[s.key][name][label]["jsd"]["floor"], 1e-12)
-                for name in TABLE
+        for key, field in (("ratio", "mean"), ("ratio_error", "error")):
+            out[key][label] = {
+                s.key: {
+                    name: result.distances[s.key][name][label]["jsd"][field]
+                    / max(result.distances[s.key][name][label]["jsd"]["floor"], 1e-12)
+                    for name in TABLE
+                }
+                for s in result.slices
             }
-            for s in result.slices
-        }
     return out
 
 
@@ -111,7 +113,10 @@ def compare_markdown(data: dict) -> str:
     lines = ["| observable | slice | " + " | ".join(labels) + " |", "|---|---|" + "---|" * len(labels)]
     for name in TABLE:
         for key in slices:
-            cells = [f"{data['ratio'][label][key][name]:.1f}×" for label in labels]
+            cells = [
+                f"{data['ratio'][label][key][name]:.1f} ± {data['ratio_error'][label][key][name]:.1f}×"
+                for label in labels
+            ]
             lines.append(f"| {name} | {key} | " + " | ".join(cells) + " |")
     auc = [f"{a['mean']:.3f} ± {a['error']:.3f}" for a in (data["auc"][label] for label in labels)]
     lines.append("| classifier AUC | all | " + " | ".join(auc) + " |")
