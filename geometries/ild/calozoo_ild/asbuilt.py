@@ -45,7 +45,8 @@ class AsBuilt(Geometry):
 
     Subclasses set :attr:`normal_name` (what the local ``z`` is called in errors) and
     :attr:`towards` (what lies behind the front face), and implement ``project`` with
-    :meth:`_incident_points`, :meth:`_place` and :meth:`_sum_cells`.
+    :meth:`_incident_points`, :meth:`_place` and :meth:`_sum_cells` (the barrel does the last two
+    in one compiled pass, :mod:`calozoo_ild.kernels`).
     """
 
     normal_name: ClassVar[str] = "outward normal"
@@ -101,6 +102,10 @@ class AsBuilt(Geometry):
             raise ValueError(f"{self.name}: direction must be (3,) or (N, 3) for N = {n} points")
         return d
 
+    def _non_finite_points(self) -> ValueError:
+        """The error for training points that hold NaN or infinite values."""
+        return ValueError(f"{self.name}: the showers' points contain NaN or infinite values")
+
     def _incident_points(self, showers: Showers, incident_point_mm) -> np.ndarray:
         """``(N, 3)`` global incident points of a batch (the default point if ``None``)."""
         check_training_points(self, showers)
@@ -127,7 +132,7 @@ class AsBuilt(Geometry):
         if not (
             np.isfinite(x).all() and np.isfinite(y).all() and np.isfinite(z).all() and np.isfinite(e).all()
         ):
-            raise ValueError(f"{self.name}: the showers' points contain NaN or infinite values")
+            raise self._non_finite_points()
         layer = np.floor(z).astype(np.int64)
         in_layers = (layer >= 0) & (layer < self.n_layers)
         layer = np.clip(layer, 0, self.n_layers - 1)

@@ -467,7 +467,7 @@ class ILDBarrel(AsBuilt):
             *self._kernel_tables,
         )
         if not finite:
-            raise ValueError(f"{self.name}: the showers' points contain NaN or infinite values")
+            raise self._non_finite_points()
         losses = EnergyLosses(
             below_threshold_mev=lost[:, kernels.BELOW_THRESHOLD],
             outside_layers_mev=lost[:, kernels.OUTSIDE_LAYERS],
