@@ -2,9 +2,10 @@
 
 One shower per call (what DDFastShowerML does), one CPU thread, normal incidence, no projection:
 
-* ``model.sample`` of the shipped model, batch 1 (the Python path), with ShowerFlow's one-row
-  trace (the default) and without it (``calozoo_engine.flow.TRACE_ONE_ROW = False``: the flow
-  eager through normflows);
+* ``model.sample`` of the shipped model, batch 1 (the Python path), with ShowerFlow's compiled
+  one-row pass (the default, :mod:`calozoo_engine.flow_kernels`), with its one-row trace instead
+  (``calozoo_engine.flow.FUSE_ONE_ROW = False``) and with neither
+  (``calozoo_engine.flow.TRACE_ONE_ROW = False``: the flow eager through normflows);
 * the TorchScript file (``calozoo export caloclouds3 -o caloclouds3.pt``), run by ``torch.jit.load``;
 * the ONNX file (``calozoo export caloclouds3 -o caloclouds3.onnx``), run by ONNX Runtime's CPU
   execution provider with one intra-op and one inter-op thread.
@@ -44,7 +45,7 @@ from machine import cpu_name, replace_block  # noqa: E402
 ENERGIES_GEV = (10.0, 50.0, 100.0)
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 START, END = "<!-- bench-export:start -->", "<!-- bench-export:end -->"
-CONTENDERS = ("untraced", "eager", "torchscript", "onnx")
+CONTENDERS = ("untraced", "traced", "eager", "torchscript", "onnx")
 #: Untimed rounds first: more than ShowerFlow's one-row calls before it traces itself.
 WARM_UP = 40
 #: CaloClouds3 conditions of the parity check: random over 1-127 GeV, theta 30-150, phi 80-110.
@@ -87,8 +88,9 @@ def run(calls: int = 200, seed: int = 0) -> dict:
             for i in range(-WARM_UP, calls):
                 for name in CONTENDERS:
                     flow_module.TRACE_ONE_ROW = name != "untraced"
+                    flow_module.FUSE_ONE_ROW = name != "traced"
                     start = time.perf_counter()
-                    if name in ("untraced", "eager"):
+                    if name in ("untraced", "traced", "eager"):
                         showers = model.sample(energies, (0.0, 0.0, 1.0), seed=seed + WARM_UP + i)
                     elif name == "torchscript":
                         scripted(*inputs)
@@ -97,7 +99,7 @@ def run(calls: int = 200, seed: int = 0) -> dict:
                     if i >= 0:
                         times[name].append(time.perf_counter() - start)
                 points.append(int(showers.num_points[0]))
-            flow_module.TRACE_ONE_ROW = True
+            flow_module.TRACE_ONE_ROW = flow_module.FUSE_ONE_ROW = True
             row = {"energy_gev": energy, "points": float(np.mean(points))}
             row["limit_ms"] = hardware_limit.limit_ms(shapes, hardware, row["points"], 1)["total"]
             for name in CONTENDERS:
@@ -171,14 +173,15 @@ def markdown(result: dict) -> list[str]:
         START,
         f"One shower per call, one thread, normal incidence, no projection; {result['calls']} calls "
         f"of each, interleaved, after {WARM_UP} warm-up rounds; {result['cpu']}, ONNX Runtime "
-        f"{result['onnxruntime']}. Command: `python benchmarks/bench_export.py`. `sample` untraced: "
-        "ShowerFlow eager through normflows (`calozoo_engine.flow.TRACE_ONE_ROW = False`), as before "
-        "its one-row trace.",
+        f"{result['onnxruntime']}. Command: `python benchmarks/bench_export.py`. `sample`: ShowerFlow's "
+        "compiled one-row pass (the default); traced: its one-row trace instead "
+        "(`calozoo_engine.flow.FUSE_ONE_ROW = False`); untraced: ShowerFlow eager through normflows "
+        "(`calozoo_engine.flow.TRACE_ONE_ROW = False`).",
         "",
-        "| energy [GeV] | points | limit [ms] | `sample` untraced [ms] | `sample` [ms] "
-        "| TorchScript file [ms] | ONNX file [ms] | `sample` / untraced | TorchScript / `sample` "
-        "| ONNX / TorchScript |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| energy [GeV] | points | limit [ms] | `sample` untraced [ms] | `sample` traced [ms] "
+        "| `sample` [ms] | TorchScript file [ms] | ONNX file [ms] | `sample` / untraced "
+        "| `sample` / traced | TorchScript / `sample` | ONNX / TorchScript |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in result["rows"]:
         limit = row["limit_ms"]
@@ -187,10 +190,10 @@ def markdown(result: dict) -> list[str]:
             f"{row[f'{n}_ms_median'] / limit:.1f}x)"
             for n in CONTENDERS
         ]
-        u, e, t, o = (row[f"{name}_ms_median"] for name in CONTENDERS)
+        u, r, e, t, o = (row[f"{name}_ms_median"] for name in CONTENDERS)
         lines.append(
             f"| {row['energy_gev']:g} | {row['points']:.0f} | {limit:.2f} | {' | '.join(cells)} | "
-            f"{e / u:.2f} | {t / e:.2f} | {o / t:.2f} |"
+            f"{e / u:.2f} | {e / r:.2f} | {t / e:.2f} | {o / t:.2f} |"
         )
     hardware, shapes, sizes = result["hardware"], result["shapes"], result["sizes"]
     lines += [

@@ -41,14 +41,24 @@ __all__ = ["TanhAffineCoupling", "ContextSpline", "StandardNormal", "ShowerFlow"
 BLOCK_PATTERN = "APAPAPSPAPAPAP"
 #: A shower with more negative layer energies than this is drawn again (the paper's rule).
 MAX_NEGATIVE_LAYERS = 7
-#: Inference on one row runs a trace of the flow (:meth:`ShowerFlow.forward`): the same kernels
-#: without normflows' Python overhead. False: always eager (for comparisons).
+#: Inference on one row runs a faster form of the flow (:meth:`ShowerFlow.forward`): the compiled
+#: pass (:data:`FUSE_ONE_ROW`) or a trace. False: always eager (for comparisons).
 TRACE_ONE_ROW = True
-#: One-row calls made eagerly before the trace (about a second) is made: short jobs never pay it.
+#: The faster one-row form is the compiled pass of :mod:`.flow_kernels` (every layer in one call,
+#: the eager pass's numbers to float32 rounding), made at the first one-row call, so that every
+#: one-row call of a process gives the same numbers; False: a trace of the eager pass (torch's
+#: kernels without normflows' Python overhead, the same numbers bit for bit).
+FUSE_ONE_ROW = True
+#: One-row calls made eagerly before the trace (about a second to make) is made: short jobs never
+#: pay it (the trace gives eager's numbers, so the switch changes none).
 TRACE_AFTER_CALLS = 32
-#: ShowerFlow -> [one-row calls so far, what the trace holds (:func:`_held_tensors`), the traced
-#: forward or None], outside the modules so that state dicts, copies and pickles never see a trace.
-_TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: The compiled pass is used only if it gives the eager pass's targets within this (absolute, and
+#: relative to their size) on the check latents.
+FUSED_TOLERANCE = 1e-4
+#: ShowerFlow -> {:data:`FUSE_ONE_ROW`: [one-row calls so far, what the faster form holds
+#: (:func:`_held_tensors`), the form (:class:`_Fused` or :class:`_Traced`) or None]}, outside the
+#: modules so that state dicts, copies and pickles never see it.
+_ONE_ROW: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
@@ -195,6 +205,32 @@ class _EagerForward(nn.Module):
         return self.flow.forward(z, context)
 
 
+class _Traced:
+    """A trace of :class:`_EagerForward`: it reads the module's tensors when it runs."""
+
+    def __init__(self, traced):
+        self.traced = traced
+
+    def current(self) -> bool:
+        return True
+
+    def __call__(self, z: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        return self.traced(z, context)
+
+
+class _Fused:
+    """The compiled one-row pass (:class:`~.flow_kernels.FlowProgram`) on a ``(1, D)`` row."""
+
+    def __init__(self, program):
+        self.program = program
+
+    def current(self) -> bool:
+        return self.program.current()
+
+    def __call__(self, z: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self.program(z.numpy()[0], context.numpy()[0]))[None]
+
+
 class ShowerFlow(nn.Module):
     """The conditional flow ``p(targets | c)`` with seeded sampling and the paper's rejection rule.
 
@@ -273,14 +309,16 @@ class ShowerFlow(nn.Module):
         """Map latent normals ``z`` to targets (no rejection).
 
         One row at inference (no gradients, eval mode, CPU, float32; with :data:`TRACE_ONE_ROW`)
-        runs a trace of this very forward pass, made after :data:`TRACE_AFTER_CALLS` such calls
-        and checked to give the same numbers bit for bit (else eager is kept): batch 1 is what
-        the flow's Python overhead costs most (docs/engine.md).
+        runs a faster form of this very pass, checked against it: the compiled pass of
+        :mod:`.flow_kernels` (:data:`FUSE_ONE_ROW`, made at the first such call; the same targets
+        within :data:`FUSED_TOLERANCE`), else a trace made after :data:`TRACE_AFTER_CALLS` such
+        calls (the same bit for bit), else eager. Batch 1 is what the flow's Python overhead
+        costs most (docs/engine.md).
         """
         if self._one_row_inference(z, context):
-            traced = self._traced_one_row(z, context)
-            if traced is not None:
-                return traced(z, context)
+            faster = self._one_row_form(z, context)
+            if faster is not None:
+                return faster(z, context)
         return self.flow.forward(z, context)
 
     def _one_row_inference(self, z: torch.Tensor, context: torch.Tensor) -> bool:
@@ -296,24 +334,43 @@ class ShowerFlow(nn.Module):
             and not torch.onnx.is_in_onnx_export()
         )
 
-    def _traced_one_row(self, z: torch.Tensor, context: torch.Tensor):
-        """The traced one-row forward for the flow's current tensors (made and checked once)."""
-        state = _TRACED.setdefault(self, [0, None, None])
+    def _one_row_form(self, z: torch.Tensor, context: torch.Tensor):
+        """The faster one-row form for the flow's current tensors (made and checked once)."""
+        state = _ONE_ROW.setdefault(self, {}).setdefault(FUSE_ONE_ROW, [0, None, None])
         if state[1] is not None and all(slots.get(key) is held for slots, key, held in state[1]):
-            return state[2]  # no parameter, buffer or submodule replaced since the trace
+            # no parameter, buffer or submodule replaced since it was made (nor, for the
+            # compiled pass, any storage moved)
+            form = state[2]
+            if form is None or form.current():
+                return form
         state[0] += 1
-        if state[0] <= TRACE_AFTER_CALLS:
+        if state[0] <= TRACE_AFTER_CALLS and not FUSE_ONE_ROW:
             return None
+        state[1:] = [_held_tensors(self), self._make_one_row_form(z, context)]
+        return state[2]
+
+    def _make_one_row_form(self, z: torch.Tensor, context: torch.Tensor):
         eager = _EagerForward(self.flow)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the tracer's and torch.jit's notes
-            traced = torch.jit.trace(eager, (z, context), check_trace=False)
         gen = torch.Generator().manual_seed(0)
         # large latents reach the spline's identity tails, small ones stay inside [-3, 3]
         checks = [z] + [torch.randn(z.shape, generator=gen) * s for s in (0.1, 1.0, 3.0, 6.0, 10.0)]
-        same = all(torch.equal(traced(x, context), eager(x, context)) for x in checks)
-        state[1:] = [_held_tensors(self), traced if same else None]
-        return state[2]
+        expected = [eager(x, context) for x in checks]
+        if FUSE_ONE_ROW:
+            from .flow_kernels import FlowProgram
+
+            program = FlowProgram.of(self.flow.flows)
+            if program is not None:
+                fused = _Fused(program)
+                tol = FUSED_TOLERANCE
+                if all(
+                    torch.allclose(fused(x, context), e, rtol=tol, atol=tol) for x, e in zip(checks, expected)
+                ):
+                    return fused
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's and torch.jit's notes
+            traced = torch.jit.trace(eager, (z, context), check_trace=False)
+        same = all(torch.equal(traced(x, context), e) for x, e in zip(checks, expected))
+        return _Traced(traced) if same else None
 
     def forward_rows(
         self, z: torch.Tensor, context: torch.Tensor, row_block: int = ROW_BLOCK

@@ -1,4 +1,6 @@
-"""ShowerFlow's one-row inference runs a trace of itself: the same numbers bit for bit, nothing else moves."""
+"""ShowerFlow's one-row inference runs a faster form of itself, nothing else moves: a trace (the
+same numbers bit for bit) or the compiled pass of :mod:`calozoo_engine.flow_kernels` (the same
+numbers to float32 rounding)."""
 
 from __future__ import annotations
 
@@ -21,8 +23,14 @@ def eager(flow: ShowerFlow, z: torch.Tensor, c: torch.Tensor, monkeypatch) -> to
         return flow(z, c)
 
 
+@pytest.fixture(autouse=True)
+def trace_not_fused(request, monkeypatch):
+    """The trace's tests run with the compiled pass off; the compiled pass's tests turn it on."""
+    monkeypatch.setattr(flow_module, "FUSE_ONE_ROW", "fused" in request.node.name)
+
+
 def traced_state(flow: ShowerFlow):
-    return flow_module._TRACED.get(flow)
+    return flow_module._ONE_ROW.get(flow, {}).get(flow_module.FUSE_ONE_ROW)
 
 
 def warm(flow: ShowerFlow, calls: int = TRACE_AFTER_CALLS + 1) -> None:
@@ -132,3 +140,94 @@ def test_traced_spline_is_bit_identical_whatever_falls_outside_its_interval(outs
                 x, c = inputs(outside, seed + 1)
                 expected, got = spline(x, c), traced(x, c)
                 assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
+
+
+def fused_form(flow: ShowerFlow):
+    warm(flow)
+    return traced_state(flow)[2]
+
+
+def close(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return torch.allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        dict(features=8, context_features=2, blocks=1, hidden_factor=2),
+        # an odd number of coordinates, two splines a block, other bins and bounds
+        dict(
+            features=7,
+            context_features=2,
+            blocks=2,
+            hidden_factor=3,
+            bins=5,
+            tail_bound=2.0,
+            pattern="APSAPS",
+        ),
+    ],
+)
+def test_fused_one_row_pass_gives_the_eager_targets(monkeypatch, settings):
+    flow = ShowerFlow(**settings, seed=3).eval()
+    d = settings["features"]
+
+    def draw(shape):
+        return torch.randn(shape) if shape[1] == d else torch.rand(shape)
+
+    with torch.no_grad():
+        for _ in range(TRACE_AFTER_CALLS + 1):
+            flow(draw((1, d)), draw((1, 2)))
+    assert isinstance(traced_state(flow)[2], flow_module._Fused)
+    gen = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        for scale in (0.05, 1.0, 2.5, 4.0, 12.0):  # inside the spline interval and in its identity tails
+            for _ in range(20):
+                z, c = torch.randn(1, d, generator=gen) * scale, torch.rand(1, 2, generator=gen)
+                fused, plain = flow(z, c), eager(flow, z, c, monkeypatch)
+                assert fused.shape == (1, d) and fused.dtype == torch.float32
+                assert close(fused, plain)
+
+
+def test_fused_pass_follows_weights_copied_in_replaced_or_moved(monkeypatch):
+    flow = small_flow()
+    assert isinstance(fused_form(flow), flow_module._Fused)
+    z, c = torch.randn(1, 8), torch.rand(1, 2)
+    with torch.no_grad():
+        before = flow(z, c)
+        flow.load_state_dict(small_flow(seed=5).state_dict())  # copied into the same storage
+        copied = flow(z, c)
+        assert not close(copied, before) and close(copied, eager(flow, z, c, monkeypatch))
+        linear = next(m for m in flow.modules() if isinstance(m, torch.nn.Linear))
+        linear.weight = torch.nn.Parameter(linear.weight * 1.5)  # a new tensor: made again
+        replaced = flow(z, c)
+        assert not close(replaced, copied) and close(replaced, eager(flow, z, c, monkeypatch))
+        linear.weight.data = linear.weight.data * 2  # the same tensor, new storage: made again
+        moved = flow(z, c)
+        assert not close(moved, replaced) and close(moved, eager(flow, z, c, monkeypatch))
+    assert isinstance(traced_state(flow)[2], flow_module._Fused)
+
+
+def test_fused_pass_gives_way_to_the_trace_for_a_step_it_cannot_run_or_a_failed_check(monkeypatch):
+    import normflows as nf
+
+    flow = small_flow()
+    steps = flow.flow.flows
+    index = next(i for i, step in enumerate(steps) if isinstance(step, nf.flows.Permute))
+    steps[index] = nf.flows.Permute(8, mode="swap")
+    assert isinstance(fused_form(flow), flow_module._Traced)
+    z, c = torch.randn(1, 8), torch.rand(1, 2)
+    with torch.no_grad():
+        assert torch.equal(flow(z, c), eager(flow, z, c, monkeypatch))
+    monkeypatch.setattr(flow_module, "FUSED_TOLERANCE", 0.0)  # nothing but bit-identical passes
+    other = small_flow(seed=1)
+    assert isinstance(fused_form(other), flow_module._Traced)
+
+
+def test_fused_sample_does_not_depend_on_the_batch_with_one_row_blocks():
+    flow = small_flow()
+    warm(flow)
+    context = torch.rand(5, 2)
+    gens = lambda: [torch.Generator().manual_seed(10 + i) for i in range(5)]  # noqa: E731
+    together = flow.sample(context, gens(), row_block=1)
+    alone = [flow.sample(context[i : i + 1], [gens()[i]], row_block=1) for i in range(5)]
+    assert torch.equal(together, torch.cat(alone))
