@@ -3,7 +3,7 @@
 One shower per call (what DDFastShowerML does), one CPU thread, normal incidence, no projection:
 
 * ``model.sample`` of the shipped model, batch 1 (the Python path), with ShowerFlow's compiled
-  one-row pass (the default, :mod:`calozoo_engine.flow_kernels`), with its one-row trace instead
+  one-row pass (the default, :mod:`calozoo_engine.kernels`), with its one-row trace instead
   (``calozoo_engine.flow.FUSE_ONE_ROW = False``) and with neither
   (``calozoo_engine.flow.TRACE_ONE_ROW = False``: the flow eager through normflows);
 * the TorchScript file (``calozoo export caloclouds3 -o caloclouds3.pt``), run by ``torch.jit.load``;

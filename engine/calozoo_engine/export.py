@@ -78,6 +78,7 @@ from .pointnet import OneStep
 
 __all__ = [
     "DDMLBase",
+    "torch_kernels",
     "file_info",
     "export_format",
     "EXPORT_FORMATS",
@@ -392,6 +393,22 @@ def unpack_output(flat: Any, n_layers: int = 30) -> tuple[Tensor, Tensor]:
     if n_layers + 4 * n > flat.numel():
         raise ValueError(f"counts add up to {n} points, more than the {flat.numel()} values hold")
     return counts, flat[n_layers : n_layers + 4 * n].reshape(n, 4)
+
+
+@contextlib.contextmanager
+def torch_kernels() -> Iterator[None]:
+    """The Python models at batch 1 with the exported files' arithmetic: ShowerFlow's compiled
+    one-row pass and the point network's compiled folds off (the bit-identical trace and torch's
+    folds instead), for comparisons bit for bit with an exported file. Not thread-safe (it sets
+    module switches for its duration)."""
+    from . import flow, pointnet
+
+    before = flow.FUSE_ONE_ROW, pointnet.FUSE_MODULATIONS
+    flow.FUSE_ONE_ROW, pointnet.FUSE_MODULATIONS = False, False
+    try:
+        yield
+    finally:
+        flow.FUSE_ONE_ROW, pointnet.FUSE_MODULATIONS = before
 
 
 # ---------------------------------------------------------------------------------------- helpers

@@ -44,7 +44,7 @@ MAX_NEGATIVE_LAYERS = 7
 #: Inference on one row runs a faster form of the flow (:meth:`ShowerFlow.forward`): the compiled
 #: pass (:data:`FUSE_ONE_ROW`) or a trace. False: always eager (for comparisons).
 TRACE_ONE_ROW = True
-#: The faster one-row form is the compiled pass of :mod:`.flow_kernels` (every layer in one call,
+#: The faster one-row form is the compiled pass of :mod:`.kernels` (every layer in one call,
 #: the eager pass's numbers to float32 rounding), made at the first one-row call, so that every
 #: one-row call of a process gives the same numbers; False: a trace of the eager pass (torch's
 #: kernels without normflows' Python overhead, the same numbers bit for bit).
@@ -219,7 +219,7 @@ class _Traced:
 
 
 class _Fused:
-    """The compiled one-row pass (:class:`~.flow_kernels.FlowProgram`) on a ``(1, D)`` row."""
+    """The compiled one-row pass (:class:`~.kernels.FlowProgram`) on a ``(1, D)`` row."""
 
     def __init__(self, program):
         self.program = program
@@ -310,7 +310,7 @@ class ShowerFlow(nn.Module):
 
         One row at inference (no gradients, eval mode, CPU, float32; with :data:`TRACE_ONE_ROW`)
         runs a faster form of this very pass, checked against it: the compiled pass of
-        :mod:`.flow_kernels` (:data:`FUSE_ONE_ROW`, made at the first such call; the same targets
+        :mod:`.kernels` (:data:`FUSE_ONE_ROW`, made at the first such call; the same targets
         within :data:`FUSED_TOLERANCE`), else a trace made after :data:`TRACE_AFTER_CALLS` such
         calls (the same bit for bit), else eager. Batch 1 is what the flow's Python overhead
         costs most (docs/engine.md).
@@ -356,7 +356,7 @@ class ShowerFlow(nn.Module):
         checks = [z] + [torch.randn(z.shape, generator=gen) * s for s in (0.1, 1.0, 3.0, 6.0, 10.0)]
         expected = [eager(x, context) for x in checks]
         if FUSE_ONE_ROW:
-            from .flow_kernels import FlowProgram
+            from .kernels import FlowProgram
 
             program = FlowProgram.of(self.flow.flows)
             if program is not None:

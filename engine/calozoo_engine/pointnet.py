@@ -27,6 +27,7 @@ shower and broadcast over its points — the per-point cost is six small matrix 
 from __future__ import annotations
 
 import math
+import weakref
 
 import torch
 from torch import nn
@@ -66,6 +67,15 @@ RHO = 7.0
 ROW_BLOCK = 1
 #: CaloClouds3 widths (input, hidden..., output).
 CC3_WIDTHS = (4, 32, 64, 128, 64, 32, 4)
+#: At inference, the folded weights of showers taken one at a time (batch 1, and batch-invariant
+#: models, whose blocks are one row) come from the compiled pass :func:`.kernels.fold_one`: about
+#: 50 small torch operations a shower become one call, the same numbers to float32 rounding
+#: (checked against torch, within :data:`FOLD_TOLERANCE`, when the pass is made). False: torch.
+FUSE_MODULATIONS = True
+FOLD_TOLERANCE = 1e-5
+#: PointwiseNet -> [what the compiled pass holds (its tensors' slots), the FoldProgram or None],
+#: outside the modules so that state dicts, copies and pickles never see it.
+_FOLDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 # ------------------------------------------------------------------ EDM coefficients
@@ -255,14 +265,21 @@ class PointwiseNet(nn.Module):
         # each block in storage of its own; with ROW_BLOCK = 1 every shower's call has the same
         # shapes and alignment whatever else shares its batch, so the same rounding, bit for bit
         block = row_block if row_block > 0 else n
-        pad = (block - n % block) % block
-        c_noise_p = torch.cat([c_noise, torch.zeros(pad, dtype=c_noise.dtype)])
-        cond_p = torch.cat([cond, torch.zeros(pad, cond.shape[1], dtype=cond.dtype)])
-        blocks: list[torch.Tensor] = []
-        for start in range(0, n + pad, block):
-            stop = start + block
-            blocks.append(self.modulations(c_noise_p[start:stop].clone(), cond_p[start:stop].clone()))
-        weights, biases = self.fold(torch.cat(blocks, 0)[:n])
+        folded: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None
+        if not torch.jit.is_scripting():
+            if block == 1:  # one shower at a time: the compiled pass, row by row
+                folded = self._compiled_folds(c_noise, cond)
+        if folded is not None:
+            weights, biases = folded
+        else:
+            pad = (block - n % block) % block
+            c_noise_p = torch.cat([c_noise, torch.zeros(pad, dtype=c_noise.dtype)])
+            cond_p = torch.cat([cond, torch.zeros(pad, cond.shape[1], dtype=cond.dtype)])
+            blocks: list[torch.Tensor] = []
+            for start in range(0, n + pad, block):
+                stop = start + block
+                blocks.append(self.modulations(c_noise_p[start:stop].clone(), cond_p[start:stop].clone()))
+            weights, biases = self.fold(torch.cat(blocks, 0)[:n])
         sizes: list[int] = torch.bincount(owner, minlength=cond.shape[0]).tolist()
         out: list[torch.Tensor] = []
         last = len(weights) - 1
@@ -281,6 +298,53 @@ class PointwiseNet(nn.Module):
                     h = torch.nn.functional.leaky_relu(h, 0.01, inplace=True)
             out.append(h)
         return torch.cat(out, 0) if len(out) > 0 else x.new_zeros((0, self.widths[-1]))
+
+    @torch.jit.unused
+    def _compiled_folds(
+        self, c_noise: torch.Tensor, cond: torch.Tensor
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]] | None:
+        """:meth:`fold` of :meth:`modulations` for each row on its own, by the compiled pass
+        (:data:`FUSE_MODULATIONS`), or ``None`` where torch computes them (gradients, a trace, not
+        float32 on the CPU, a network the pass cannot read)."""
+        if not (
+            FUSE_MODULATIONS
+            and not torch.is_grad_enabled()
+            and not torch.jit.is_tracing()
+            and not torch.onnx.is_in_onnx_export()
+            and cond.dtype == torch.float32
+            and cond.device.type == "cpu"
+        ):
+            return None
+        program = self._fold_program(c_noise, cond)
+        if program is None:
+            return None
+        parts = program(c_noise.numpy(), cond.numpy())
+        weights = [torch.from_numpy(weight) for weight, _ in parts]
+        biases = [torch.from_numpy(bias) for _, bias in parts]
+        return weights, biases
+
+    def _fold_program(self, c_noise: torch.Tensor, cond: torch.Tensor):
+        """The compiled pass for the network's current tensors (made and checked once)."""
+        from .flow import _held_tensors
+
+        state = _FOLDS.get(self)
+        if state is not None and all(slots.get(key) is held for slots, key, held in state[0]):
+            if state[1] is None or state[1].current():
+                return state[1]
+        from .kernels import FoldProgram
+
+        program = FoldProgram.of(self)
+        if program is not None:
+            got = program(c_noise[:1].numpy(), cond[:1].numpy())
+            weights, biases = self.fold(self.modulations(c_noise[:1], cond[:1]))
+            tol = FOLD_TOLERANCE
+            for (weight, bias), w, b in zip(got, weights, biases):
+                close = torch.allclose(torch.from_numpy(weight), w, rtol=tol, atol=tol)
+                if not (close and torch.allclose(torch.from_numpy(bias), b, rtol=tol, atol=tol)):
+                    program = None
+                    break
+        _FOLDS[self] = [_held_tensors(self), program]
+        return program
 
 
 class Denoiser(nn.Module):

@@ -1,5 +1,5 @@
 """ShowerFlow's one-row inference runs a faster form of itself, nothing else moves: a trace (the
-same numbers bit for bit) or the compiled pass of :mod:`calozoo_engine.flow_kernels` (the same
+same numbers bit for bit) or the compiled pass of :mod:`calozoo_engine.kernels` (the same
 numbers to float32 rounding)."""
 
 from __future__ import annotations

@@ -137,14 +137,16 @@ def test_optimised_scripted_matches_eager_in_counts_energies_and_centre(eager, s
 def test_eager_module_is_the_python_model(model, eager, monkeypatch):
     """Same seed: the shower's torch.Generator in generate() and the global one draw the same numbers."""
     from calozoo_engine import flow as flow_module
+    from calozoo_engine.export import torch_kernels
 
-    # the module runs here with gradients on, so its flow is normflows' eager pass: so is the model's
-    # (its one-row compiled pass gives the same targets to float32 rounding only)
+    # the module runs here with gradients on, so torch's kernels and normflows' eager flow: so does
+    # the model (its compiled batch-1 passes give the same numbers to float32 rounding only)
     monkeypatch.setattr(flow_module, "TRACE_ONE_ROW", False)
     for seed in range(2):
-        showers = model.generate(
-            np.array([50.0]), NORMAL_DIRECTION, np.array([22]), np.array([seed], np.uint64)
-        )
+        with torch_kernels():
+            showers = model.generate(
+                np.array([50.0]), NORMAL_DIRECTION, np.array([22]), np.array([seed], np.uint64)
+            )
         reference = torch.from_numpy(showers.points[0, : showers.num_points[0]])
         counts, points = unpack_output(run(eager, seed, *NORMAL))
         assert len(points) == len(reference) == int(counts.sum())

@@ -25,6 +25,7 @@ from calozoo_caloclouds3.export import (
 from calozoo_caloclouds3.model import CaloClouds3, CaloClouds3Recipe, conditioning, layer_targets
 from calozoo_engine import points as chain
 from calozoo_engine.export import ddml_inputs as args
+from calozoo_engine.export import torch_kernels
 from calozoo_engine.flow import ContextSpline, TanhAffineCoupling
 from calozoo_engine.pointnet import OneStep
 
@@ -43,6 +44,14 @@ ROUNDS = 3
 
 #: the paper's flow units (those of the test model): points and MeV per unit at any energy
 FIXED = CaloClouds3Recipe("fixed").scales([1.0])
+
+
+@pytest.fixture(autouse=True)
+def _exported_arithmetic():
+    """The files run torch's kernels; the Python model does too here, so the two agree bit for bit
+    (its compiled batch-1 passes agree to rounding: engine/tests)."""
+    with torch_kernels():
+        yield
 
 
 @pytest.fixture(scope="module")
